@@ -1,0 +1,70 @@
+import Foundation
+
+public enum AccountError: Error, Equatable, CustomStringConvertible {
+    case invalidUsername(String)
+    case invalidEmail(String)
+    case emptyPassword
+
+    public var description: String {
+        switch self {
+        case .invalidUsername(let name):
+            "'\(name)' is not a valid username: use 1 to 150 letters, digits and @ . + - _"
+        case .invalidEmail(let email): "'\(email)' is not a valid email address"
+        case .emptyPassword: "the password must not be empty"
+        }
+    }
+}
+
+/// Users and password sign-in.
+public struct AccountService: Sendable {
+    public let storage: any LatchkeyStorage
+    public let hasher: PasswordHasher
+    public let clock: any WallClock
+
+    public init(storage: any LatchkeyStorage, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock()) {
+        self.storage = storage
+        self.hasher = hasher
+        self.clock = clock
+    }
+
+    /// - Parameter password: nil for an account that cannot sign in with a password.
+    public func createUser(
+        username: String, email: String? = nil, firstName: String = "", lastName: String = "",
+        password: String?, isAdmin: Bool = false
+    ) async throws -> User {
+        guard Self.isValidUsername(username) else { throw AccountError.invalidUsername(username) }
+        let email = email.flatMap { $0.isEmpty ? nil : $0 }
+        if let email, !Self.isValidEmail(email) { throw AccountError.invalidEmail(email) }
+        var passwordHash: String?
+        if let password {
+            guard !password.isEmpty else { throw AccountError.emptyPassword }
+            passwordHash = try await hasher.hash(password)
+        }
+        return try await storage.insertUser(
+            NewUser(
+                username: username, email: email, firstName: firstName, lastName: lastName,
+                passwordHash: passwordHash, isAdmin: isAdmin, created: clock.now))
+    }
+
+    /// The active user whose username or email is `login` and whose password is
+    /// `password`; nil otherwise. Does one scrypt verification in every case so
+    /// the time taken does not tell whether the account exists.
+    public func authenticate(login: String, password: String) async throws -> User? {
+        let user = try await storage.user(login: login)
+        let matches = try await hasher.verify(password, against: user?.passwordHash)
+        guard matches, let user, user.isActive else { return nil }
+        return user
+    }
+
+    /// Django's rule, which both dialects' users already follow.
+    static func isValidUsername(_ name: String) -> Bool {
+        (1...150).contains(name.count)
+            && name.allSatisfy { $0.isLetter || $0.isNumber || "@.+-_".contains($0) }
+    }
+
+    static func isValidEmail(_ email: String) -> Bool {
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        return email.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+            && !email.contains(where: \.isWhitespace)
+    }
+}

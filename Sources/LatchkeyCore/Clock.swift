@@ -1,0 +1,32 @@
+import Foundation
+import Synchronization
+
+/// Where the domain reads the time from. Injected everywhere so that expiry,
+/// sliding lifetimes and throttling are tested by moving a clock, not by sleeping.
+public protocol WallClock: Sendable {
+    var now: Date { get }
+}
+
+public struct SystemClock: WallClock {
+    public init() {}
+    public var now: Date { Date() }
+}
+
+/// A clock that only moves when told to; for tests and simulations.
+public final class ManualClock: WallClock {
+    private let current: Mutex<Date>
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        current = Mutex(start)
+    }
+
+    public var now: Date { current.withLock { $0 } }
+
+    public func advance(by interval: TimeInterval) {
+        current.withLock { $0 = $0.addingTimeInterval(interval) }
+    }
+
+    public func set(_ date: Date) {
+        current.withLock { $0 = date }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Persistence the domain needs; one implementation per database backend
+/// (see LatchkeyStore), all held to one conformance suite.
+public protocol LatchkeyStorage: Sendable {
+    func insertUser(_ user: NewUser) async throws -> User
+    func user(id: Int64) async throws -> User?
+    /// Case-insensitive.
+    func user(username: String) async throws -> User?
+    /// Case-insensitive match on the username, else on the email.
+    func user(login: String) async throws -> User?
+    func users() async throws -> [User]
+    func userCount() async throws -> Int
+
+    func insertToken(_ token: NewToken) async throws -> Token
+    /// The hot path of every authenticated request: one indexed read.
+    func tokenAndOwner(digest: TokenDigest) async throws -> (Token, User)?
+    func token(uuid: UUID) async throws -> Token?
+    func tokens(_ query: TokenQuery) async throws -> [Token]
+    func countTokens(_ query: TokenQuery) async throws -> Int
+    func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws
+    /// - Returns: whether a token was deleted.
+    func deleteToken(id: Int64) async throws -> Bool
+    /// - Returns: how many tokens were deleted.
+    func deleteTokens(expiredBefore cutoff: Date) async throws -> Int
+
+    /// Throws when the database cannot answer a trivial query.
+    func checkHealth() async throws
+}
+
+public enum StorageError: Error, Equatable, CustomStringConvertible {
+    case usernameTaken(String)
+    case emailTaken(String)
+
+    public var description: String {
+        switch self {
+        case .usernameTaken(let name): "the username '\(name)' is already taken"
+        case .emailTaken(let email): "the email '\(email)' is already in use"
+        }
+    }
+}

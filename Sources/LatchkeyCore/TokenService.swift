@@ -1,0 +1,192 @@
+import Foundation
+
+/// What a new token should be.
+public struct TokenRequest: Sendable, Hashable {
+    public enum Expiry: Sendable, Hashable {
+        case never
+        case at(Date)
+        case after(TimeInterval)
+        /// Expires this long after its last use.
+        case sliding(TimeInterval)
+    }
+
+    public var kind: TokenKind
+    public var title: String?
+    public var scopes: [String]
+    public var expiry: Expiry
+    /// Keep a sealed copy of the secret so that it can be shown again.
+    public var recoverable: Bool
+
+    public init(
+        kind: TokenKind, title: String? = nil, scopes: [String] = [], expiry: Expiry = .never,
+        recoverable: Bool = false
+    ) {
+        self.kind = kind
+        self.title = title
+        self.scopes = scopes
+        self.expiry = expiry
+        self.recoverable = recoverable
+    }
+}
+
+/// A token just created, with the secret that is shown to its owner this once.
+public struct IssuedToken: Sendable {
+    public let token: Token
+    public let secret: TokenSecret
+}
+
+public enum TokenError: Error, Equatable, CustomStringConvertible {
+    case titleTooLong
+    case invalidScope(String)
+    case expiryInPast
+    case recoveryUnavailable
+
+    public var description: String {
+        switch self {
+        case .titleTooLong: "the title must be at most \(Token.maxTitleLength) characters"
+        case .invalidScope(let scope): "'\(scope)' is not a valid scope"
+        case .expiryInPast: "the expiry must be in the future"
+        case .recoveryUnavailable: "recoverable tokens are turned off on this server"
+        }
+    }
+}
+
+/// Why a presented secret does not authenticate. Raw values are stable: they
+/// name outcomes in logs and metrics.
+public enum TokenRejection: String, Sendable, Hashable, CaseIterable {
+    /// Wrong shape or checksum: rejected without a database read.
+    case malformed
+    /// Well-formed but not stored (never issued, revoked or collected).
+    case unknown
+    case expired
+    case inactiveUser = "inactive_user"
+}
+
+public enum TokenVerification: Sendable {
+    case valid(Token, User)
+    case rejected(TokenRejection)
+}
+
+/// The domain API over tokens that every dialect calls.
+public struct TokenService: Sendable {
+    /// Use records (last used, sliding expiry) are written at most this often per token.
+    public static let usageWriteInterval: TimeInterval = 60
+
+    public let storage: any LatchkeyStorage
+    public let clock: any WallClock
+    /// nil: recoverable tokens are turned off.
+    public let secretBox: SecretBox?
+
+    public init(storage: any LatchkeyStorage, clock: any WallClock = SystemClock(), secretBox: SecretBox?) {
+        self.storage = storage
+        self.clock = clock
+        self.secretBox = secretBox
+    }
+
+    public func create(for owner: User, _ request: TokenRequest) async throws -> IssuedToken {
+        if let title = request.title, title.count > Token.maxTitleLength { throw TokenError.titleTooLong }
+        for scope in request.scopes where !Self.isValidScope(scope) { throw TokenError.invalidScope(scope) }
+        let now = clock.now
+        var expires: Date?
+        var sliding: TimeInterval?
+        switch request.expiry {
+        case .never: break
+        case .at(let date): expires = date
+        case .after(let interval): expires = now.addingTimeInterval(interval)
+        case .sliding(let interval):
+            expires = now.addingTimeInterval(interval)
+            sliding = interval
+        }
+        if let expires, expires <= now { throw TokenError.expiryInPast }
+        var sealed: Data?
+        let secret = TokenSecret.generate()
+        if request.recoverable {
+            guard let secretBox else { throw TokenError.recoveryUnavailable }
+            sealed = try secretBox.seal(secret)
+        }
+        var scopes: [String] = []
+        for scope in request.scopes where !scopes.contains(scope) { scopes.append(scope) }
+        let token = try await storage.insertToken(
+            NewToken(
+                uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
+                scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
+                digest: secret.digest, sealedSecret: sealed))
+        return IssuedToken(token: token, secret: secret)
+    }
+
+    /// Authenticates a presented secret and records the use: format check, digest
+    /// lookup, active owner, expiry, then sliding refresh and last use (written
+    /// only when they move by more than `usageWriteInterval`).
+    public func verify(_ presented: some StringProtocol, clientIP: String? = nil) async throws -> TokenVerification {
+        guard let secret = TokenSecret(presented) else { return .rejected(.malformed) }
+        guard var (token, owner) = try await storage.tokenAndOwner(digest: secret.digest) else {
+            return .rejected(.unknown)
+        }
+        guard owner.isActive else { return .rejected(.inactiveUser) }
+        let now = clock.now
+        if token.isExpired(at: now) { return .rejected(.expired) }
+
+        var usage = TokenUsage()
+        if let lifetime = token.slidingLifetime {
+            let refreshed = now.addingTimeInterval(lifetime)
+            if token.expires.map({ refreshed.timeIntervalSince($0) > Self.usageWriteInterval }) ?? true {
+                usage.expires = refreshed
+            }
+            token.expires = refreshed
+        }
+        if token.lastUsed.map({ now.timeIntervalSince($0) >= Self.usageWriteInterval }) ?? true {
+            usage.lastUsed = now
+            usage.lastUsedIP = clientIP
+            token.lastUsed = now
+            token.lastUsedIP = clientIP
+        }
+        if !usage.isEmpty { try await storage.recordUsage(tokenID: token.id, usage) }
+        return .valid(token, owner)
+    }
+
+    public func list(_ query: TokenQuery) async throws -> [Token] {
+        try await storage.tokens(query)
+    }
+
+    public func count(_ query: TokenQuery) async throws -> Int {
+        try await storage.countTokens(query)
+    }
+
+    public func find(uuid: UUID) async throws -> Token? {
+        try await storage.token(uuid: uuid)
+    }
+
+    /// A token by its public key; keys are short, so only within one owner's tokens.
+    public func find(key: String, ownerID: Int64) async throws -> Token? {
+        try await storage.tokens(TokenQuery(ownerID: ownerID, key: key, limit: 1)).first
+    }
+
+    /// A token by its secret, without counting as a use. Malformed secrets never reach the database.
+    public func find(secret presented: some StringProtocol) async throws -> Token? {
+        guard let secret = TokenSecret(presented) else { return nil }
+        return try await storage.tokenAndOwner(digest: secret.digest)?.0
+    }
+
+    /// The secret of a recoverable token, when this server's key can open it.
+    public func recoverSecret(of token: Token) -> TokenSecret? {
+        guard let sealed = token.sealedSecret, let secretBox else { return nil }
+        return secretBox.open(sealed)
+    }
+
+    /// Revoking deletes: a revoked token leaves nothing that could authenticate.
+    @discardableResult
+    public func revoke(_ token: Token) async throws -> Bool {
+        try await storage.deleteToken(id: token.id)
+    }
+
+    /// Garbage collection: deletes tokens that expired more than `grace` ago.
+    public func deleteExpired(grace: TimeInterval) async throws -> Int {
+        try await storage.deleteTokens(expiredBefore: clock.now.addingTimeInterval(-grace))
+    }
+
+    /// Scopes are short printable words such as `user:admin` or `repo:read`.
+    static func isValidScope(_ scope: String) -> Bool {
+        !scope.isEmpty && scope.count <= 64
+            && scope.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import Hummingbird
+import LatchkeyCore
+import Logging
+
+/// How the HTTP server is set up; the CLI fills this from flags and environment.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Lifetime of tokens issued by a sign-in, renewed on each use.
+    public var sessionLifetime: TimeInterval
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, sessionLifetime: TimeInterval = 7 * 86_400) {
+        self.host = host
+        self.port = port
+        self.sessionLifetime = sessionLifetime
+    }
+}
+
+/// The domain services the routes call, built once at start.
+public struct LatchkeyServices: Sendable {
+    public let storage: any LatchkeyStorage
+    public let tokens: TokenService
+    public let accounts: AccountService
+    public let clock: any WallClock
+
+    public init(storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock()) {
+        self.storage = storage
+        self.clock = clock
+        tokens = TokenService(storage: storage, clock: clock, secretBox: secretBox)
+        accounts = AccountService(storage: storage, hasher: hasher, clock: clock)
+    }
+}
+
+public func buildApplication(
+    configuration: ServerConfiguration, services: LatchkeyServices, logger: Logger = Logger(label: "latchkey")
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(configuration: configuration, services: services),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "latchkey"),
+        logger: logger
+    )
+}
+
+public func buildRouter(configuration: ServerConfiguration, services: LatchkeyServices) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.addMiddleware {
+        LogRequestsMiddleware(.info, includeHeaders: .all(), redactHeaders: [.authorization, .cookie, .proxyAuthorization])
+        ErrorMiddleware()
+    }
+    HealthController(storage: services.storage).addRoutes(to: router)
+    return router
+}

@@ -1,0 +1,36 @@
+import Foundation
+import LatchkeyCore
+
+/// How domain values are written to columns, the same for every backend:
+/// times as integer microseconds since 1970 (exact, and portable between
+/// SQLite and PostgreSQL), scopes as one space-separated string (OAuth's syntax).
+enum Columns {
+    static func microseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    static func date(microseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+
+    static func scopes(_ scopes: [String]) -> String {
+        scopes.joined(separator: " ")
+    }
+
+    static func scopes(_ text: String) -> [String] {
+        text.split(separator: " ").map(String.init)
+    }
+}
+
+public enum StoreError: Error, CustomStringConvertible {
+    case cannotOpen(location: String, reason: String)
+    case unsupportedLocation(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let location, let reason): "cannot open the database at \(location): \(reason)"
+        case .unsupportedLocation(let location):
+            "'\(location)' is not a database this build can open (give a SQLite file path)"
+        }
+    }
+}

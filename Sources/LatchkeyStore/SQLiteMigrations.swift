@@ -1,0 +1,46 @@
+import GRDB
+
+/// Versioned schema changes, applied in order at start. Never edit a shipped
+/// migration: add a new one.
+enum SQLiteMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("1-users-and-tokens") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE users (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        username TEXT NOT NULL,
+                        username_folded TEXT NOT NULL UNIQUE,
+                        email TEXT,
+                        email_folded TEXT UNIQUE,
+                        first_name TEXT NOT NULL DEFAULT '',
+                        last_name TEXT NOT NULL DEFAULT '',
+                        password_hash TEXT,
+                        is_active BOOLEAN NOT NULL DEFAULT 1,
+                        is_admin BOOLEAN NOT NULL DEFAULT 0,
+                        created_us INTEGER NOT NULL
+                    );
+                    CREATE TABLE tokens (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        uuid TEXT NOT NULL UNIQUE,
+                        key TEXT NOT NULL,
+                        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        title TEXT,
+                        kind TEXT NOT NULL,
+                        scopes TEXT NOT NULL DEFAULT '',
+                        created_us INTEGER NOT NULL,
+                        expires_us INTEGER,
+                        sliding_lifetime_s INTEGER,
+                        last_used_us INTEGER,
+                        last_used_ip TEXT,
+                        digest BLOB NOT NULL UNIQUE,
+                        sealed_secret BLOB
+                    );
+                    CREATE INDEX tokens_by_owner_and_key ON tokens (user_id, key);
+                    CREATE INDEX tokens_by_expiry ON tokens (expires_us);
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,254 @@
+import Foundation
+import GRDB
+import LatchkeyCore
+
+/// The embedded backend: one SQLite file in WAL mode through a GRDB `DatabasePool`
+/// (concurrent readers, one writer).
+public final class SQLiteStorage: LatchkeyStorage {
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        // Another process (the CLI beside a running server) may hold the write lock briefly.
+        configuration.busyMode = .timeout(5)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try SQLiteMigrations.migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw StoreError.cannotOpen(location: path, reason: error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    // MARK: Users
+
+    public func insertUser(_ user: NewUser) async throws -> User {
+        try await pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE username_folded = ?", arguments: [caseFolded(user.username)]) == true {
+                throw StorageError.usernameTaken(user.username)
+            }
+            if let email = user.email,
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE email_folded = ?", arguments: [caseFolded(email)]) == true
+            {
+                throw StorageError.emailTaken(email)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO users (username, username_folded, email, email_folded, first_name, last_name,
+                                       password_hash, is_active, is_admin, created_us)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+                    """,
+                arguments: [
+                    user.username, caseFolded(user.username), user.email, user.email.map(caseFolded),
+                    user.firstName, user.lastName, user.passwordHash, user.isAdmin,
+                    Columns.microseconds(user.created),
+                ])
+            return User(
+                id: db.lastInsertedRowID, username: user.username, email: user.email, firstName: user.firstName,
+                lastName: user.lastName, passwordHash: user.passwordHash, isActive: true, isAdmin: user.isAdmin,
+                created: user.created)
+        }
+    }
+
+    public func user(id: Int64) async throws -> User? {
+        try await fetchUser(where: "id = ?", id)
+    }
+
+    public func user(username: String) async throws -> User? {
+        try await fetchUser(where: "username_folded = ?", caseFolded(username))
+    }
+
+    public func user(login: String) async throws -> User? {
+        let folded = caseFolded(login)
+        // A username wins over another account's email that happens to be spelled the same.
+        return try await fetchUser(
+            where: "username_folded = ? OR email_folded = ? ORDER BY username_folded = ? DESC", folded, folded, folded)
+    }
+
+    public func users() async throws -> [User] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.userColumns) FROM users ORDER BY id").map(Self.user(from:))
+        }
+    }
+
+    public func userCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0 }
+    }
+
+    private func fetchUser(where condition: String, _ values: any DatabaseValueConvertible & Sendable...) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.userColumns) FROM users WHERE \(condition) LIMIT 1", arguments: StatementArguments(values))
+                .map(Self.user(from:))
+        }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: NewToken) async throws -> Token {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
+                                        sliding_lifetime_s, digest, sealed_secret)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    token.uuid.uuidString.lowercased(), token.key, token.ownerID, token.title, token.kind.rawValue,
+                    Columns.scopes(token.scopes), Columns.microseconds(token.created),
+                    token.expires.map(Columns.microseconds), token.slidingLifetime.map { Int64($0) },
+                    token.digest.bytes, token.sealedSecret,
+                ])
+            return token.stored(id: db.lastInsertedRowID)
+        }
+    }
+
+    public func tokenAndOwner(digest: TokenDigest) async throws -> (Token, User)? {
+        try await pool.read { db in
+            let sql = """
+                SELECT \(Self.tokenColumns(prefix: "t.")), \(Self.userColumns(prefix: "u."))
+                FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = ?
+                """
+            guard let row = try Row.fetchOne(db, sql: sql, arguments: [digest.bytes]) else { return nil }
+            return (try Self.token(from: row), Self.user(from: row, offset: Self.tokenColumnCount))
+        }
+    }
+
+    public func token(uuid: UUID) async throws -> Token? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(Self.tokenColumns(prefix: "")) FROM tokens WHERE uuid = ?",
+                arguments: [uuid.uuidString.lowercased()]
+            ).map(Self.token(from:))
+        }
+    }
+
+    public func tokens(_ query: TokenQuery) async throws -> [Token] {
+        let (condition, arguments) = Self.filter(query)
+        var sql = "SELECT \(Self.tokenColumns(prefix: "")) FROM tokens WHERE \(condition) ORDER BY id"
+        if let limit = query.limit {
+            sql += " LIMIT \(max(0, limit)) OFFSET \(max(0, query.offset))"
+        } else if query.offset > 0 {
+            sql += " LIMIT -1 OFFSET \(query.offset)"
+        }
+        return try await pool.read { [sql] db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.token(from:))
+        }
+    }
+
+    public func countTokens(_ query: TokenQuery) async throws -> Int {
+        let (condition, arguments) = Self.filter(query)
+        return try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tokens WHERE \(condition)", arguments: arguments) ?? 0
+        }
+    }
+
+    public func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws {
+        var assignments: [String] = []
+        var arguments = StatementArguments()
+        if let expires = usage.expires {
+            assignments.append("expires_us = ?")
+            arguments += [Columns.microseconds(expires)]
+        }
+        if let lastUsed = usage.lastUsed {
+            assignments.append("last_used_us = ?, last_used_ip = ?")
+            arguments += [Columns.microseconds(lastUsed), usage.lastUsedIP]
+        }
+        guard !assignments.isEmpty else { return }
+        arguments += [tokenID]
+        let sql = "UPDATE tokens SET \(assignments.joined(separator: ", ")) WHERE id = ?"
+        try await pool.write { [arguments] db in try db.execute(sql: sql, arguments: arguments) }
+    }
+
+    public func deleteToken(id: Int64) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func deleteTokens(expiredBefore cutoff: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM tokens WHERE expires_us < ?", arguments: [Columns.microseconds(cutoff)])
+            return db.changesCount
+        }
+    }
+
+    public func checkHealth() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Row mapping
+
+    private static let userColumnNames = [
+        "id", "username", "email", "first_name", "last_name", "password_hash", "is_active", "is_admin", "created_us",
+    ]
+    private static let tokenColumnNames = [
+        "id", "uuid", "key", "user_id", "title", "kind", "scopes", "created_us", "expires_us", "sliding_lifetime_s",
+        "last_used_us", "last_used_ip", "digest", "sealed_secret",
+    ]
+    static let tokenColumnCount = tokenColumnNames.count
+    private static let userColumns = userColumns(prefix: "")
+
+    private static func userColumns(prefix: String) -> String {
+        userColumnNames.map { prefix + $0 }.joined(separator: ", ")
+    }
+
+    private static func tokenColumns(prefix: String) -> String {
+        tokenColumnNames.map { prefix + $0 }.joined(separator: ", ")
+    }
+
+    private static func user(from row: Row) -> User {
+        user(from: row, offset: 0)
+    }
+
+    private static func user(from row: Row, offset: Int) -> User {
+        User(
+            id: row[offset], username: row[offset + 1], email: row[offset + 2], firstName: row[offset + 3],
+            lastName: row[offset + 4], passwordHash: row[offset + 5], isActive: row[offset + 6],
+            isAdmin: row[offset + 7], created: Columns.date(microseconds: row[offset + 8]))
+    }
+
+    private static func token(from row: Row) throws -> Token {
+        let uuidText: String = row[1]
+        let kindText: String = row[5]
+        guard let uuid = UUID(uuidString: uuidText), let kind = TokenKind(rawValue: kindText) else {
+            throw DatabaseError(message: "token row \(row[0] as Int64) holds an unreadable uuid or kind")
+        }
+        let slidingSeconds: Int64? = row[9]
+        return Token(
+            id: row[0], uuid: uuid, key: row[2], ownerID: row[3], title: row[4], kind: kind,
+            scopes: Columns.scopes(row[6] as String), created: Columns.date(microseconds: row[7]),
+            expires: (row[8] as Int64?).map(Columns.date(microseconds:)),
+            slidingLifetime: slidingSeconds.map(TimeInterval.init),
+            lastUsed: (row[10] as Int64?).map(Columns.date(microseconds:)), lastUsedIP: row[11],
+            digest: TokenDigest(bytes: row[12]), sealedSecret: row[13])
+    }
+
+    private static func filter(_ query: TokenQuery) -> (String, StatementArguments) {
+        var conditions = ["1 = 1"]
+        var arguments = StatementArguments()
+        if let ownerID = query.ownerID {
+            conditions.append("user_id = ?")
+            arguments += [ownerID]
+        }
+        if let kind = query.kind {
+            conditions.append("kind = ?")
+            arguments += [kind.rawValue]
+        }
+        if let key = query.key {
+            conditions.append("key = ?")
+            arguments += [key]
+        }
+        if let after = query.expiringAfter {
+            conditions.append("expires_us > ?")
+            arguments += [Columns.microseconds(after)]
+        }
+        if let until = query.expiringUntil {
+            conditions.append("expires_us <= ?")
+            arguments += [Columns.microseconds(until)]
+        }
+        return (conditions.joined(separator: " AND "), arguments)
+    }
+}

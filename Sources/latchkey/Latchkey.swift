@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Latchkey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "latchkey",
+        abstract: "An API-token service: sign-in, long-lived tokens, verification.",
+        subcommands: [ServeCommand.self, UserCommand.self, TokenCommand.self]
+    )
+
+    /// Like ArgumentParser's own entry point, except that a failure is reported as
+    /// one line on stderr (no usage dump, no trace) with a non-zero exit.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))  // --help, --version
+            } else {
+                let message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "failed"
+                FileHandle.standardError.write(Data("latchkey: \(message)\n".utf8))
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
+}

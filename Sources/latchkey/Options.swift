@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import LatchkeyCore
+import LatchkeyStore
+
+/// Reads an environment variable; empty counts as unset.
+func environment(_ name: String) -> String? {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+    return value
+}
+
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite file path (env LATCHKEY_DATABASE; default: latchkey.db).")
+    var database: String?
+
+    var location: String { database ?? environment("LATCHKEY_DATABASE") ?? "latchkey.db" }
+
+    func openStorage() throws -> any LatchkeyStorage {
+        try StorageLocation.open(location)
+    }
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print machine-readable JSON.")
+    var json = false
+}
+
+/// A failure the CLI reports as one line and a non-zero exit.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+enum Output {
+    static func json(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static func date(_ date: Date?) -> String {
+        date.map { $0.formatted(.iso8601) } ?? "never"
+    }
+
+    /// Left-aligned columns, for people.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        for row in all {
+            let cells = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }
+            print(cells.joined(separator: "  "))
+        }
+    }
+}
+
+extension AccountService {
+    /// The user the CLI's `--user` names.
+    func requireUser(_ username: String) async throws -> User {
+        guard let user = try await storage.user(username: username) else {
+            throw CLIError("there is no user named '\(username)'")
+        }
+        return user
+    }
+}

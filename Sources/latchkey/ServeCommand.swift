@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import LatchkeyCore
+import LatchkeyServer
+import LatchkeyStore
+import Logging
+import NIOCore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP server.")
+
+    @Option(help: "Address to listen on (env LATCHKEY_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (env LATCHKEY_PORT; default 8080).") var port: Int?
+    @Option(help: "Lifetime of sign-in tokens, renewed on each use (env LATCHKEY_SESSION_LIFETIME; default 7d).")
+    var sessionLifetime: String?
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let configuration = try serverConfiguration()
+        var logger = Logger(label: "latchkey")
+        logger.logLevel = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+
+        let storage = try database.openStorage()
+        let secretBox = try loadSecretBox()
+        let services = LatchkeyServices(storage: storage, secretBox: secretBox)
+        try await createFirstAdminIfEmpty(services.accounts)
+
+        let app = buildApplication(configuration: configuration, services: services, logger: logger)
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw CLIError("cannot listen on \(configuration.host):\(configuration.port): the address is already in use")
+        } catch let error as IOError {
+            throw CLIError("cannot listen on \(configuration.host):\(configuration.port): \(error.description)")
+        }
+    }
+
+    private func serverConfiguration() throws -> ServerConfiguration {
+        let port = try port ?? environment("LATCHKEY_PORT").map { text in
+            guard let value = Int(text) else { throw CLIError("LATCHKEY_PORT must be a number, not '\(text)'") }
+            return value
+        } ?? 8080
+        guard (0...65_535).contains(port) else { throw CLIError("the port must be between 0 and 65535, not \(port)") }
+        let lifetime = try Lifetime.parse(sessionLifetime ?? environment("LATCHKEY_SESSION_LIFETIME") ?? "7d")
+        return ServerConfiguration(
+            host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1", port: port, sessionLifetime: lifetime)
+    }
+
+    /// The key that seals recoverable tokens: from LATCHKEY_SERVER_KEY, else a file
+    /// beside the SQLite database, made on first start.
+    private func loadSecretBox() throws -> SecretBox {
+        if let key = environment("LATCHKEY_SERVER_KEY") { return try SecretBox(base64: key) }
+        return try SecretBox.loadOrCreate(at: StorageLocation.keyFilePath(forDatabase: database.location))
+    }
+
+    /// So that a newcomer can start with one command: an empty database gets an
+    /// `admin` account whose password is printed this once.
+    private func createFirstAdminIfEmpty(_ accounts: AccountService) async throws {
+        guard try await accounts.storage.userCount() == 0 else { return }
+        let password = TokenSecret.generate().value.dropFirst(TokenSecret.prefix.count).prefix(24)
+        _ = try await accounts.createUser(username: "admin", password: String(password), isAdmin: true)
+        // Written straight to stdout, not buffered, so it shows before the server's log lines.
+        FileHandle.standardOutput.write(
+            Data(
+                """
+                Created the first account: username "admin", password "\(password)".
+                This password is shown only now; keep it somewhere safe.
+
+                """.utf8))
+    }
+}

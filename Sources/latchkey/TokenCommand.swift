@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import LatchkeyCore
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Manage tokens.", subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an app token and print its secret (shown this once only).")
+
+        @Option(help: "The owner's username.") var user: String
+        @Option(help: "A label for the token.") var title: String
+        @Option(help: "Lifetime, e.g. 30d, 2w, 12h, 90m, 3600s (default: never expires).")
+        var expiresIn: String?
+        @Option(name: .customLong("scope"), help: "A scope to grant; repeat for several.")
+        var scopes: [String] = []
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let lifetime = try expiresIn.map(Lifetime.parse)
+            let storage = try database.openStorage()
+            let owner = try await AccountService(storage: storage).requireUser(user)
+            let issued = try await TokenService(storage: storage, secretBox: nil).create(
+                for: owner,
+                TokenRequest(kind: .app, title: title, scopes: scopes, expiry: lifetime.map { .after($0) } ?? .never))
+            if output.json {
+                try Output.json(CreatedTokenView(secret: issued.secret, token: issued.token))
+            } else {
+                // The secret alone on stdout, so that `TOKEN=$(latchkey token create ...)` works.
+                print(issued.secret.value)
+                FileHandle.standardError.write(
+                    Data("token \(issued.token.uuid.uuidString.lowercased()) expires \(Output.date(issued.token.expires)); the secret is not shown again\n".utf8))
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a user's tokens (never their secrets).")
+
+        @Option(help: "The owner's username.") var user: String
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let storage = try database.openStorage()
+            let owner = try await AccountService(storage: storage).requireUser(user)
+            let tokens = try await storage.tokens(TokenQuery(ownerID: owner.id))
+            if output.json {
+                try Output.json(tokens.map(TokenView.init))
+            } else {
+                Output.table(
+                    ["UUID", "KEY", "KIND", "EXPIRES", "LAST USED", "SCOPES", "TITLE"],
+                    tokens.map { token in
+                        [
+                            token.uuid.uuidString.lowercased(), token.key, token.kind.rawValue, Output.date(token.expires),
+                            token.lastUsed.map { Output.date($0) } ?? "-",
+                            token.scopes.isEmpty ? "-" : token.scopes.joined(separator: ","), token.title ?? "",
+                        ]
+                    })
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by its uuid.")
+
+        @Argument(help: "The token's uuid.") var uuid: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            guard let id = UUID(uuidString: uuid) else { throw CLIError("'\(uuid)' is not a uuid") }
+            let tokens = TokenService(storage: try database.openStorage(), secretBox: nil)
+            guard let token = try await tokens.find(uuid: id), try await tokens.revoke(token) else {
+                throw CLIError("there is no token with uuid \(uuid.lowercased())")
+            }
+            print("revoked token \(uuid.lowercased())")
+        }
+    }
+}
+
+struct TokenView: Encodable {
+    var uuid: String
+    var key: String
+    var kind: String
+    var title: String?
+    var scopes: [String]
+    var created: Date
+    var expires: Date?
+    var lastUsed: Date?
+
+    init(_ token: Token) {
+        uuid = token.uuid.uuidString.lowercased()
+        key = token.key
+        kind = token.kind.rawValue
+        title = token.title
+        scopes = token.scopes
+        created = token.created
+        expires = token.expires
+        lastUsed = token.lastUsed
+    }
+}
+
+struct CreatedTokenView: Encodable {
+    var token: String
+    var uuid: String
+    var key: String
+    var title: String?
+    var scopes: [String]
+    var expires: Date?
+
+    init(secret: TokenSecret, token: Token) {
+        self.token = secret.value
+        uuid = token.uuid.uuidString.lowercased()
+        key = token.key
+        title = token.title
+        scopes = token.scopes
+        expires = token.expires
+    }
+
+    // Always write `expires`, as null for a token that never expires.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(token, forKey: .token)
+        try container.encode(uuid, forKey: .uuid)
+        try container.encode(key, forKey: .key)
+        try container.encode(title, forKey: .title)
+        try container.encode(scopes, forKey: .scopes)
+        try container.encode(expires, forKey: .expires)
+    }
+
+    enum CodingKeys: String, CodingKey { case token, uuid, key, title, scopes, expires }
+}

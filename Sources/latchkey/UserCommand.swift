@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import LatchkeyCore
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage user accounts.", subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user.")
+
+        @Argument(help: "The username (letters, digits and @ . + - _).")
+        var username: String
+        @Option(help: "Email address (unique).") var email: String?
+        @Option(help: "First name.") var firstName = ""
+        @Option(help: "Last name.") var lastName = ""
+        @Flag(help: "Make the user an administrator.") var admin = false
+        @Flag(help: "Read the password from standard input (up to the end or first newline).")
+        var passwordStdin = false
+        @Flag(help: "Create the account without a password (it signs in by OpenID Connect only).")
+        var noPassword = false
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if passwordStdin == noPassword {
+                throw ValidationError("give exactly one of --password-stdin or --no-password")
+            }
+        }
+
+        func run() async throws {
+            let password = passwordStdin ? readPassword() : nil
+            if let password, password.isEmpty { throw AccountError.emptyPassword }
+            let accounts = AccountService(storage: try database.openStorage())
+            let user = try await accounts.createUser(
+                username: username, email: email, firstName: firstName, lastName: lastName, password: password,
+                isAdmin: admin)
+            if output.json {
+                try Output.json(UserView(user))
+            } else {
+                print("created user \(user.username) (id \(user.id))")
+            }
+        }
+
+        private func readPassword() -> String {
+            var text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            if let newline = text.firstIndex(where: \.isNewline) { text = String(text[..<newline]) }
+            return text
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let users = try await database.openStorage().users()
+            if output.json {
+                try Output.json(users.map(UserView.init))
+            } else {
+                Output.table(
+                    ["ID", "USERNAME", "EMAIL", "NAME", "ADMIN", "ACTIVE", "CREATED"],
+                    users.map { user in
+                        [
+                            "\(user.id)", user.username, user.email ?? "-",
+                            "\(user.firstName) \(user.lastName)".trimmingCharacters(in: .whitespaces),
+                            user.isAdmin ? "yes" : "no", user.isActive ? "yes" : "no", Output.date(user.created),
+                        ]
+                    })
+            }
+        }
+    }
+}
+
+/// A user as the CLI prints it: never the password hash.
+struct UserView: Encodable {
+    var id: Int64
+    var username: String
+    var email: String?
+    var firstName: String
+    var lastName: String
+    var admin: Bool
+    var active: Bool
+    var created: Date
+
+    init(_ user: User) {
+        id = user.id
+        username = user.username
+        email = user.email
+        firstName = user.firstName
+        lastName = user.lastName
+        admin = user.isAdmin
+        active = user.isActive
+        created = user.created
+    }
+}
