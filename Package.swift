@@ -52,13 +52,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Real databases and helpers shared by every test target.
+        .target(
+            name: "LatchkeyTestSupport",
+            dependencies: ["LatchkeyCore", "LatchkeyStore"],
+            path: "Tests/LatchkeyTestSupport"
+        ),
         .testTarget(
             name: "LatchkeyCoreTests",
-            dependencies: ["LatchkeyCore"]
+            dependencies: ["LatchkeyCore", "LatchkeyStore", "LatchkeyTestSupport"]
         ),
         .testTarget(
             name: "LatchkeyStoreTests",
-            dependencies: ["LatchkeyCore", "LatchkeyStore"]
+            dependencies: ["LatchkeyCore", "LatchkeyStore", "LatchkeyTestSupport"]
         ),
         .testTarget(
             name: "LatchkeyServerTests",
@@ -66,12 +72,13 @@ let package = Package(
                 "LatchkeyCore",
                 "LatchkeyStore",
                 "LatchkeyServer",
+                "LatchkeyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(
             name: "latchkeyTests",
-            dependencies: ["latchkey"]
+            dependencies: ["latchkey", "LatchkeyTestSupport"]
         ),
     ]
 )

@@ -11,6 +11,8 @@ public protocol LatchkeyStorage: Sendable {
     func user(login: String) async throws -> User?
     func users() async throws -> [User]
     func userCount() async throws -> Int
+    /// An inactive user's tokens stop authenticating; nothing is deleted.
+    func setActive(userID: Int64, _ isActive: Bool) async throws
 
     func insertToken(_ token: NewToken) async throws -> Token
     /// The hot path of every authenticated request: one indexed read.

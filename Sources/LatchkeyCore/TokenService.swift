@@ -119,9 +119,10 @@ public struct TokenService: Sendable {
     /// only when they move by more than `usageWriteInterval`).
     public func verify(_ presented: some StringProtocol, clientIP: String? = nil) async throws -> TokenVerification {
         guard let secret = TokenSecret(presented) else { return .rejected(.malformed) }
-        guard var (token, owner) = try await storage.tokenAndOwner(digest: secret.digest) else {
+        guard let (found, owner) = try await storage.tokenAndOwner(digest: secret.digest) else {
             return .rejected(.unknown)
         }
+        var token = found
         guard owner.isActive else { return .rejected(.inactiveUser) }
         let now = clock.now
         if token.isExpired(at: now) { return .rejected(.expired) }

@@ -77,6 +77,12 @@ public final class SQLiteStorage: LatchkeyStorage {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0 }
     }
 
+    public func setActive(userID: Int64, _ isActive: Bool) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET is_active = ? WHERE id = ?", arguments: [isActive, userID])
+        }
+    }
+
     private func fetchUser(where condition: String, _ values: any DatabaseValueConvertible & Sendable...) async throws -> User? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT \(Self.userColumns) FROM users WHERE \(condition) LIMIT 1", arguments: StatementArguments(values))

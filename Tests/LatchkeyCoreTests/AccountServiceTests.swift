@@ -1,0 +1,104 @@
+import Foundation
+import LatchkeyCore
+import LatchkeyTestSupport
+import Testing
+
+@Suite("Accounts")
+struct AccountServiceTests {
+    let storage: any LatchkeyStorage
+    let accounts: AccountService
+
+    init() throws {
+        storage = try TestBackend.sqlite.makeStorage()
+        accounts = AccountService(storage: storage, hasher: fastPasswordHasher, clock: ManualClock())
+    }
+
+    @Test func signInWorksByUsernameOrEmailIgnoringCase() async throws {
+        let sam = try await accounts.createUser(username: "sam", email: "Sam@Example.org", password: "pw")
+        #expect(try await accounts.authenticate(login: "sam", password: "pw") == sam)
+        #expect(try await accounts.authenticate(login: "SAM", password: "pw") == sam)
+        #expect(try await accounts.authenticate(login: "sam@example.ORG", password: "pw") == sam)
+        #expect(sam.passwordHash?.hasPrefix("$scrypt$") == true)
+    }
+
+    @Test func wrongPasswordsUnknownUsersAndInactiveUsersFail() async throws {
+        let sam = try await accounts.createUser(username: "sam", password: "pw")
+        #expect(try await accounts.authenticate(login: "sam", password: "PW") == nil)
+        #expect(try await accounts.authenticate(login: "nobody", password: "pw") == nil)
+        try await storage.setActive(userID: sam.id, false)
+        #expect(try await accounts.authenticate(login: "sam", password: "pw") == nil)
+    }
+
+    @Test func anAccountWithoutAPasswordCannotSignInWithOne() async throws {
+        _ = try await accounts.createUser(username: "oidc", password: nil)
+        #expect(try await accounts.authenticate(login: "oidc", password: "") == nil)
+        #expect(try await accounts.authenticate(login: "oidc", password: "x") == nil)
+    }
+
+    @Test(arguments: ["", "has space", "semi;colon", String(repeating: "a", count: 151), "new\nline"])
+    func invalidUsernamesAreRefused(username: String) async throws {
+        await #expect(throws: AccountError.invalidUsername(username)) {
+            try await accounts.createUser(username: username, password: "pw")
+        }
+        #expect(try await storage.userCount() == 0)
+    }
+
+    @Test(arguments: ["no-at-sign", "two@@example.org", "@example.org", "x@nodot", "sp ace@example.org"])
+    func invalidEmailsAreRefused(email: String) async throws {
+        await #expect(throws: AccountError.invalidEmail(email)) {
+            try await accounts.createUser(username: "sam", email: email, password: "pw")
+        }
+    }
+
+    @Test func emptyPasswordsAreRefused() async throws {
+        await #expect(throws: AccountError.emptyPassword) {
+            try await accounts.createUser(username: "sam", password: "")
+        }
+    }
+
+    @Test func usernamesMayUseDjangosCharacters() async throws {
+        let user = try await accounts.createUser(username: "jo.e+x-y_z@home", password: "pw")
+        #expect(user.username == "jo.e+x-y_z@home")
+    }
+}
+
+@Suite("Server key")
+struct SecretBoxTests {
+    @Test func aGeneratedKeyFileIsPrivateAndReusedOnTheNextStart() throws {
+        let path = try makeScratchDirectory().appendingPathComponent("latchkey.db.key").path
+        let first = try SecretBox.loadOrCreate(at: path)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+
+        let secret = TokenSecret.generate()
+        let sealed = try first.seal(secret)
+        #expect(sealed.range(of: Data(secret.value.utf8)) == nil)
+        #expect(try SecretBox.loadOrCreate(at: path).open(sealed) == secret)
+    }
+
+    @Test func aKeyFromConfigurationMustBe32BytesOfBase64() throws {
+        #expect(throws: SecretBox.KeyError.self) { try SecretBox(base64: "c2hvcnQ=") }
+        #expect(throws: SecretBox.KeyError.self) { try SecretBox(base64: "not base64!") }
+        let box = try SecretBox(base64: Data(repeating: 7, count: 32).base64EncodedString())
+        let secret = TokenSecret.generate()
+        #expect(box.open(try box.seal(secret)) == secret)
+    }
+
+    @Test func aDamagedKeyFileIsAClearError() throws {
+        let path = try makeScratchDirectory().appendingPathComponent("bad.key").path
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: path))
+        #expect {
+            try SecretBox.loadOrCreate(at: path)
+        } throws: { error in
+            "\(error)".hasPrefix("cannot use the server key file \(path): the server key must be 32 bytes")
+        }
+    }
+
+    @Test func tamperedCiphertextDoesNotOpen() throws {
+        let box = SecretBox(key: .init(size: .bits256))
+        var sealed = try box.seal(TokenSecret.generate())
+        sealed[sealed.count / 2] ^= 1
+        #expect(box.open(sealed) == nil)
+        #expect(box.open(Data()) == nil)
+    }
+}

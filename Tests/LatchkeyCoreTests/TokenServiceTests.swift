@@ -1,0 +1,199 @@
+import Foundation
+import LatchkeyCore
+import LatchkeyStore
+import LatchkeyTestSupport
+import Testing
+
+@Suite("Token service")
+struct TokenServiceTests {
+    let clock = ManualClock()
+    let storage: any LatchkeyStorage
+    let service: TokenService
+    let owner: User
+
+    init() async throws {
+        storage = try TestBackend.sqlite.makeStorage()
+        service = TokenService(storage: storage, clock: clock, secretBox: SecretBox(key: .init(size: .bits256)))
+        owner = try await makeUser(storage, "sam", clock: clock)
+    }
+
+    func expectValid(_ verification: TokenVerification) throws -> Token {
+        guard case .valid(let token, _) = verification else {
+            Issue.record("expected a valid token, got \(verification)")
+            throw CancellationError()
+        }
+        return token
+    }
+
+    func rejection(_ verification: TokenVerification) -> TokenRejection? {
+        if case .rejected(let reason) = verification { return reason }
+        return nil
+    }
+
+    @Test func aCreatedTokenVerifiesAndNamesItsOwner() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app, title: "ci", scopes: ["repo:read"]))
+        guard case .valid(let token, let user) = try await service.verify(issued.secret.value) else {
+            Issue.record("not valid")
+            return
+        }
+        #expect(user == owner)
+        #expect(token.uuid == issued.token.uuid)
+        #expect(token.title == "ci")
+        #expect(token.scopes == ["repo:read"])
+        #expect(token.kind == .app)
+        #expect(token.key == issued.secret.key)
+        #expect(token.expires == nil)
+    }
+
+    @Test func malformedUnknownAndRevokedSecretsAreRejected() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app))
+        #expect(rejection(try await service.verify("lk_nonsense")) == .malformed)
+        #expect(rejection(try await service.verify(issued.secret.value.dropLast() + "x")) == .malformed)
+        #expect(rejection(try await service.verify(TokenSecret.generate().value)) == .unknown)
+        #expect(try await service.revoke(issued.token))
+        #expect(rejection(try await service.verify(issued.secret.value)) == .unknown)
+    }
+
+    @Test func theSecretIsNeverWrittenToTheDatabaseFile() async throws {
+        let path = try makeScratchDirectory().appendingPathComponent("secrets.db").path
+        let fileStorage = try SQLiteStorage(path: path)
+        let fileOwner = try await makeUser(fileStorage, "kim")
+        let fileService = TokenService(storage: fileStorage, clock: clock, secretBox: nil)
+        var secrets: [String] = []
+        for _ in 0..<20 {
+            secrets.append(try await fileService.create(for: fileOwner, TokenRequest(kind: .app)).secret.value)
+        }
+        var bytes = Data()
+        for suffix in ["", "-wal", "-shm"] {
+            bytes += (try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data()
+        }
+        #expect(bytes.count > 0)
+        for secret in secrets {
+            #expect(bytes.range(of: Data(secret.utf8)) == nil)
+            #expect(bytes.range(of: Data(secret.dropFirst(8).utf8)) == nil, "not even the part after the key")
+        }
+    }
+
+    @Test func expiryIsCheckedAgainstTheClock() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(3600)))
+        #expect(issued.token.expires == clock.now.addingTimeInterval(3600))
+        clock.advance(by: 3599)
+        _ = try expectValid(try await service.verify(issued.secret.value))
+        clock.advance(by: 1)
+        #expect(rejection(try await service.verify(issued.secret.value)) == .expired)
+    }
+
+    @Test func slidingExpiryMovesWithUseButIsWrittenOnlyWhenItMovesAMinute() async throws {
+        let week: TimeInterval = 7 * 86_400
+        let issued = try await service.create(for: owner, TokenRequest(kind: .session, expiry: .sliding(week)))
+        let created = clock.now
+
+        clock.advance(by: 30)
+        let used = try expectValid(try await service.verify(issued.secret.value))
+        #expect(used.expires == clock.now.addingTimeInterval(week), "the caller sees the refreshed expiry")
+        #expect(try await storage.token(uuid: issued.token.uuid)?.expires == created.addingTimeInterval(week))
+
+        clock.advance(by: 31)
+        _ = try expectValid(try await service.verify(issued.secret.value))
+        #expect(try await storage.token(uuid: issued.token.uuid)?.expires == clock.now.addingTimeInterval(week))
+
+        clock.advance(by: week - 1)
+        _ = try expectValid(try await service.verify(issued.secret.value))
+        clock.advance(by: week + 1)
+        #expect(rejection(try await service.verify(issued.secret.value)) == .expired)
+    }
+
+    @Test func lastUseIsWrittenAtMostOnceAMinute() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app))
+        #expect(try await storage.token(uuid: issued.token.uuid)?.lastUsed == nil)
+
+        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.1")
+        let first = clock.now
+        var stored = try #require(try await storage.token(uuid: issued.token.uuid))
+        #expect(stored.lastUsed == first)
+        #expect(stored.lastUsedIP == "192.0.2.1")
+
+        clock.advance(by: 59)
+        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.2")
+        stored = try #require(try await storage.token(uuid: issued.token.uuid))
+        #expect(stored.lastUsed == first)
+        #expect(stored.lastUsedIP == "192.0.2.1")
+
+        clock.advance(by: 1)
+        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.3")
+        stored = try #require(try await storage.token(uuid: issued.token.uuid))
+        #expect(stored.lastUsed == clock.now)
+        #expect(stored.lastUsedIP == "192.0.2.3")
+    }
+
+    @Test func anInactiveOwnersTokensStopWorking() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app))
+        try await storage.setActive(userID: owner.id, false)
+        #expect(rejection(try await service.verify(issued.secret.value)) == .inactiveUser)
+        try await storage.setActive(userID: owner.id, true)
+        _ = try expectValid(try await service.verify(issued.secret.value))
+    }
+
+    @Test func badRequestsAreRefusedAndStoreNothing() async throws {
+        await #expect(throws: TokenError.titleTooLong) {
+            try await service.create(for: owner, TokenRequest(kind: .app, title: String(repeating: "é", count: 256)))
+        }
+        await #expect(throws: TokenError.invalidScope("has space")) {
+            try await service.create(for: owner, TokenRequest(kind: .app, scopes: ["has space"]))
+        }
+        await #expect(throws: TokenError.invalidScope("")) {
+            try await service.create(for: owner, TokenRequest(kind: .app, scopes: [""]))
+        }
+        await #expect(throws: TokenError.expiryInPast) {
+            try await service.create(for: owner, TokenRequest(kind: .app, expiry: .at(clock.now)))
+        }
+        #expect(try await service.count(TokenQuery()) == 0)
+        let longest = try await service.create(for: owner, TokenRequest(kind: .app, title: String(repeating: "é", count: 255)))
+        #expect(longest.token.title?.count == 255)
+    }
+
+    @Test func duplicateScopesAreStoredOnce() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app, scopes: ["a", "b", "a"]))
+        #expect(issued.token.scopes == ["a", "b"])
+    }
+
+    @Test func recoverableTokensCanBeShownAgainOnlyWithTheServerKey() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app, recoverable: true))
+        let stored = try #require(try await service.find(uuid: issued.token.uuid))
+        #expect(stored.isRecoverable)
+        #expect(service.recoverSecret(of: stored) == issued.secret)
+
+        let otherKey = TokenService(storage: storage, clock: clock, secretBox: SecretBox(key: .init(size: .bits256)))
+        #expect(otherKey.recoverSecret(of: stored) == nil)
+
+        let plain = try await service.create(for: owner, TokenRequest(kind: .app))
+        #expect(service.recoverSecret(of: plain.token) == nil)
+
+        let noKey = TokenService(storage: storage, clock: clock, secretBox: nil)
+        await #expect(throws: TokenError.recoveryUnavailable) {
+            try await noKey.create(for: owner, TokenRequest(kind: .app, recoverable: true))
+        }
+    }
+
+    @Test func findingByKeyStaysWithinTheOwner() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app))
+        let kim = try await makeUser(storage, "kim")
+        #expect(try await service.find(key: issued.secret.key, ownerID: owner.id)?.id == issued.token.id)
+        #expect(try await service.find(key: issued.secret.key, ownerID: kim.id) == nil)
+        #expect(try await service.find(secret: issued.secret.value)?.id == issued.token.id)
+        #expect(try await service.find(secret: "lk_bad") == nil)
+    }
+
+    @Test func garbageCollectionKeepsTokensWithinTheirGracePeriod() async throws {
+        let short = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(60)))
+        let long = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(7200)))
+        let forever = try await service.create(for: owner, TokenRequest(kind: .app))
+        clock.advance(by: 60 + 86_400)
+        #expect(try await service.deleteExpired(grace: 86_400) == 0, "expired exactly a day ago: still kept")
+        clock.advance(by: 1)
+        #expect(try await service.deleteExpired(grace: 86_400) == 1)
+        #expect(try await service.find(uuid: short.token.uuid) == nil)
+        #expect(try await service.find(uuid: long.token.uuid) != nil)
+        #expect(try await service.find(uuid: forever.token.uuid) != nil)
+    }
+}
