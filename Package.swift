@@ -55,7 +55,11 @@ let package = Package(
         // Real databases and helpers shared by every test target.
         .target(
             name: "LatchkeyTestSupport",
-            dependencies: ["LatchkeyCore", "LatchkeyStore"],
+            dependencies: [
+                "LatchkeyCore",
+                "LatchkeyStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/LatchkeyTestSupport"
         ),
         .testTarget(

@@ -1,0 +1,193 @@
+import Foundation
+import LatchkeyCore
+import LatchkeyStore
+import LatchkeyTestSupport
+import Testing
+
+/// Drives the built `latchkey` executable against temporary databases, as a user would.
+@Suite("CLI")
+struct CLITests {
+    let directory: URL
+    var database: String { directory.appendingPathComponent("cli.db").path }
+
+    init() throws {
+        directory = try makeScratchDirectory()
+    }
+
+    func run(_ arguments: [String], stdin: String = "") throws -> ProcessResult {
+        try runLatchkey(arguments + ["--database", database], stdin: stdin)
+    }
+
+    func json(_ text: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(text.utf8))
+    }
+
+    /// A failure as the brief asks: one line on stderr, nothing on stdout, a non-zero exit.
+    func expectOneLineFailure(_ result: ProcessResult, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.status != 0, sourceLocation: sourceLocation)
+        #expect(result.stderr == "latchkey: \(message)\n", sourceLocation: sourceLocation)
+        #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
+    }
+
+    @Test func createAndListUsers() throws {
+        let created = try run(
+            ["user", "create", "sam", "--email", "sam@example.org", "--first-name", "Sam", "--last-name", "Smith",
+             "--password-stdin", "--json"], stdin: "s3cret pass\n")
+        #expect(created.status == 0, "\(created.stderr)")
+        let user = try #require(try json(created.stdout) as? [String: Any])
+        #expect(user["username"] as? String == "sam")
+        #expect(user["email"] as? String == "sam@example.org")
+        #expect(user["admin"] as? Bool == false)
+        #expect(!created.stdout.contains("s3cret"))
+
+        #expect(try run(["user", "create", "root", "--admin", "--no-password"]).stdout == "created user root (id 2)\n")
+        let listed = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
+        #expect(listed.map { $0["username"] as? String } == ["sam", "root"])
+        #expect(listed.map { $0["admin"] as? Bool } == [false, true])
+        let table = try run(["user", "list"]).stdout
+        #expect(table.hasPrefix("ID  USERNAME"))
+        #expect(table.contains("sam@example.org"))
+    }
+
+    @Test func thePasswordFromStdinSignsIn() async throws {
+        #expect(try run(["user", "create", "sam", "--password-stdin"], stdin: "two words\r\nignored").status == 0)
+        let accounts = AccountService(storage: try SQLiteStorage(path: database))
+        #expect(try await accounts.authenticate(login: "sam", password: "two words") != nil)
+    }
+
+    @Test func badUserInputFailsInOneLine() throws {
+        #expect(try run(["user", "create", "sam", "--password-stdin"], stdin: "pw").status == 0)
+        expectOneLineFailure(
+            try run(["user", "create", "SAM", "--password-stdin"], stdin: "pw"), "the username 'SAM' is already taken")
+        expectOneLineFailure(try run(["user", "create", "kim", "--password-stdin"], stdin: "\n"), "the password must not be empty")
+        expectOneLineFailure(try run(["user", "create", "kim", "--password-stdin"], stdin: ""), "the password must not be empty")
+        expectOneLineFailure(
+            try run(["user", "create", "kim"]), "give exactly one of --password-stdin or --no-password")
+        expectOneLineFailure(try run(["user", "create", "kim", "--no-password", "--bogus"]), "Unknown option '--bogus'")
+        expectOneLineFailure(
+            try run(["user", "create", "bad name", "--no-password"]),
+            "'bad name' is not a valid username: use 1 to 150 letters, digits and @ . + - _")
+        let users = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
+        #expect(users.count == 1, "failed commands created nothing")
+    }
+
+    @Test func tokensAreCreatedListedAndRevoked() throws {
+        #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
+        let created = try run(
+            ["token", "create", "--user", "sam", "--title", "deploy", "--expires-in", "30d", "--scope", "repo:read", "--json"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let token = try #require(try json(created.stdout) as? [String: Any])
+        let secret = try #require(token["token"] as? String)
+        let uuid = try #require(token["uuid"] as? String)
+        #expect(TokenSecret(secret) != nil)
+        #expect(token["key"] as? String == String(secret.prefix(8)))
+        #expect(token["scopes"] as? [String] == ["repo:read"])
+        #expect((token["expires"] as? String)?.hasSuffix("Z") == true)
+
+        let forever = try run(["token", "create", "--user", "sam", "--title", "forever", "--json"])
+        let foreverToken = try #require(try json(forever.stdout) as? [String: Any])
+        #expect(foreverToken["expires"] is NSNull, "a token that never expires says so with null")
+
+        let plain = try run(["token", "create", "--user", "sam", "--title", "plain"])
+        #expect(TokenSecret(plain.stdout.trimmingCharacters(in: .newlines)) != nil, "stdout is the secret alone")
+        #expect(plain.stderr.contains("the secret is not shown again"))
+
+        let listing = try run(["token", "list", "--user", "sam", "--json"])
+        let listed = try #require(try json(listing.stdout) as? [[String: Any]])
+        #expect(listed.map { $0["title"] as? String } == ["deploy", "forever", "plain"])
+        #expect(!listing.stdout.contains(secret))
+        #expect(!(try run(["token", "list", "--user", "sam"]).stdout.contains(secret)))
+
+        #expect(try run(["token", "revoke", uuid]).stdout == "revoked token \(uuid)\n")
+        let after = try #require(try json(try run(["token", "list", "--user", "sam", "--json"]).stdout) as? [[String: Any]])
+        #expect(after.count == 2)
+        expectOneLineFailure(try run(["token", "revoke", uuid]), "there is no token with uuid \(uuid)")
+    }
+
+    @Test func badTokenInputFailsInOneLine() throws {
+        #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
+        expectOneLineFailure(try run(["token", "create", "--user", "nobody", "--title", "t"]), "there is no user named 'nobody'")
+        expectOneLineFailure(
+            try run(["token", "create", "--user", "sam", "--title", "t", "--expires-in", "soon"]),
+            "'soon' is not a duration: use a whole number and one of w, d, h, m, s (e.g. 30d)")
+        expectOneLineFailure(
+            try run(["token", "create", "--user", "sam", "--title", String(repeating: "x", count: 256)]),
+            "the title must be at most 255 characters")
+        expectOneLineFailure(
+            try run(["token", "create", "--user", "sam", "--title", "t", "--scope", "two words"]),
+            "'two words' is not a valid scope")
+        expectOneLineFailure(try run(["token", "revoke", "not-a-uuid"]), "'not-a-uuid' is not a uuid")
+        #expect(try run(["token", "list", "--user", "sam", "--json"]).stdout == "[]\n")
+    }
+
+    @Test func corruptAndUnreachableDatabasesFailInOneLine() throws {
+        let corrupt = directory.appendingPathComponent("corrupt.db").path
+        try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: corrupt))
+        expectOneLineFailure(
+            try runLatchkey(["user", "list", "--database", corrupt]),
+            "cannot open the database at \(corrupt): file is not a database")
+        expectOneLineFailure(
+            try runLatchkey(["user", "list", "--database", "/nonexistent/dir/x.db"]),
+            "cannot open the database at /nonexistent/dir/x.db: unable to open database file")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: corrupt)) == Data(repeating: 0x41, count: 8192), "left untouched")
+    }
+
+    @Test func theDatabaseComesFromTheEnvironmentOrTheWorkingDirectory() throws {
+        let fromEnvironment = directory.appendingPathComponent("env.db").path
+        let created = try runLatchkey(["user", "create", "sam", "--no-password"], environment: ["LATCHKEY_DATABASE": fromEnvironment])
+        #expect(created.status == 0)
+        #expect(FileManager.default.fileExists(atPath: fromEnvironment))
+        let defaulted = try runLatchkey(["user", "create", "kim", "--no-password"], in: directory)
+        #expect(defaulted.status == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("latchkey.db").path))
+    }
+}
+
+@Suite("latchkey serve")
+struct ServeTests {
+    @Test func firstStartCreatesAnAdminServesAndStopsCleanlyOnSIGTERM() async throws {
+        let directory = try makeScratchDirectory()
+        let server = try ServerProcess(arguments: [], in: directory)
+        #expect(await server.waitUntilListening(), "\(server.printed)")
+
+        let health = try await httpRequest(server.baseURL.appendingPathComponent("healthz"))
+        #expect(health.status == 200)
+        let ready = try await httpRequest(server.baseURL.appendingPathComponent("readyz"))
+        #expect(ready.status == 200)
+
+        #expect(server.stop() == 0, "graceful shutdown exits 0")
+        let printed = server.printed
+        let password = try #require(printed.firstMatch(of: /password "([A-Za-z0-9]+)"/)?.1)
+        let storage = try SQLiteStorage(path: directory.appendingPathComponent("latchkey.db").path)
+        let admin = try #require(try await AccountService(storage: storage).authenticate(login: "admin", password: String(password)))
+        #expect(admin.isAdmin)
+
+        let keyFile = directory.appendingPathComponent("latchkey.db.key").path
+        let attributes = try FileManager.default.attributesOfItem(atPath: keyFile)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+
+        // A second start finds the admin and creates no other.
+        let again = try ServerProcess(arguments: [], in: directory)
+        #expect(await again.waitUntilListening())
+        #expect(again.stop() == 0)
+        #expect(!again.printed.contains("Created the first account"))
+        #expect(try await storage.userCount() == 1)
+    }
+
+    @Test func aPortInUseFailsInOneLine() throws {
+        let directory = try makeScratchDirectory()
+        let taken = try ListeningSocket()
+        defer { taken.close() }
+        let result = try runLatchkey(
+            ["serve", "--port", "\(taken.port)", "--database", directory.appendingPathComponent("x.db").path])
+        #expect(result.status != 0)
+        #expect(result.stderr.hasSuffix("latchkey: cannot listen on 127.0.0.1:\(taken.port): the address is already in use\n"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func anInvalidPortFailsInOneLine() throws {
+        let result = try runLatchkey(["serve", "--port", "70000", "--database", "/tmp/unused-\(UUID()).db"])
+        #expect(result.status != 0)
+        #expect(result.stderr == "latchkey: the port must be between 0 and 65535, not 70000\n")
+    }
+}
