@@ -21,7 +21,9 @@ public struct AccountService: Sendable {
     public let hasher: PasswordHasher
     public let clock: any WallClock
 
-    public init(storage: any LatchkeyStorage, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock()) {
+    public init(
+        storage: any LatchkeyStorage, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock()
+    ) {
         self.storage = storage
         self.hasher = hasher
         self.clock = clock

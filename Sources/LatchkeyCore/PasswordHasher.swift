@@ -60,7 +60,8 @@ public struct PasswordHasher: Sendable {
         let parameters = self.parameters
         return try await threadPool.runIfActive {
             guard let phc, let stored = PHCString(phc) else {
-                _ = try Self.derive(password, salt: [UInt8](repeating: 0, count: Self.saltLength), parameters: parameters)
+                _ = try Self.derive(
+                    password, salt: [UInt8](repeating: 0, count: Self.saltLength), parameters: parameters)
                 return false
             }
             let derived = try Self.derive(password, salt: Array(stored.salt), parameters: stored.parameters)

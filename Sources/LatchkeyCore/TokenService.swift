@@ -188,6 +188,8 @@ public struct TokenService: Sendable {
     /// Scopes are short printable words such as `user:admin` or `repo:read`.
     static func isValidScope(_ scope: String) -> Bool {
         !scope.isEmpty && scope.count <= 64
-            && scope.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" }
+            && scope.unicodeScalars.allSatisfy {
+                $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\"
+            }
     }
 }

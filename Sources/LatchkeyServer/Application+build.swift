@@ -24,7 +24,10 @@ public struct LatchkeyServices: Sendable {
     public let accounts: AccountService
     public let clock: any WallClock
 
-    public init(storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock()) {
+    public init(
+        storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(),
+        clock: any WallClock = SystemClock()
+    ) {
         self.storage = storage
         self.clock = clock
         tokens = TokenService(storage: storage, clock: clock, secretBox: secretBox)
@@ -45,7 +48,8 @@ public func buildApplication(
 public func buildRouter(configuration: ServerConfiguration, services: LatchkeyServices) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
-        LogRequestsMiddleware(.info, includeHeaders: .all(), redactHeaders: [.authorization, .cookie, .proxyAuthorization])
+        LogRequestsMiddleware(
+            .info, includeHeaders: .all(), redactHeaders: [.authorization, .cookie, .proxyAuthorization])
         ErrorMiddleware()
     }
     HealthController(storage: services.storage).addRoutes(to: router)

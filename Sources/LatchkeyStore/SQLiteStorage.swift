@@ -26,11 +26,15 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     public func insertUser(_ user: NewUser) async throws -> User {
         try await pool.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE username_folded = ?", arguments: [caseFolded(user.username)]) == true {
+            if try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM users WHERE username_folded = ?", arguments: [caseFolded(user.username)])
+                == true
+            {
                 throw StorageError.usernameTaken(user.username)
             }
             if let email = user.email,
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE email_folded = ?", arguments: [caseFolded(email)]) == true
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE email_folded = ?", arguments: [caseFolded(email)])
+                    == true
             {
                 throw StorageError.emailTaken(email)
             }
@@ -83,10 +87,15 @@ public final class SQLiteStorage: LatchkeyStorage {
         }
     }
 
-    private func fetchUser(where condition: String, _ values: any DatabaseValueConvertible & Sendable...) async throws -> User? {
+    private func fetchUser(where condition: String, _ values: any DatabaseValueConvertible & Sendable...) async throws
+        -> User?
+    {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.userColumns) FROM users WHERE \(condition) LIMIT 1", arguments: StatementArguments(values))
-                .map(Self.user(from:))
+            try Row.fetchOne(
+                db, sql: "SELECT \(Self.userColumns) FROM users WHERE \(condition) LIMIT 1",
+                arguments: StatementArguments(values)
+            )
+            .map(Self.user(from:))
         }
     }
 

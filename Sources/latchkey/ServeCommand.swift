@@ -30,17 +30,19 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await app.runService()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw CLIError("cannot listen on \(configuration.host):\(configuration.port): the address is already in use")
+            throw CLIError(
+                "cannot listen on \(configuration.host):\(configuration.port): the address is already in use")
         } catch let error as IOError {
             throw CLIError("cannot listen on \(configuration.host):\(configuration.port): \(error.description)")
         }
     }
 
     private func serverConfiguration() throws -> ServerConfiguration {
-        let port = try port ?? environment("LATCHKEY_PORT").map { text in
-            guard let value = Int(text) else { throw CLIError("LATCHKEY_PORT must be a number, not '\(text)'") }
-            return value
-        } ?? 8080
+        let port =
+            try port ?? environment("LATCHKEY_PORT").map { text in
+                guard let value = Int(text) else { throw CLIError("LATCHKEY_PORT must be a number, not '\(text)'") }
+                return value
+            } ?? 8080
         guard (0...65_535).contains(port) else { throw CLIError("the port must be between 0 and 65535, not \(port)") }
         let lifetime = try Lifetime.parse(sessionLifetime ?? environment("LATCHKEY_SESSION_LIFETIME") ?? "7d")
         return ServerConfiguration(

@@ -32,7 +32,9 @@ struct TokenCommand: AsyncParsableCommand {
                 // The secret alone on stdout, so that `TOKEN=$(latchkey token create ...)` works.
                 print(issued.secret.value)
                 FileHandle.standardError.write(
-                    Data("token \(issued.token.uuid.uuidString.lowercased()) expires \(Output.date(issued.token.expires)); the secret is not shown again\n".utf8))
+                    Data(
+                        "token \(issued.token.uuid.uuidString.lowercased()) expires \(Output.date(issued.token.expires)); the secret is not shown again\n"
+                            .utf8))
             }
         }
     }
@@ -55,7 +57,8 @@ struct TokenCommand: AsyncParsableCommand {
                     ["UUID", "KEY", "KIND", "EXPIRES", "LAST USED", "SCOPES", "TITLE"],
                     tokens.map { token in
                         [
-                            token.uuid.uuidString.lowercased(), token.key, token.kind.rawValue, Output.date(token.expires),
+                            token.uuid.uuidString.lowercased(), token.key, token.kind.rawValue,
+                            Output.date(token.expires),
                             token.lastUsed.map { Output.date($0) } ?? "-",
                             token.scopes.isEmpty ? "-" : token.scopes.joined(separator: ","), token.title ?? "",
                         ]

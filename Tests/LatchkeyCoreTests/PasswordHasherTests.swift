@@ -38,7 +38,9 @@ struct PasswordHasherTests {
         #expect(try await stronger.verify("pw", against: phc))
     }
 
-    @Test(arguments: [nil, "", "plain", "$scrypt$ln=99,r=8,p=1$AAAA$AAAA", "$bcrypt$x$y$z", "$scrypt$ln=10,r=8,p=1$!!$??"])
+    @Test(arguments: [
+        nil, "", "plain", "$scrypt$ln=99,r=8,p=1$AAAA$AAAA", "$bcrypt$x$y$z", "$scrypt$ln=10,r=8,p=1$!!$??",
+    ])
     func missingOrMalformedHashesNeverMatch(phc: String?) async throws {
         #expect(try await fastPasswordHasher.verify("anything", against: phc) == false)
     }

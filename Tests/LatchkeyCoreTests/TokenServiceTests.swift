@@ -148,7 +148,8 @@ struct TokenServiceTests {
             try await service.create(for: owner, TokenRequest(kind: .app, expiry: .at(clock.now)))
         }
         #expect(try await service.count(TokenQuery()) == 0)
-        let longest = try await service.create(for: owner, TokenRequest(kind: .app, title: String(repeating: "é", count: 255)))
+        let longest = try await service.create(
+            for: owner, TokenRequest(kind: .app, title: String(repeating: "é", count: 255)))
         #expect(longest.token.title?.count == 255)
     }
 

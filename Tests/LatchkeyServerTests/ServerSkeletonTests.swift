@@ -12,7 +12,8 @@ struct ServerSkeletonTests {
 
     init() throws {
         services = LatchkeyServices(
-            storage: try TestBackend.sqlite.makeStorage(), secretBox: nil, hasher: fastPasswordHasher, clock: ManualClock())
+            storage: try TestBackend.sqlite.makeStorage(), secretBox: nil, hasher: fastPasswordHasher,
+            clock: ManualClock())
     }
 
     func makeApp(logs: CapturedLogs = CapturedLogs(), extraRoutes: (Router<AppRequestContext>) -> Void = { _ in })

@@ -10,10 +10,13 @@ import Testing
 struct StorageConformanceTests {
     let start = Date(timeIntervalSince1970: 1_800_000_000.123456)
 
-    func newToken(owner: User, kind: TokenKind = .app, expires: Date? = nil, created: Date? = nil) -> (NewToken, TokenSecret) {
+    func newToken(owner: User, kind: TokenKind = .app, expires: Date? = nil, created: Date? = nil) -> (
+        NewToken, TokenSecret
+    ) {
         let secret = TokenSecret.generate()
         let token = NewToken(
-            uuid: UUID(), key: secret.key, ownerID: owner.id, title: "a title", kind: kind, scopes: ["repo:read", "user:admin"],
+            uuid: UUID(), key: secret.key, ownerID: owner.id, title: "a title", kind: kind,
+            scopes: ["repo:read", "user:admin"],
             created: created ?? start, expires: expires, slidingLifetime: nil, digest: secret.digest, sealedSecret: nil)
         return (token, secret)
     }
@@ -22,7 +25,9 @@ struct StorageConformanceTests {
     func usersAreFoundByIdUsernameAndEmailIgnoringCase(backend: TestBackend) async throws {
         let storage = try backend.makeStorage()
         let sam = try await storage.insertUser(
-            NewUser(username: "Sam", email: "Sam@Example.org", firstName: "Sam", lastName: "Smith", passwordHash: "$x", created: start))
+            NewUser(
+                username: "Sam", email: "Sam@Example.org", firstName: "Sam", lastName: "Smith", passwordHash: "$x",
+                created: start))
         #expect(try await storage.user(id: sam.id) == sam)
         #expect(try await storage.user(username: "sAM") == sam)
         #expect(try await storage.user(login: "sam") == sam)
@@ -37,12 +42,14 @@ struct StorageConformanceTests {
     @Test(arguments: TestBackend.allCases)
     func usernamesAndEmailsAreUniqueIgnoringCase(backend: TestBackend) async throws {
         let storage = try backend.makeStorage()
-        _ = try await storage.insertUser(NewUser(username: "sam", email: "sam@example.org", passwordHash: nil, created: start))
+        _ = try await storage.insertUser(
+            NewUser(username: "sam", email: "sam@example.org", passwordHash: nil, created: start))
         await #expect(throws: StorageError.usernameTaken("SAM")) {
             try await storage.insertUser(NewUser(username: "SAM", passwordHash: nil, created: start))
         }
         await #expect(throws: StorageError.emailTaken("Sam@Example.org")) {
-            try await storage.insertUser(NewUser(username: "other", email: "Sam@Example.org", passwordHash: nil, created: start))
+            try await storage.insertUser(
+                NewUser(username: "other", email: "Sam@Example.org", passwordHash: nil, created: start))
         }
         #expect(try await storage.userCount() == 1)
     }
@@ -50,7 +57,8 @@ struct StorageConformanceTests {
     @Test(arguments: TestBackend.allCases)
     func aUsernameWinsOverAnEmailSpelledTheSame(backend: TestBackend) async throws {
         let storage = try backend.makeStorage()
-        let first = try await storage.insertUser(NewUser(username: "first", email: "x@y.org", passwordHash: nil, created: start))
+        let first = try await storage.insertUser(
+            NewUser(username: "first", email: "x@y.org", passwordHash: nil, created: start))
         let second = try await storage.insertUser(NewUser(username: "X@Y.org", passwordHash: nil, created: start))
         #expect(try await storage.user(login: "x@y.org") == second)
         #expect(try await storage.user(login: "first") == first)
@@ -93,7 +101,9 @@ struct StorageConformanceTests {
         var samTokens: [Token] = []
         for index in 0..<5 {
             let expires: Date? = index == 0 ? nil : start.addingTimeInterval(Double(index) * 3600)
-            samTokens.append(try await storage.insertToken(newToken(owner: sam, kind: index < 2 ? .session : .app, expires: expires).0))
+            samTokens.append(
+                try await storage.insertToken(
+                    newToken(owner: sam, kind: index < 2 ? .session : .app, expires: expires).0))
         }
         let kimToken = try await storage.insertToken(newToken(owner: kim).0)
 
@@ -108,7 +118,8 @@ struct StorageConformanceTests {
         #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, key: samTokens[2].key)) == [samTokens[2]])
         #expect(try await storage.tokens(TokenQuery(ownerID: kim.id, key: samTokens[2].key)) == [])
         let window = TokenQuery(
-            ownerID: sam.id, expiringAfter: start.addingTimeInterval(3600), expiringUntil: start.addingTimeInterval(3 * 3600))
+            ownerID: sam.id, expiringAfter: start.addingTimeInterval(3600),
+            expiringUntil: start.addingTimeInterval(3 * 3600))
         #expect(try await storage.tokens(window) == Array(samTokens[2...3]), "after is exclusive, until inclusive")
         #expect(try await storage.countTokens(window) == 2)
     }
@@ -120,7 +131,8 @@ struct StorageConformanceTests {
         let (draft, secret) = newToken(owner: sam, expires: start.addingTimeInterval(60))
         let token = try await storage.insertToken(draft)
 
-        try await storage.recordUsage(tokenID: token.id, TokenUsage(lastUsed: start.addingTimeInterval(1), lastUsedIP: "192.0.2.7"))
+        try await storage.recordUsage(
+            tokenID: token.id, TokenUsage(lastUsed: start.addingTimeInterval(1), lastUsedIP: "192.0.2.7"))
         var stored = try #require(try await storage.tokenAndOwner(digest: secret.digest)?.0)
         #expect(stored.lastUsed == start.addingTimeInterval(1))
         #expect(stored.lastUsedIP == "192.0.2.7")
@@ -182,7 +194,8 @@ struct SQLiteFileTests {
         #expect {
             try SQLiteStorage(path: "/nonexistent-\(UUID())/latchkey.db")
         } throws: { error in
-            "\(error)".hasPrefix("cannot open the database at /nonexistent-") && "\(error)".hasSuffix("unable to open database file")
+            "\(error)".hasPrefix("cannot open the database at /nonexistent-")
+                && "\(error)".hasSuffix("unable to open database file")
         }
     }
 }

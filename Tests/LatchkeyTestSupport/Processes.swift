@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The built `latchkey` executable: LATCHKEY_BIN, else beside the test bundle.
@@ -149,7 +149,7 @@ public final class ServerProcess: @unchecked Sendable {
 }
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// One HTTP request to a running server: status and body.

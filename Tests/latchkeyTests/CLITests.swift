@@ -23,7 +23,9 @@ struct CLITests {
     }
 
     /// A failure as the brief asks: one line on stderr, nothing on stdout, a non-zero exit.
-    func expectOneLineFailure(_ result: ProcessResult, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectOneLineFailure(
+        _ result: ProcessResult, _ message: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(result.status != 0, sourceLocation: sourceLocation)
         #expect(result.stderr == "latchkey: \(message)\n", sourceLocation: sourceLocation)
         #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
@@ -31,8 +33,10 @@ struct CLITests {
 
     @Test func createAndListUsers() throws {
         let created = try run(
-            ["user", "create", "sam", "--email", "sam@example.org", "--first-name", "Sam", "--last-name", "Smith",
-             "--password-stdin", "--json"], stdin: "s3cret pass\n")
+            [
+                "user", "create", "sam", "--email", "sam@example.org", "--first-name", "Sam", "--last-name", "Smith",
+                "--password-stdin", "--json",
+            ], stdin: "s3cret pass\n")
         #expect(created.status == 0, "\(created.stderr)")
         let user = try #require(try json(created.stdout) as? [String: Any])
         #expect(user["username"] as? String == "sam")
@@ -59,11 +63,14 @@ struct CLITests {
         #expect(try run(["user", "create", "sam", "--password-stdin"], stdin: "pw").status == 0)
         expectOneLineFailure(
             try run(["user", "create", "SAM", "--password-stdin"], stdin: "pw"), "the username 'SAM' is already taken")
-        expectOneLineFailure(try run(["user", "create", "kim", "--password-stdin"], stdin: "\n"), "the password must not be empty")
-        expectOneLineFailure(try run(["user", "create", "kim", "--password-stdin"], stdin: ""), "the password must not be empty")
+        expectOneLineFailure(
+            try run(["user", "create", "kim", "--password-stdin"], stdin: "\n"), "the password must not be empty")
+        expectOneLineFailure(
+            try run(["user", "create", "kim", "--password-stdin"], stdin: ""), "the password must not be empty")
         expectOneLineFailure(
             try run(["user", "create", "kim"]), "give exactly one of --password-stdin or --no-password")
-        expectOneLineFailure(try run(["user", "create", "kim", "--no-password", "--bogus"]), "Unknown option '--bogus'")
+        expectOneLineFailure(
+            try run(["user", "create", "kim", "--no-password", "--bogus"]), "Unknown option '--bogus'")
         expectOneLineFailure(
             try run(["user", "create", "bad name", "--no-password"]),
             "'bad name' is not a valid username: use 1 to 150 letters, digits and @ . + - _")
@@ -74,7 +81,10 @@ struct CLITests {
     @Test func tokensAreCreatedListedAndRevoked() throws {
         #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
         let created = try run(
-            ["token", "create", "--user", "sam", "--title", "deploy", "--expires-in", "30d", "--scope", "repo:read", "--json"])
+            [
+                "token", "create", "--user", "sam", "--title", "deploy", "--expires-in", "30d", "--scope", "repo:read",
+                "--json",
+            ])
         #expect(created.status == 0, "\(created.stderr)")
         let token = try #require(try json(created.stdout) as? [String: Any])
         let secret = try #require(token["token"] as? String)
@@ -99,14 +109,16 @@ struct CLITests {
         #expect(!(try run(["token", "list", "--user", "sam"]).stdout.contains(secret)))
 
         #expect(try run(["token", "revoke", uuid]).stdout == "revoked token \(uuid)\n")
-        let after = try #require(try json(try run(["token", "list", "--user", "sam", "--json"]).stdout) as? [[String: Any]])
+        let after = try #require(
+            try json(try run(["token", "list", "--user", "sam", "--json"]).stdout) as? [[String: Any]])
         #expect(after.count == 2)
         expectOneLineFailure(try run(["token", "revoke", uuid]), "there is no token with uuid \(uuid)")
     }
 
     @Test func badTokenInputFailsInOneLine() throws {
         #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
-        expectOneLineFailure(try run(["token", "create", "--user", "nobody", "--title", "t"]), "there is no user named 'nobody'")
+        expectOneLineFailure(
+            try run(["token", "create", "--user", "nobody", "--title", "t"]), "there is no user named 'nobody'")
         expectOneLineFailure(
             try run(["token", "create", "--user", "sam", "--title", "t", "--expires-in", "soon"]),
             "'soon' is not a duration: use a whole number and one of w, d, h, m, s (e.g. 30d)")
@@ -129,12 +141,14 @@ struct CLITests {
         expectOneLineFailure(
             try runLatchkey(["user", "list", "--database", "/nonexistent/dir/x.db"]),
             "cannot open the database at /nonexistent/dir/x.db: unable to open database file")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: corrupt)) == Data(repeating: 0x41, count: 8192), "left untouched")
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: corrupt)) == Data(repeating: 0x41, count: 8192), "left untouched")
     }
 
     @Test func theDatabaseComesFromTheEnvironmentOrTheWorkingDirectory() throws {
         let fromEnvironment = directory.appendingPathComponent("env.db").path
-        let created = try runLatchkey(["user", "create", "sam", "--no-password"], environment: ["LATCHKEY_DATABASE": fromEnvironment])
+        let created = try runLatchkey(
+            ["user", "create", "sam", "--no-password"], environment: ["LATCHKEY_DATABASE": fromEnvironment])
         #expect(created.status == 0)
         #expect(FileManager.default.fileExists(atPath: fromEnvironment))
         let defaulted = try runLatchkey(["user", "create", "kim", "--no-password"], in: directory)
@@ -159,7 +173,8 @@ struct ServeTests {
         let printed = server.printed
         let password = try #require(printed.firstMatch(of: /password "([A-Za-z0-9]+)"/)?.1)
         let storage = try SQLiteStorage(path: directory.appendingPathComponent("latchkey.db").path)
-        let admin = try #require(try await AccountService(storage: storage).authenticate(login: "admin", password: String(password)))
+        let admin = try #require(
+            try await AccountService(storage: storage).authenticate(login: "admin", password: String(password)))
         #expect(admin.isAdmin)
 
         let keyFile = directory.appendingPathComponent("latchkey.db.key").path
@@ -181,7 +196,9 @@ struct ServeTests {
         let result = try runLatchkey(
             ["serve", "--port", "\(taken.port)", "--database", directory.appendingPathComponent("x.db").path])
         #expect(result.status != 0)
-        #expect(result.stderr.hasSuffix("latchkey: cannot listen on 127.0.0.1:\(taken.port): the address is already in use\n"))
+        #expect(
+            result.stderr.hasSuffix(
+                "latchkey: cannot listen on 127.0.0.1:\(taken.port): the address is already in use\n"))
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 

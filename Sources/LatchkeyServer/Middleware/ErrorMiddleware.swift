@@ -13,7 +13,9 @@ struct ErrorBody: Codable {
 /// Turns anything a handler throws into a JSON answer: no empty bodies, and no
 /// internal detail (which may hold SQL or a secret) leaves the server.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.body == nil {
