@@ -4,6 +4,7 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
     case invalidUsername(String)
     case invalidEmail(String)
     case emptyPassword
+    case nameTooLong
 
     public var description: String {
         switch self {
@@ -11,12 +12,16 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
             "'\(name)' is not a valid username: use 1 to 150 letters, digits and @ . + - _"
         case .invalidEmail(let email): "'\(email)' is not a valid email address"
         case .emptyPassword: "the password must not be empty"
+        case .nameTooLong: "first and last names must be at most \(AccountService.maxNameLength) characters"
         }
     }
 }
 
 /// Users and password sign-in.
 public struct AccountService: Sendable {
+    /// Django's limit, which clients of both dialects validate.
+    public static let maxNameLength = 150
+
     public let storage: any LatchkeyStorage
     public let hasher: PasswordHasher
     public let clock: any WallClock
@@ -37,6 +42,9 @@ public struct AccountService: Sendable {
         guard Self.isValidUsername(username) else { throw AccountError.invalidUsername(username) }
         let email = email.flatMap { $0.isEmpty ? nil : $0 }
         if let email, !Self.isValidEmail(email) { throw AccountError.invalidEmail(email) }
+        guard firstName.count <= Self.maxNameLength, lastName.count <= Self.maxNameLength else {
+            throw AccountError.nameTooLong
+        }
         var passwordHash: String?
         if let password {
             guard !password.isEmpty else { throw AccountError.emptyPassword }

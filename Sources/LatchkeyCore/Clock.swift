@@ -30,3 +30,14 @@ public final class ManualClock: WallClock {
         current.withLock { $0 = date }
     }
 }
+
+extension Date {
+    /// Whole microseconds since 1970, rounded: the precision Latchkey stores and shows.
+    public var microsecondsSince1970: Int64 {
+        Int64((timeIntervalSince1970 * 1_000_000).rounded())
+    }
+
+    public init(microsecondsSince1970 microseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+}

@@ -126,15 +126,7 @@ public struct TokenService: Sendable {
         guard owner.isActive else { return .rejected(.inactiveUser) }
         let now = clock.now
         if token.isExpired(at: now) { return .rejected(.expired) }
-
-        var usage = TokenUsage()
-        if let lifetime = token.slidingLifetime {
-            let refreshed = now.addingTimeInterval(lifetime)
-            if token.expires.map({ refreshed.timeIntervalSince($0) > Self.usageWriteInterval }) ?? true {
-                usage.expires = refreshed
-            }
-            token.expires = refreshed
-        }
+        var usage = slidingRenewal(of: &token, at: now)
         if token.lastUsed.map({ now.timeIntervalSince($0) >= Self.usageWriteInterval }) ?? true {
             usage.lastUsed = now
             usage.lastUsedIP = clientIP
@@ -143,6 +135,27 @@ public struct TokenService: Sendable {
         }
         if !usage.isEmpty { try await storage.recordUsage(tokenID: token.id, usage) }
         return .valid(token, owner)
+    }
+
+    /// Renews a sliding expiry without counting as a use of the token (its owner
+    /// looked at it, the token itself did not authenticate anything).
+    public func refresh(_ token: Token) async throws -> Token {
+        var token = token
+        let usage = slidingRenewal(of: &token, at: clock.now)
+        if !usage.isEmpty { try await storage.recordUsage(tokenID: token.id, usage) }
+        return token
+    }
+
+    /// Moves a sliding expiry to `now` + lifetime in `token`; the returned usage
+    /// writes it only when it moved by more than `usageWriteInterval`.
+    private func slidingRenewal(of token: inout Token, at now: Date) -> TokenUsage {
+        guard let lifetime = token.slidingLifetime else { return TokenUsage() }
+        let renewed = now.addingTimeInterval(lifetime)
+        defer { token.expires = renewed }
+        guard token.expires.map({ renewed.timeIntervalSince($0) > Self.usageWriteInterval }) ?? true else {
+            return TokenUsage()
+        }
+        return TokenUsage(expires: renewed)
     }
 
     public func list(_ query: TokenQuery) async throws -> [Token] {

@@ -1,10 +1,13 @@
 import Hummingbird
+import HummingbirdAuth
 import NIOCore
 
-/// The request context of every Latchkey route: Hummingbird's core plus the
-/// peer address (recorded as a token's last-used IP).
-public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
+/// The request context of every Latchkey route: Hummingbird's core, the peer
+/// address (recorded as a token's last-used IP) and, once authenticated, who
+/// the request acts for.
+public struct AppRequestContext: AuthRequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
+    public var identity: Principal?
     public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {

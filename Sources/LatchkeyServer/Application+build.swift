@@ -53,5 +53,6 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
         ErrorMiddleware()
     }
     HealthController(storage: services.storage).addRoutes(to: router)
+    StencilaController(services: services, configuration: configuration).addRoutes(to: router)
     return router
 }

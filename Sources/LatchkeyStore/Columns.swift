@@ -6,11 +6,11 @@ import LatchkeyCore
 /// SQLite and PostgreSQL), scopes as one space-separated string (OAuth's syntax).
 enum Columns {
     static func microseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        date.microsecondsSince1970
     }
 
     static func date(microseconds: Int64) -> Date {
-        Date(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+        Date(microsecondsSince1970: microseconds)
     }
 
     static func scopes(_ scopes: [String]) -> String {

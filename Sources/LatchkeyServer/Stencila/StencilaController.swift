@@ -1,0 +1,156 @@
+import Foundation
+import Hummingbird
+import HummingbirdAuth
+import LatchkeyCore
+
+/// Stencila Hub's token API (`/api/tokens/`) and its "who am I" (`/api/users/me`).
+/// The wire format lives in StencilaWire.swift.
+struct StencilaController {
+    let services: LatchkeyServices
+    let configuration: ServerConfiguration
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        let api = router.group("api")
+            .add(middleware: StencilaErrorMiddleware())
+            .add(middleware: StencilaAuthenticator(authenticator: TokenAuthenticator(tokens: services.tokens)))
+        // Hummingbird matches a path with or without its trailing slash, as Hub's clients need.
+        api.post("tokens", use: create)
+        api.get("tokens", use: list)
+        api.get("tokens/:token", use: retrieve)
+        api.delete("tokens/:token", use: destroy)
+        api.get("users/me", use: me)
+        Self.refuseOtherMethods(on: api, "tokens", allowing: [.get, .post])
+        Self.refuseOtherMethods(on: api, "tokens/:token", allowing: [.get, .delete])
+        Self.refuseOtherMethods(on: api, "users/me", allowing: [.get])
+    }
+
+    /// `POST /api/tokens/`: sign in with username (or email) and password, an OpenID
+    /// Connect ID token, or the credentials already on the request; answers a new session token.
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<
+        StencilaCreatedToken
+    > {
+        let body = try await StencilaCreateRequest.decode(request, context: context)
+        let user: User
+        if let username = body.username, let password = body.password {
+            guard let found = try await services.accounts.authenticate(login: username, password: password) else {
+                throw StencilaError.incorrectCredentials
+            }
+            user = found
+        } else if let openid = body.openid {
+            user = try await signInWithOpenID(openid)
+        } else if let principal = context.identity {
+            user = principal.user
+        } else {
+            throw StencilaError.notAuthenticated
+        }
+        let issued = try await services.tokens.create(
+            for: user, TokenRequest(kind: .session, expiry: .sliding(configuration.sessionLifetime)))
+        return EditedResponse(status: .created, response: StencilaCreatedToken(issued, owner: user))
+    }
+
+    /// OpenID Connect sign-in arrives with its own issue; until then only the
+    /// shape of the token is checked, and no issuer is trusted.
+    private func signInWithOpenID(_ token: String) async throws -> User {
+        guard token.split(separator: ".", omittingEmptySubsequences: false).count >= 3 else {
+            throw StencilaError.badRequest("Bad token: Not enough segments")
+        }
+        throw StencilaError.badRequest("Invalid token issuer")
+    }
+
+    /// `GET /api/tokens/`: the caller's tokens, expired ones included, a page at a time.
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> StencilaTokenPage {
+        guard let principal = context.identity else { throw StencilaError.notAuthenticated }
+        let page = StencilaPagination(baseURL: absoluteURL(of: request), rawQuery: request.uri.query ?? "")
+        let owned = TokenQuery(ownerID: principal.user.id)
+        let count = try await services.tokens.count(owned)
+        var query = owned
+        query.limit = page.limit
+        query.offset = page.offset
+        let tokens = try await services.tokens.list(query)
+        return StencilaTokenPage(
+            count: count, next: page.next(count: count), previous: page.previous,
+            results: tokens.map(StencilaToken.init))
+    }
+
+    /// `GET /api/tokens/{token}/`: retrieve and refresh.
+    @Sendable func retrieve(_ request: Request, context: AppRequestContext) async throws -> StencilaToken {
+        let named = try context.parameters.require("token")
+        if TokenSecret(named) != nil {
+            // Holding the token is the proof; retrieving it counts as using it.
+            guard case .valid(let token, _) = try await services.tokens.verify(named, clientIP: context.clientIP) else {
+                throw StencilaError.notFound
+            }
+            return StencilaToken(token)
+        }
+        return StencilaToken(try await services.tokens.refresh(try await ownedToken(key: named, context: context)))
+    }
+
+    /// `DELETE /api/tokens/{token}/`.
+    @Sendable func destroy(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let named = try context.parameters.require("token")
+        let token: Token
+        if TokenSecret(named) != nil {
+            guard let found = try await services.tokens.find(secret: named), !found.isExpired(at: services.clock.now)
+            else { throw StencilaError.notFound }
+            token = found
+        } else {
+            token = try await ownedToken(key: named, context: context)
+        }
+        guard try await services.tokens.revoke(token) else { throw StencilaError.notFound }
+        return Response(status: .noContent)
+    }
+
+    /// A live token named by its 8-character `id`, only among the caller's own.
+    private func ownedToken(key: String, context: AppRequestContext) async throws -> Token {
+        guard key.count == TokenSecret.keyLength, let principal = context.identity,
+            let token = try await services.tokens.find(key: key, ownerID: principal.user.id),
+            !token.isExpired(at: services.clock.now)
+        else { throw StencilaError.notFound }
+        return token
+    }
+
+    /// `GET /api/users/me`: the user the request's token belongs to.
+    @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> StencilaMe {
+        guard let principal = context.identity else { throw StencilaError.notAuthenticated }
+        return StencilaMe(principal.user)
+    }
+
+    /// `http://host/path` as the client addressed it (Django's `build_absolute_uri`).
+    private func absoluteURL(of request: Request) -> String {
+        let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
+        return "http://\(host)\(request.uri.path)"
+    }
+
+    static func refuseOtherMethods(
+        on group: RouterGroup<AppRequestContext>, _ path: RouterPath, allowing allowed: [HTTPRequest.Method]
+    ) {
+        let allow = allowed.map(\.rawValue).joined(separator: ", ")
+        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
+            group.on(path, method: method) { request, _ -> Response in
+                throw StencilaError(
+                    status: .methodNotAllowed, message: "Method \"\(request.method.rawValue)\" not allowed.",
+                    headers: [.allow: allow])
+            }
+        }
+    }
+}
+
+struct StencilaAuthenticator: AuthenticatorMiddleware {
+    typealias Context = AppRequestContext
+    let authenticator: TokenAuthenticator
+
+    /// Any unreadable or invalid `Authorization` header fails the request with 403,
+    /// even where no authentication is needed, as in Hub.
+    func authenticate(request: Request, context: AppRequestContext) async throws -> Principal? {
+        do {
+            return try await authenticator.principal(for: request, context: context)
+        } catch let failure as TokenAuthenticator.Failure {
+            switch failure {
+            case .malformed(let problem): throw StencilaError.authentication(problem)
+            case .password: throw StencilaError.passwordNotAllowed
+            case .rejected(.inactiveUser): throw StencilaError.inactiveUser
+            case .rejected: throw StencilaError.invalidToken
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+@testable import LatchkeyServer
+
+@Suite("Authorization header")
+struct PresentedCredentialTests {
+    func basic(_ text: String) -> String { "Basic " + Data(text.utf8).base64EncodedString() }
+
+    @Test func schemesAndShapesAreReadAsDjangoRestFrameworkReadsThem() {
+        #expect(PresentedCredential(authorization: nil) == .none)
+        #expect(PresentedCredential(authorization: "") == .none)
+        #expect(PresentedCredential(authorization: "Digest abc") == .none)
+        #expect(PresentedCredential(authorization: "Token abc") == .token("abc"))
+        #expect(PresentedCredential(authorization: "tOKEN  abc ") == .token("abc"))
+        #expect(PresentedCredential(authorization: "Bearer abc") == .token("abc"))
+        #expect(PresentedCredential(authorization: "Token") == .malformed(.tokenWithoutCredentials))
+        #expect(PresentedCredential(authorization: "Bearer a b") == .malformed(.tokenWithSpaces))
+        #expect(PresentedCredential(authorization: "Basic") == .malformed(.basicWithoutCredentials))
+        #expect(PresentedCredential(authorization: "Basic a b") == .malformed(.basicWithSpaces))
+        #expect(PresentedCredential(authorization: "Basic //////") == .malformed(.basicNotBase64))
+        #expect(PresentedCredential(authorization: "Basic Y") == .malformed(.basicNotBase64))
+    }
+
+    @Test func basicCarriesTheTokenAsUsernameOrAsTheAppPassword() {
+        #expect(PresentedCredential(authorization: basic("tok:")) == .token("tok"))
+        #expect(PresentedCredential(authorization: basic("tok")) == .token("tok"))
+        #expect(PresentedCredential(authorization: basic("$app:tok")) == .token("tok"))
+        #expect(PresentedCredential(authorization: basic("sam:secret")) == .password)
+        #expect(PresentedCredential(authorization: basic("sam:pa:ss")) == .password)
+    }
+
+    @Test func base64IsReadLenientlyLikePython() {
+        #expect(PresentedCredential.lenientBase64Decode("YWJj") == Array("abc".utf8))
+        #expect(PresentedCredential.lenientBase64Decode("YW*Jj") == Array("abc".utf8))
+        #expect(PresentedCredential.lenientBase64Decode("YWI=") == Array("ab".utf8))
+        #expect(PresentedCredential.lenientBase64Decode("YWI") == nil)
+        #expect(PresentedCredential.lenientBase64Decode("YQ==trailing") == Array("a".utf8))
+    }
+}
+
+@Suite("Stencila wire format")
+struct StencilaWireFormatTests {
+    @Test func datesAreISO8601WithMicrosecondsOnlyWhenNonZero() {
+        #expect(StencilaWire.date(Date(microsecondsSince1970: 1_644_352_963_123_456)) == "2022-02-08T20:42:43.123456Z")
+        #expect(StencilaWire.date(Date(microsecondsSince1970: 1_644_352_963_000_000)) == "2022-02-08T20:42:43Z")
+        #expect(StencilaWire.date(Date(microsecondsSince1970: 1_644_352_963_000_010)) == "2022-02-08T20:42:43.000010Z")
+        #expect(StencilaWire.date(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500000Z")
+    }
+
+    func page(_ query: String) -> StencilaPagination {
+        StencilaPagination(baseURL: "http://h/api/tokens/", rawQuery: query)
+    }
+
+    @Test func limitAndOffsetFallBackAndAreCapped() {
+        #expect((page("").limit, page("").offset) == (50, 0))
+        #expect(page("limit=0").limit == 50)
+        #expect(page("limit=-3").limit == 50)
+        #expect(page("limit=x").limit == 50)
+        #expect(page("limit=7").limit == 7)
+        #expect(page("limit=1001").limit == 1000)
+        #expect(page("offset=-1").offset == 0)
+        #expect(page("offset=x").offset == 0)
+        #expect(page("offset=9").offset == 9)
+    }
+
+    @Test func linksFollowDjangoRestFramework() {
+        #expect(page("limit=2").next(count: 2) == nil)
+        #expect(page("limit=2").next(count: 3) == "http://h/api/tokens/?limit=2&offset=2")
+        #expect(page("limit=2").previous == nil)
+        #expect(page("limit=2&offset=2").previous == "http://h/api/tokens/?limit=2")
+        #expect(page("limit=2&offset=1").previous == "http://h/api/tokens/?limit=2")
+        #expect(page("limit=2&offset=5").previous == "http://h/api/tokens/?limit=2&offset=3")
+        #expect(page("b=1&a=x+y&limit=2").next(count: 9) == "http://h/api/tokens/?a=x+y&b=1&limit=2&offset=2")
+        #expect(page("q=%C3%A9%2F&limit=1").next(count: 9) == "http://h/api/tokens/?limit=1&offset=1&q=%C3%A9%2F")
+    }
+}
