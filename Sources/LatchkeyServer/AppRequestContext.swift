@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
@@ -16,4 +17,13 @@ public struct AppRequestContext: AuthRequestContext, RemoteAddressRequestContext
     }
 
     public var clientIP: String? { remoteAddress?.ipAddress }
+
+    /// JSON without `\/` escapes, so the URLs in bodies read as they are.
+    public var responseEncoder: JSONEncoder { Self.encoder }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
 }

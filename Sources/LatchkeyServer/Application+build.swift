@@ -9,11 +9,23 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// Lifetime of tokens issued by a sign-in, renewed on each use.
     public var sessionLifetime: TimeInterval
+    /// Default lifetime of app tokens created through the Quay dialect; nil: they never expire.
+    public var appTokenLifetime: TimeInterval?
+    /// Expired tokens are deleted this long after they expire.
+    public var garbageCollectionGrace: TimeInterval
+    public var garbageCollectionInterval: Duration
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, sessionLifetime: TimeInterval = 7 * 86_400) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, sessionLifetime: TimeInterval = 7 * 86_400,
+        appTokenLifetime: TimeInterval? = nil, garbageCollectionGrace: TimeInterval = 86_400,
+        garbageCollectionInterval: Duration = .seconds(3_600)
+    ) {
         self.host = host
         self.port = port
         self.sessionLifetime = sessionLifetime
+        self.appTokenLifetime = appTokenLifetime
+        self.garbageCollectionGrace = garbageCollectionGrace
+        self.garbageCollectionInterval = garbageCollectionInterval
     }
 }
 
@@ -41,6 +53,11 @@ public func buildApplication(
     Application(
         router: buildRouter(configuration: configuration, services: services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "latchkey"),
+        services: [
+            TokenGarbageCollector(
+                tokens: services.tokens, grace: configuration.garbageCollectionGrace,
+                interval: configuration.garbageCollectionInterval, logger: logger)
+        ],
         logger: logger
     )
 }
@@ -54,5 +71,6 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
     }
     HealthController(storage: services.storage).addRoutes(to: router)
     StencilaController(services: services, configuration: configuration).addRoutes(to: router)
+    QuayController(services: services, configuration: configuration).addRoutes(to: router)
     return router
 }

@@ -14,6 +14,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (env LATCHKEY_PORT; default 8080).") var port: Int?
     @Option(help: "Lifetime of sign-in tokens, renewed on each use (env LATCHKEY_SESSION_LIFETIME; default 7d).")
     var sessionLifetime: String?
+    @Option(
+        help:
+            "Default lifetime of app tokens made through the Quay API (env LATCHKEY_APP_TOKEN_LIFETIME; default: none)."
+    )
+    var appTokenLifetime: String?
+    @Option(help: "Delete tokens this long after they expire (env LATCHKEY_GC_GRACE; default 1d).")
+    var gcGrace: String?
+    @Flag(
+        help:
+            "Keep no recoverable copy of app-token secrets: Quay's GET by uuid then omits token_code (env LATCHKEY_RECOVERABLE_TOKENS=false)."
+    )
+    var noRecoverableTokens = false
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
@@ -22,7 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
 
         let storage = try database.openStorage()
-        let secretBox = try loadSecretBox()
+        let secretBox = try recoverableTokens ? loadSecretBox() : nil
         let services = LatchkeyServices(storage: storage, secretBox: secretBox)
         try await createFirstAdminIfEmpty(services.accounts)
 
@@ -44,9 +56,16 @@ struct ServeCommand: AsyncParsableCommand {
                 return value
             } ?? 8080
         guard (0...65_535).contains(port) else { throw CLIError("the port must be between 0 and 65535, not \(port)") }
-        let lifetime = try Lifetime.parse(sessionLifetime ?? environment("LATCHKEY_SESSION_LIFETIME") ?? "7d")
         return ServerConfiguration(
-            host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1", port: port, sessionLifetime: lifetime)
+            host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1", port: port,
+            sessionLifetime: try Lifetime.parse(sessionLifetime ?? environment("LATCHKEY_SESSION_LIFETIME") ?? "7d"),
+            appTokenLifetime: try (appTokenLifetime ?? environment("LATCHKEY_APP_TOKEN_LIFETIME")).map(Lifetime.parse),
+            garbageCollectionGrace: try Lifetime.parse(gcGrace ?? environment("LATCHKEY_GC_GRACE") ?? "1d"))
+    }
+
+    private var recoverableTokens: Bool {
+        !noRecoverableTokens
+            && !["false", "0", "no", "off"].contains(environment("LATCHKEY_RECOVERABLE_TOKENS")?.lowercased())
     }
 
     /// The key that seals recoverable tokens: from LATCHKEY_SERVER_KEY, else a file

@@ -4,7 +4,7 @@ import LatchkeyCore
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "token", abstract: "Manage tokens.", subcommands: [Create.self, List.self, Revoke.self])
+        commandName: "token", abstract: "Manage tokens.", subcommands: [Create.self, List.self, Revoke.self, GC.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -80,6 +80,26 @@ struct TokenCommand: AsyncParsableCommand {
                 throw CLIError("there is no token with uuid \(uuid.lowercased())")
             }
             print("revoked token \(uuid.lowercased())")
+        }
+    }
+
+    struct GC: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gc", abstract: "Delete tokens that expired longer ago than the grace period.")
+
+        @Option(help: "How long expired tokens are kept (env LATCHKEY_GC_GRACE; default 1d).") var grace: String?
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let grace = try Lifetime.parse(grace ?? environment("LATCHKEY_GC_GRACE") ?? "1d")
+            let deleted = try await TokenService(storage: try database.openStorage(), secretBox: nil)
+                .deleteExpired(grace: grace)
+            if output.json {
+                try Output.json(["deleted": deleted])
+            } else {
+                print("deleted \(deleted) expired token\(deleted == 1 ? "" : "s")")
+            }
         }
     }
 }

@@ -132,6 +132,28 @@ struct CLITests {
         #expect(try run(["token", "list", "--user", "sam", "--json"]).stdout == "[]\n")
     }
 
+    @Test func garbageCollectionDeletesOnlyTokensPastTheGracePeriod() async throws {
+        #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
+        let storage = try SQLiteStorage(path: database)
+        let owner = try #require(try await storage.user(username: "sam"))
+        let now = Date()
+        for hoursAgo in [1.0, 25, 49] {
+            let secret = TokenSecret.generate()
+            _ = try await storage.insertToken(
+                NewToken(
+                    uuid: UUID(), key: secret.key, ownerID: owner.id, title: "expired \(hoursAgo)h ago", kind: .app,
+                    scopes: [], created: now.addingTimeInterval(-100 * 3600),
+                    expires: now.addingTimeInterval(-hoursAgo * 3600), slidingLifetime: nil, digest: secret.digest,
+                    sealedSecret: nil))
+        }
+        #expect(try run(["token", "gc", "--grace", "2d", "--json"]).stdout == #"{"deleted":1}"# + "\n")
+        #expect(try run(["token", "gc"]).stdout == "deleted 1 expired token\n", "the default grace is one day")
+        #expect(try await storage.tokens(TokenQuery()).map(\.title) == ["expired 1.0h ago"])
+        expectOneLineFailure(
+            try run(["token", "gc", "--grace", "tomorrow"]),
+            "'tomorrow' is not a duration: use a whole number and one of w, d, h, m, s (e.g. 30d)")
+    }
+
     @Test func corruptAndUnreachableDatabasesFailInOneLine() throws {
         let corrupt = directory.appendingPathComponent("corrupt.db").path
         try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: corrupt))

@@ -19,9 +19,9 @@ struct StencilaController {
         api.get("tokens/:token", use: retrieve)
         api.delete("tokens/:token", use: destroy)
         api.get("users/me", use: me)
-        Self.refuseOtherMethods(on: api, "tokens", allowing: [.get, .post])
-        Self.refuseOtherMethods(on: api, "tokens/:token", allowing: [.get, .delete])
-        Self.refuseOtherMethods(on: api, "users/me", allowing: [.get])
+        api.refuseMethods(otherThan: [.get, .post], on: "tokens", with: StencilaError.methodNotAllowed)
+        api.refuseMethods(otherThan: [.get, .delete], on: "tokens/:token", with: StencilaError.methodNotAllowed)
+        api.refuseMethods(otherThan: [.get], on: "users/me", with: StencilaError.methodNotAllowed)
     }
 
     /// `POST /api/tokens/`: sign in with username (or email) and password, an OpenID
@@ -119,19 +119,6 @@ struct StencilaController {
     private func absoluteURL(of request: Request) -> String {
         let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
         return "http://\(host)\(request.uri.path)"
-    }
-
-    static func refuseOtherMethods(
-        on group: RouterGroup<AppRequestContext>, _ path: RouterPath, allowing allowed: [HTTPRequest.Method]
-    ) {
-        let allow = allowed.map(\.rawValue).joined(separator: ", ")
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
-            group.on(path, method: method) { request, _ -> Response in
-                throw StencilaError(
-                    status: .methodNotAllowed, message: "Method \"\(request.method.rawValue)\" not allowed.",
-                    headers: [.allow: allow])
-            }
-        }
     }
 }
 

@@ -66,51 +66,12 @@ struct StencilaCreateRequest {
         }
     }
 
-    /// A JSON value as DRF's `CharField` sees it.
-    private enum JSONValue: Decodable {
-        case string(String)
-        case number(String)
-        case bool
-        case null
-        case other(kind: String)
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() {
-                self = .null
-            } else if let text = try? container.decode(String.self) {
-                self = .string(text)
-            } else if (try? container.decode(Bool.self)) != nil {
-                self = .bool
-            } else if let integer = try? container.decode(Int64.self) {
-                self = .number(String(integer))
-            } else if let real = try? container.decode(Double.self) {
-                self = .number(String(real))
-            } else if (try? container.decode([JSONValue].self)) != nil {
-                self = .other(kind: "list")
-            } else {
-                self = .other(kind: "dict")
-            }
-        }
-
-        /// Python's name for the type, as DRF's messages use it.
-        var pythonType: String {
-            switch self {
-            case .string: "str"
-            case .number(let text): text.contains(".") || text.contains("e") ? "float" : "int"
-            case .bool: "bool"
-            case .null: "NoneType"
-            case .other(let kind): kind
-            }
-        }
-    }
-
     private static func jsonFields(_ data: Data) throws -> [String: Field] {
         guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
             throw StencilaError.badRequest("JSON parse error - the body is not valid JSON.")
         }
         guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: data) else {
-            let kind = (try? JSONDecoder().decode(JSONValue.self, from: data))?.pythonType ?? "unknown"
+            let kind = (try? JSONDecoder().decode(JSONValue.self, from: data))?.pythonTypeName ?? "unknown"
             throw StencilaError.invalidInput([
                 .init(field: "non_field_errors", message: "Invalid data. Expected a dictionary, but got \(kind).")
             ])
@@ -119,9 +80,12 @@ struct StencilaCreateRequest {
         for name in fieldNames {
             switch object[name] {
             case nil: continue
-            case .string(let text), .number(let text): fields[name] = .text(text)  // DRF's CharField accepts numbers
+            case .string(let text): fields[name] = .text(text)
+            // DRF's CharField accepts numbers, as Python prints them.
+            case .integer(let number): fields[name] = .text(String(number))
+            case .number(let number): fields[name] = .text(String(number))
             case .null: fields[name] = .invalid("This field may not be null.")
-            case .bool, .other: fields[name] = .invalid("Not a valid string.")
+            case .bool, .array, .object: fields[name] = .invalid("Not a valid string.")
             }
         }
         return fields

@@ -78,6 +78,11 @@ struct StencilaError: Error, HTTPResponseError {
         return StencilaError(status: .forbidden, message: message)
     }
 
+    static func methodNotAllowed(_ method: HTTPRequest.Method, allow: String) -> StencilaError {
+        StencilaError(
+            status: .methodNotAllowed, message: "Method \"\(method.rawValue)\" not allowed.", headers: [.allow: allow])
+    }
+
     static let passwordNotAllowed = StencilaError(
         status: .forbidden, message: "Basic authorization with a password is not allowed; use an API token instead.")
 }

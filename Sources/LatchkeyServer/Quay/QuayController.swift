@@ -1,0 +1,138 @@
+import Foundation
+import Hummingbird
+import HummingbirdAuth
+import LatchkeyCore
+
+/// Quay's app-specific token API (`/api/v1/user/apptoken`), its administrators'
+/// listing and its current-user call. The wire format lives in QuayWire.swift.
+struct QuayController {
+    let services: LatchkeyServices
+    let configuration: ServerConfiguration
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        let api = router.group("api/v1")
+            .add(middleware: QuayErrorMiddleware())
+            .add(middleware: QuayAuthenticator(authenticator: TokenAuthenticator(tokens: services.tokens)))
+        api.post("user/apptoken", use: create)
+        api.get("user/apptoken", use: list)
+        api.get("user/apptoken/:uuid", use: read)
+        api.delete("user/apptoken/:uuid", use: revoke)
+        api.get("superuser/apptokens", use: listAll)
+        api.get("user", use: currentUser)
+        api.refuseMethods(otherThan: [.get, .post], on: "user/apptoken", with: QuayError.methodNotAllowed)
+        api.refuseMethods(otherThan: [.get, .delete], on: "user/apptoken/:uuid", with: QuayError.methodNotAllowed)
+        api.refuseMethods(otherThan: [.get], on: "superuser/apptokens", with: QuayError.methodNotAllowed)
+        api.refuseMethods(otherThan: [.get], on: "user", with: QuayError.methodNotAllowed)
+    }
+
+    /// `POST /api/v1/user/apptoken` → 200 with the new token and its code.
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> QuayTokenEnvelope {
+        let principal = try requireAccountAdmin(context)
+        let body = try await QuayCreateRequest.decode(request, now: services.clock.now)
+        // A token never gets a scope its creator lacks.
+        if let missing = body.scopes.first(where: { !principal.holds($0) }) {
+            throw QuayError(
+                status: .forbidden, kind: .insufficientScope,
+                detail: "The requesting token does not hold the scope '\(missing)'")
+        }
+        let expiry = body.expiration ?? configuration.appTokenLifetime.map { .after($0) } ?? .never
+        let issued: IssuedToken
+        do {
+            issued = try await services.tokens.create(
+                for: principal.user,
+                TokenRequest(
+                    kind: .app, title: body.title, scopes: body.scopes, expiry: expiry,
+                    recoverable: services.tokens.secretBox != nil))
+        } catch let error as TokenError {
+            throw QuayError.invalidRequest("\(error)")
+        }
+        return QuayTokenEnvelope(token: QuayToken(issued.token, code: issued.secret))
+    }
+
+    /// `GET /api/v1/user/apptoken[?expiring=]`: the caller's app tokens, expired ones
+    /// included until garbage collection; never their codes.
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> QuayTokenList {
+        let principal = try requireAccountAdmin(context)
+        return try await tokenList(request, owner: principal.user.id) { token in QuayToken(token) }
+    }
+
+    /// `GET /api/v1/superuser/apptokens[?expiring=]`: every user's app tokens, for administrators.
+    @Sendable func listAll(_ request: Request, context: AppRequestContext) async throws -> QuayTokenList {
+        let principal = try requireAccountAdmin(context)
+        guard principal.user.isAdmin else { throw QuayError.unauthorized }
+        let usernames = Dictionary(
+            uniqueKeysWithValues: try await services.storage.users().map { ($0.id, $0.username) })
+        return try await tokenList(request, owner: nil) { token in QuayToken(token, owner: usernames[token.ownerID]) }
+    }
+
+    private func tokenList(_ request: Request, owner: Int64?, view: (Token) -> QuayToken) async throws -> QuayTokenList
+    {
+        var query = TokenQuery(ownerID: owner, kind: .app)
+        let expiring = request.uri.queryParameters["expiring"].map { QuayWire.truthy(String($0)) }
+        if expiring == true {
+            let now = services.clock.now
+            query.expiringAfter = now
+            query.expiringUntil = now.addingTimeInterval(expiringWindow)
+        }
+        return QuayTokenList(tokens: try await services.tokens.list(query).map(view), onlyExpiring: expiring)
+    }
+
+    /// "Expiring soon": within 10% of the default app-token lifetime (4 weeks when
+    /// none is set), rounded up to whole seconds, at least one second.
+    var expiringWindow: TimeInterval {
+        max(1, ((configuration.appTokenLifetime ?? 4 * 604_800) * 0.1).rounded(.up))
+    }
+
+    /// `GET /api/v1/user/apptoken/{uuid}`: the caller's live token, with its code when recoverable.
+    @Sendable func read(_ request: Request, context: AppRequestContext) async throws -> QuayTokenEnvelope {
+        let principal = try requireAccountAdmin(context)
+        let token = try await ownedToken(context, principal)
+        guard !token.isExpired(at: services.clock.now) else { throw QuayError.notFound }
+        return QuayTokenEnvelope(token: QuayToken(token, code: services.tokens.recoverSecret(of: token)))
+    }
+
+    /// `DELETE /api/v1/user/apptoken/{uuid}` → 204, expired or not (a hard delete).
+    @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try requireAccountAdmin(context)
+        guard try await services.tokens.revoke(try await ownedToken(context, principal)) else {
+            throw QuayError.notFound
+        }
+        return Response(status: .noContent)
+    }
+
+    /// `GET /api/v1/user/`: who the credentials belong to.
+    @Sendable func currentUser(_ request: Request, context: AppRequestContext) async throws -> QuayUser {
+        guard let principal = context.identity else { throw QuayError.requiresAuthentication }
+        return QuayUser(principal.user)
+    }
+
+    /// Another user's token is answered exactly like an unknown one.
+    private func ownedToken(_ context: AppRequestContext, _ principal: Principal) async throws -> Token {
+        guard let uuid = UUID(uuidString: try context.parameters.require("uuid")),
+            let token = try await services.tokens.find(uuid: uuid),
+            token.ownerID == principal.user.id, token.kind == .app
+        else { throw QuayError.notFound }
+        return token
+    }
+
+    /// Quay's `require_user_admin`: a sign-in token, or a token with the `user:admin` scope.
+    private func requireAccountAdmin(_ context: AppRequestContext) throws -> Principal {
+        guard let principal = context.identity else { throw QuayError.requiresAuthentication }
+        guard principal.holds(Principal.accountAdminScope) else { throw QuayError.unauthorized }
+        return principal
+    }
+}
+
+struct QuayAuthenticator: AuthenticatorMiddleware {
+    typealias Context = AppRequestContext
+    let authenticator: TokenAuthenticator
+
+    /// Quay answers every credential it cannot accept with 401 `invalid_token`.
+    func authenticate(request: Request, context: AppRequestContext) async throws -> Principal? {
+        do {
+            return try await authenticator.principal(for: request, context: context)
+        } catch is TokenAuthenticator.Failure {
+            throw QuayError.requiresAuthentication
+        }
+    }
+}

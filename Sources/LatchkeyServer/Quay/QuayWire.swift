@@ -1,0 +1,195 @@
+import Foundation
+import Hummingbird
+import LatchkeyCore
+
+/// Quay's wire format, in one place: snake_case keys, RFC 2822 dates in UTC,
+/// and RFC 7807-style error bodies with Quay's `error_type`s.
+enum QuayWire {
+    private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `Tue, 21 Oct 2025 19:00:59 -0000`: Python's `email.utils.formatdate`, whole seconds.
+    static func date(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%@, %02d %@ %04d %02d:%02d:%02d -0000", weekdays[Int(parts.tm_wday)], parts.tm_mday,
+            months[Int(parts.tm_mon)], parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+
+    /// Quay's `truthy_bool` for `?expiring=`: these spellings are false, anything else true.
+    static func truthy(_ text: String) -> Bool {
+        !["false", "False", "FALSE", "0", "", "null"].contains(text)
+    }
+}
+
+/// An error in Quay's shape. `type` is a URL on the host the client addressed.
+struct QuayError: Error, HTTPResponseError {
+    enum Kind: String {
+        case invalidRequest = "invalid_request"
+        case invalidToken = "invalid_token"
+        case insufficientScope = "insufficient_scope"
+        case notFound = "not_found"
+        case serverError = "server_error"
+    }
+
+    struct Body: Encodable {
+        var detail: String
+        var errorMessage: String
+        var errorType: String
+        var title: String
+        var type: String
+        var status: Int
+
+        enum CodingKeys: String, CodingKey {
+            case detail, title, type, status
+            case errorMessage = "error_message"
+            case errorType = "error_type"
+        }
+    }
+
+    let status: HTTPResponse.Status
+    let kind: Kind
+    let detail: String
+    var headers: HTTPFields = [:]
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let host = request.head.authority ?? "localhost"
+        let scheme = request.headers[.init("X-Forwarded-Proto")!] == "https" ? "https" : "http"
+        var response = try context.responseEncoder.encode(
+            Body(
+                detail: detail, errorMessage: detail, errorType: kind.rawValue, title: kind.rawValue,
+                type: "\(scheme)://\(host)/api/v1/error/\(kind.rawValue)", status: status.code),
+            from: request, context: context)
+        response.status = status
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+
+    static let requiresAuthentication = QuayError(
+        status: .unauthorized, kind: .invalidToken, detail: "Requires authentication")
+    static let unauthorized = QuayError(status: .forbidden, kind: .insufficientScope, detail: "Unauthorized")
+    static let notFound = QuayError(status: .notFound, kind: .notFound, detail: "Not Found")
+
+    static func invalidRequest(_ detail: String) -> QuayError {
+        QuayError(status: .badRequest, kind: .invalidRequest, detail: detail)
+    }
+
+    static func methodNotAllowed(_ method: HTTPRequest.Method, allow: String) -> QuayError {
+        QuayError(
+            status: .methodNotAllowed, kind: .invalidRequest,
+            detail: "The method \(method.rawValue) is not allowed for the requested URL.", headers: [.allow: allow])
+    }
+}
+
+/// Answers every error under `/api/v1` in Quay's shape.
+struct QuayErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as QuayError {
+            throw error
+        } catch let error as any HTTPResponseError {
+            let kind: QuayError.Kind = error.status == .notFound ? .notFound : .invalidRequest
+            throw QuayError(status: error.status, kind: kind, detail: error.status.reasonPhrase)
+        } catch {
+            context.logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            throw QuayError(
+                status: .internalServerError, kind: .serverError, detail: "The server could not handle this request.")
+        }
+    }
+}
+
+/// An app-specific token as Quay shows it; `token_code` only where Quay shows the secret.
+struct QuayToken: Encodable {
+    var uuid: String
+    var title: String
+    var created: String
+    var lastAccessed: String?
+    var expiration: String?
+    var tokenCode: String?
+    /// Only in the administrators' listing: whose token it is (an extension).
+    var owner: String?
+
+    init(_ token: Token, code: TokenSecret? = nil, owner: String? = nil) {
+        uuid = token.uuid.uuidString.lowercased()
+        title = token.title ?? ""
+        created = QuayWire.date(token.created)
+        lastAccessed = token.lastUsed.map(QuayWire.date)
+        expiration = token.expires.map(QuayWire.date)
+        tokenCode = code?.value
+        self.owner = owner
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(uuid, forKey: .uuid)
+        try container.encode(title, forKey: .title)
+        try container.encode(created, forKey: .created)
+        try container.encode(lastAccessed, forKey: .lastAccessed)  // null until first used
+        try container.encode(expiration, forKey: .expiration)  // null: never expires
+        try container.encodeIfPresent(tokenCode, forKey: .tokenCode)
+        try container.encodeIfPresent(owner, forKey: .owner)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case uuid, title, created, owner
+        case lastAccessed = "last_accessed"
+        case expiration
+        case tokenCode = "token_code"
+    }
+}
+
+struct QuayTokenEnvelope: ResponseEncodable {
+    var token: QuayToken
+}
+
+struct QuayTokenList: ResponseEncodable {
+    var tokens: [QuayToken]
+    var onlyExpiring: Bool?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tokens, forKey: .tokens)
+        try container.encode(onlyExpiring, forKey: .onlyExpiring)  // null when `expiring` was not asked
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tokens
+        case onlyExpiring = "only_expiring"
+    }
+}
+
+/// `GET /api/v1/user/`: Quay's current-user object, the fields a token service knows.
+struct QuayUser: ResponseEncodable {
+    var anonymous = false
+    var username: String
+    var email: String?
+    var verified: Bool
+    var superUser: Bool
+
+    init(_ user: User) {
+        username = user.username
+        email = user.email
+        // Emails are set by an operator or proven by an OpenID Connect provider.
+        verified = user.email != nil
+        superUser = user.isAdmin
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(anonymous, forKey: .anonymous)
+        try container.encode(username, forKey: .username)
+        try container.encode(email, forKey: .email)
+        try container.encode(verified, forKey: .verified)
+        try container.encode(superUser, forKey: .superUser)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case anonymous, username, email, verified
+        case superUser = "super_user"
+    }
+}

@@ -1,0 +1,43 @@
+/// Any JSON value, for request bodies whose fields a dialect checks one by one
+/// (and names the type of what it got, as the original servers do).
+enum JSONValue: Decodable, Equatable {
+    case string(String)
+    case integer(Int64)
+    case number(Double)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let text = try? container.decode(String.self) {
+            self = .string(text)
+        } else if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let integer = try? container.decode(Int64.self) {
+            self = .integer(integer)
+        } else if let real = try? container.decode(Double.self) {
+            self = .number(real)
+        } else if let items = try? container.decode([JSONValue].self) {
+            self = .array(items)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    /// Python's name for the type (Django and Flask servers put it in their messages).
+    var pythonTypeName: String {
+        switch self {
+        case .string: "str"
+        case .integer: "int"
+        case .number: "float"
+        case .bool: "bool"
+        case .null: "NoneType"
+        case .array: "list"
+        case .object: "dict"
+        }
+    }
+}
