@@ -41,3 +41,18 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// The database cannot be reached (or is not ready yet). Answered as 503 in each
+/// dialect's shape; a request that failed this way changed nothing.
+public struct StorageUnavailable: Error, CustomStringConvertible {
+    public let reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { "the database is unavailable: \(reason)" }
+
+    /// What a client is told: nothing about the database's address or state.
+    public static let publicMessage = "The service is temporarily unavailable; try again shortly."
+}

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import LatchkeyCore
 import Logging
+import ServiceLifecycle
 
 /// How the HTTP server is set up; the CLI fills this from flags and environment.
 public struct ServerConfiguration: Sendable {
@@ -47,13 +48,16 @@ public struct LatchkeyServices: Sendable {
     }
 }
 
+/// - Parameter storageServices: what the storage needs running beside the server
+///   (PostgreSQL's connection pool and its preparation).
 public func buildApplication(
-    configuration: ServerConfiguration, services: LatchkeyServices, logger: Logger = Logger(label: "latchkey")
+    configuration: ServerConfiguration, services: LatchkeyServices, storageServices: [any Service] = [],
+    logger: Logger = Logger(label: "latchkey")
 ) -> some ApplicationProtocol {
     Application(
         router: buildRouter(configuration: configuration, services: services),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "latchkey"),
-        services: [
+        services: storageServices + [
             TokenGarbageCollector(
                 tokens: services.tokens, grace: configuration.garbageCollectionGrace,
                 interval: configuration.garbageCollectionInterval, logger: logger)

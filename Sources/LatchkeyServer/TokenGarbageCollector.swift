@@ -13,9 +13,9 @@ struct TokenGarbageCollector: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
+            // The first round waits one interval: at start the database may still be preparing.
+            while (try? await Task.sleep(for: interval)) != nil {
                 await collect()
-                try? await Task.sleep(for: interval)
             }
         }
     }

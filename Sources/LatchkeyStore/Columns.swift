@@ -24,13 +24,10 @@ enum Columns {
 
 public enum StoreError: Error, CustomStringConvertible {
     case cannotOpen(location: String, reason: String)
-    case unsupportedLocation(String)
 
     public var description: String {
         switch self {
         case .cannotOpen(let location, let reason): "cannot open the database at \(location): \(reason)"
-        case .unsupportedLocation(let location):
-            "'\(location)' is not a database this build can open (give a SQLite file path)"
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LatchkeyCore
 import LatchkeyStore
+import Logging
 
 /// Reads an environment variable; empty counts as unset.
 func environment(_ name: String) -> String? {
@@ -10,13 +11,28 @@ func environment(_ name: String) -> String? {
 }
 
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite file path (env LATCHKEY_DATABASE; default: latchkey.db).")
+    @Option(
+        name: .long,
+        help:
+            "SQLite file path, or postgres://user:password@host:port/database (env LATCHKEY_DATABASE; default: latchkey.db)."
+    )
     var database: String?
 
     var location: String { database ?? environment("LATCHKEY_DATABASE") ?? "latchkey.db" }
 
-    func openStorage() throws -> any LatchkeyStorage {
-        try StorageLocation.open(location)
+    var isPostgres: Bool { PostgresLocation.isPostgresURL(location) }
+
+    func open(logger: Logger) throws -> StorageHandle {
+        try StorageLocation.open(location, logger: logger)
+    }
+
+    /// Runs a one-shot command against the database; an unreachable one fails at once.
+    func withStorage<T: Sendable>(_ body: @Sendable @escaping (any LatchkeyStorage) async throws -> T) async throws -> T
+    {
+        // The CLI reports its own failures in one line; background chatter stays quiet.
+        var logger = Logger(label: "latchkey")
+        logger.logLevel = .critical
+        return try await open(logger: logger).withPrepared(logger: logger, body)
     }
 }
 

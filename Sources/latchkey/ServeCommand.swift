@@ -6,6 +6,7 @@ import LatchkeyServer
 import LatchkeyStore
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP server.")
@@ -33,12 +34,26 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "latchkey")
         logger.logLevel = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
 
-        let storage = try database.openStorage()
         let secretBox = try recoverableTokens ? loadSecretBox() : nil
-        let services = LatchkeyServices(storage: storage, secretBox: secretBox)
-        try await createFirstAdminIfEmpty(services.accounts)
+        let handle = try database.open(logger: logger)
+        let services = LatchkeyServices(storage: handle.storage, secretBox: secretBox)
+        var storageServices: [any Service] = []
+        if let service = handle.service {
+            // A shared database may be unreachable at start: serve anyway (readiness
+            // answers 503) and prepare it in the background, retrying with backoff.
+            let accounts = services.accounts
+            storageServices = [
+                service,
+                StoragePreparationService(handle: handle, logger: logger) {
+                    try await Self.createFirstAdminIfEmpty(accounts)
+                },
+            ]
+        } else {
+            try await Self.createFirstAdminIfEmpty(services.accounts)
+        }
 
-        let app = buildApplication(configuration: configuration, services: services, logger: logger)
+        let app = buildApplication(
+            configuration: configuration, services: services, storageServices: storageServices, logger: logger)
         do {
             try await app.runService()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
@@ -68,19 +83,29 @@ struct ServeCommand: AsyncParsableCommand {
             && !["false", "0", "no", "off"].contains(environment("LATCHKEY_RECOVERABLE_TOKENS")?.lowercased())
     }
 
-    /// The key that seals recoverable tokens: from LATCHKEY_SERVER_KEY, else a file
-    /// beside the SQLite database, made on first start.
+    /// The key that seals recoverable tokens: from LATCHKEY_SERVER_KEY, else (SQLite
+    /// only) a file beside the database, made on first start. Nodes sharing a
+    /// PostgreSQL database must share the key, so there it must be configured.
     private func loadSecretBox() throws -> SecretBox {
         if let key = environment("LATCHKEY_SERVER_KEY") { return try SecretBox(base64: key) }
+        guard !database.isPostgres else {
+            throw CLIError(
+                "on PostgreSQL every node needs the same server key: set LATCHKEY_SERVER_KEY to base64 of 32 bytes (openssl rand -base64 32), or start with --no-recoverable-tokens"
+            )
+        }
         return try SecretBox.loadOrCreate(at: StorageLocation.keyFilePath(forDatabase: database.location))
     }
 
     /// So that a newcomer can start with one command: an empty database gets an
     /// `admin` account whose password is printed this once.
-    private func createFirstAdminIfEmpty(_ accounts: AccountService) async throws {
+    private static func createFirstAdminIfEmpty(_ accounts: AccountService) async throws {
         guard try await accounts.storage.userCount() == 0 else { return }
         let password = TokenSecret.generate().value.dropFirst(TokenSecret.prefix.count).prefix(24)
-        _ = try await accounts.createUser(username: "admin", password: String(password), isAdmin: true)
+        do {
+            _ = try await accounts.createUser(username: "admin", password: String(password), isAdmin: true)
+        } catch StorageError.usernameTaken {
+            return  // another node sharing the database made it first
+        }
         // Written straight to stdout, not buffered, so it shows before the server's log lines.
         FileHandle.standardOutput.write(
             Data(

@@ -21,11 +21,13 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let lifetime = try expiresIn.map(Lifetime.parse)
-            let storage = try database.openStorage()
-            let owner = try await AccountService(storage: storage).requireUser(user)
-            let issued = try await TokenService(storage: storage, secretBox: nil).create(
-                for: owner,
-                TokenRequest(kind: .app, title: title, scopes: scopes, expiry: lifetime.map { .after($0) } ?? .never))
+            let request = TokenRequest(
+                kind: .app, title: title, scopes: scopes, expiry: lifetime.map { .after($0) } ?? .never)
+            let username = user
+            let issued = try await database.withStorage { storage in
+                let owner = try await AccountService(storage: storage).requireUser(username)
+                return try await TokenService(storage: storage, secretBox: nil).create(for: owner, request)
+            }
             if output.json {
                 try Output.json(CreatedTokenView(secret: issued.secret, token: issued.token))
             } else {
@@ -47,9 +49,11 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let storage = try database.openStorage()
-            let owner = try await AccountService(storage: storage).requireUser(user)
-            let tokens = try await storage.tokens(TokenQuery(ownerID: owner.id))
+            let username = user
+            let tokens = try await database.withStorage { storage in
+                let owner = try await AccountService(storage: storage).requireUser(username)
+                return try await storage.tokens(TokenQuery(ownerID: owner.id))
+            }
             if output.json {
                 try Output.json(tokens.map(TokenView.init))
             } else {
@@ -75,10 +79,12 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let id = UUID(uuidString: uuid) else { throw CLIError("'\(uuid)' is not a uuid") }
-            let tokens = TokenService(storage: try database.openStorage(), secretBox: nil)
-            guard let token = try await tokens.find(uuid: id), try await tokens.revoke(token) else {
-                throw CLIError("there is no token with uuid \(uuid.lowercased())")
+            let revoked = try await database.withStorage { storage in
+                let tokens = TokenService(storage: storage, secretBox: nil)
+                guard let token = try await tokens.find(uuid: id) else { return false }
+                return try await tokens.revoke(token)
             }
+            guard revoked else { throw CLIError("there is no token with uuid \(uuid.lowercased())") }
             print("revoked token \(uuid.lowercased())")
         }
     }
@@ -93,8 +99,9 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let grace = try Lifetime.parse(grace ?? environment("LATCHKEY_GC_GRACE") ?? "1d")
-            let deleted = try await TokenService(storage: try database.openStorage(), secretBox: nil)
-                .deleteExpired(grace: grace)
+            let deleted = try await database.withStorage { storage in
+                try await TokenService(storage: storage, secretBox: nil).deleteExpired(grace: grace)
+            }
             if output.json {
                 try Output.json(["deleted": deleted])
             } else {

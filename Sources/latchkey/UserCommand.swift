@@ -31,10 +31,12 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let password = passwordStdin ? readPassword() : nil
             if let password, password.isEmpty { throw AccountError.emptyPassword }
-            let accounts = AccountService(storage: try database.openStorage())
-            let user = try await accounts.createUser(
-                username: username, email: email, firstName: firstName, lastName: lastName, password: password,
-                isAdmin: admin)
+            let (username, email, firstName, lastName, admin) = (username, email, firstName, lastName, admin)
+            let user = try await database.withStorage { storage in
+                try await AccountService(storage: storage).createUser(
+                    username: username, email: email, firstName: firstName, lastName: lastName, password: password,
+                    isAdmin: admin)
+            }
             if output.json {
                 try Output.json(UserView(user))
             } else {
@@ -56,7 +58,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let users = try await database.openStorage().users()
+            let users = try await database.withStorage { storage in try await storage.users() }
             if output.json {
                 try Output.json(users.map(UserView.init))
             } else {

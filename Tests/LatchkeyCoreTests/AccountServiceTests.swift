@@ -9,7 +9,7 @@ struct AccountServiceTests {
     let accounts: AccountService
 
     init() throws {
-        storage = try TestBackend.sqlite.makeStorage()
+        storage = try makeSQLiteStorage()
         accounts = AccountService(storage: storage, hasher: fastPasswordHasher, clock: ManualClock())
     }
 

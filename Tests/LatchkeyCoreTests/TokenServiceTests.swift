@@ -12,7 +12,7 @@ struct TokenServiceTests {
     let owner: User
 
     init() async throws {
-        storage = try TestBackend.sqlite.makeStorage()
+        storage = try makeSQLiteStorage()
         service = TokenService(storage: storage, clock: clock, secretBox: SecretBox(key: .init(size: .bits256)))
         owner = try await makeUser(storage, "sam", clock: clock)
     }

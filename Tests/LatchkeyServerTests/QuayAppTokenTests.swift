@@ -6,10 +6,60 @@ import LatchkeyServer
 import LatchkeyTestSupport
 import Testing
 
-/// Quay's app-token API through the real router and a real SQLite file, with a
-/// manual clock for expiry. Each test names the contract line it proves.
+/// Quay's app-token API through the real router and a real database of each
+/// backend, with a manual clock for expiry. Each scenario names the contract line it proves.
 @Suite("Quay app tokens")
 struct QuayAppTokenTests {
+    @Test(arguments: TestBackend.available, QuayScenario.allCases)
+    func scenario(backend: TestBackend, scenario: QuayScenario) async throws {
+        try await backend.withStorage { storage in
+            try await QuayFixture(storage: storage).run(scenario)
+        }
+    }
+}
+
+enum QuayScenario: String, CaseIterable, Sendable {
+    case createListReadDeleteRoundTrip
+    case aTokenThatExpiredTenSecondsAgoCanStillBeDeletedButNotRead
+    case anotherUsersTokensAreInvisible
+    case expiringListsOnlyTokensWithinTheWindow
+    case theWindowFollowsTheConfiguredLifetime
+    case expiringIsParsedLoosely
+    case anonymousCallsAre401InQuaysShape
+    case badRequestsAre400AndUnknownUUIDs404
+    case theAppTokenAuthenticatesAsBasicDollarApp
+    case lastAccessedRecordsUseAtMostOnceAMinute
+    case anAppTokenNeedsTheUserAdminScopeToManageTokens
+    case garbageCollectionDeletesTokensADayAfterExpiry
+    case withRecoveryTurnedOffReadingOmitsTheCode
+    case expirationExtensionAcceptsAnRFC3339Instant
+    case administratorsListEveryonesTokensWithoutCodes
+    case otherMethodsAre405
+}
+
+struct QuayFixture {
+    func run(_ scenario: QuayScenario) async throws {
+        switch scenario {
+        case .createListReadDeleteRoundTrip: try await createListReadDeleteRoundTrip()
+        case .aTokenThatExpiredTenSecondsAgoCanStillBeDeletedButNotRead:
+            try await aTokenThatExpiredTenSecondsAgoCanStillBeDeletedButNotRead()
+        case .anotherUsersTokensAreInvisible: try await anotherUsersTokensAreInvisible()
+        case .expiringListsOnlyTokensWithinTheWindow: try await expiringListsOnlyTokensWithinTheWindow()
+        case .theWindowFollowsTheConfiguredLifetime: try await theWindowFollowsTheConfiguredLifetime()
+        case .expiringIsParsedLoosely: try await expiringIsParsedLoosely()
+        case .anonymousCallsAre401InQuaysShape: try await anonymousCallsAre401InQuaysShape()
+        case .badRequestsAre400AndUnknownUUIDs404: try await badRequestsAre400AndUnknownUUIDs404()
+        case .theAppTokenAuthenticatesAsBasicDollarApp: try await theAppTokenAuthenticatesAsBasicDollarApp()
+        case .lastAccessedRecordsUseAtMostOnceAMinute: try await lastAccessedRecordsUseAtMostOnceAMinute()
+        case .anAppTokenNeedsTheUserAdminScopeToManageTokens: try await anAppTokenNeedsTheUserAdminScopeToManageTokens()
+        case .garbageCollectionDeletesTokensADayAfterExpiry: try await garbageCollectionDeletesTokensADayAfterExpiry()
+        case .withRecoveryTurnedOffReadingOmitsTheCode: try await withRecoveryTurnedOffReadingOmitsTheCode()
+        case .expirationExtensionAcceptsAnRFC3339Instant: try await expirationExtensionAcceptsAnRFC3339Instant()
+        case .administratorsListEveryonesTokensWithoutCodes: try await administratorsListEveryonesTokensWithoutCodes()
+        case .otherMethodsAre405: try await otherMethodsAre405()
+        }
+    }
+
     let clock = ManualClock(Date(timeIntervalSince1970: 1_761_073_259))  // Tue, 21 Oct 2025 19:00:59 UTC
     let services: LatchkeyServices
     let sam: User
@@ -17,8 +67,7 @@ struct QuayAppTokenTests {
     let samSession: String
     let kimSession: String
 
-    init() async throws {
-        let storage = try TestBackend.sqlite.makeStorage()
+    init(storage: any LatchkeyStorage) async throws {
         services = LatchkeyServices(
             storage: storage, secretBox: SecretBox(key: .init(size: .bits256)), hasher: fastPasswordHasher, clock: clock
         )
@@ -74,7 +123,7 @@ struct QuayAppTokenTests {
         (listing["tokens"] as? [[String: Any]] ?? []).compactMap { $0["uuid"] as? String }
     }
 
-    @Test func createListReadDeleteRoundTrip() async throws {
+    func createListReadDeleteRoundTrip() async throws {
         try await app().test(.router) { client in
             let token = try await create(client, as: samSession, #"{"title": "my token"}"#)
             let uuid = try #require(token["uuid"] as? String)
@@ -113,7 +162,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func aTokenThatExpiredTenSecondsAgoCanStillBeDeletedButNotRead() async throws {
+    func aTokenThatExpiredTenSecondsAgoCanStillBeDeletedButNotRead() async throws {
         try await app().test(.router) { client in
             let uuid = try #require(
                 try await create(client, as: samSession, #"{"title": "t", "expiration": 60}"#)["uuid"] as? String)
@@ -130,7 +179,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func anotherUsersTokensAreInvisible() async throws {
+    func anotherUsersTokensAreInvisible() async throws {
         try await app().test(.router) { client in
             let samUUID = try #require(try await create(client, as: samSession)["uuid"] as? String)
             let kimUUID = try #require(try await create(client, as: kimSession)["uuid"] as? String)
@@ -150,7 +199,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func expiringListsOnlyTokensWithinTheWindow() async throws {
+    func expiringListsOnlyTokensWithinTheWindow() async throws {
         try await app().test(.router) { client in
             let soon = try #require(
                 try await create(client, as: samSession, #"{"title": "a", "expiration": 60}"#)["uuid"] as? String)
@@ -171,7 +220,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func theWindowFollowsTheConfiguredLifetime() async throws {
+    func theWindowFollowsTheConfiguredLifetime() async throws {
         let configuration = ServerConfiguration(appTokenLifetime: 30 * 86_400)
         try await app(configuration).test(.router) { client in
             let token = try await create(client, as: samSession)
@@ -185,18 +234,20 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test(arguments: [
-        ("false", false), ("False", false), ("FALSE", false), ("0", false), ("", false), ("null", false),
-        ("true", true), ("yes", true), ("fAlse", true), ("2", true),
-    ])
-    func expiringIsParsedLoosely(value: String, expected: Bool) async throws {
+    func expiringIsParsedLoosely() async throws {
+        let cases: [(String, Bool)] = [
+            ("false", false), ("False", false), ("FALSE", false), ("0", false), ("", false), ("null", false),
+            ("true", true), ("yes", true), ("fAlse", true), ("2", true),
+        ]
         try await app().test(.router) { client in
-            let listing = try await list(client, as: samSession, query: "?expiring=\(value)")
-            #expect(listing["only_expiring"] as? Bool == expected)
+            for (value, expected) in cases {
+                let listing = try await list(client, as: samSession, query: "?expiring=\(value)")
+                #expect(listing["only_expiring"] as? Bool == expected, "expiring=\(value)")
+            }
         }
     }
 
-    @Test func anonymousCallsAre401InQuaysShape() async throws {
+    func anonymousCallsAre401InQuaysShape() async throws {
         try await app().test(.router) { client in
             let calls: [(String, HTTPRequest.Method)] = [
                 ("/api/v1/user/apptoken", .get), ("/api/v1/user/apptoken", .post),
@@ -221,7 +272,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func badRequestsAre400AndUnknownUUIDs404() async throws {
+    func badRequestsAre400AndUnknownUUIDs404() async throws {
         try await app().test(.router) { client in
             for body in [
                 "{}", #"{"title": 5}"#, "[1]", "not json", #"{"title": "t", "expiration": -1}"#,
@@ -248,7 +299,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func theAppTokenAuthenticatesAsBasicDollarApp() async throws {
+    func theAppTokenAuthenticatesAsBasicDollarApp() async throws {
         try await app().test(.router) { client in
             let code = try #require(try await create(client, as: samSession)["token_code"] as? String)
             try await client.execute(uri: "/api/v1/user/", method: .get, headers: basic("$app", code)) { response in
@@ -271,7 +322,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func lastAccessedRecordsUseAtMostOnceAMinute() async throws {
+    func lastAccessedRecordsUseAtMostOnceAMinute() async throws {
         try await app().test(.router) { client in
             let token = try await create(client, as: samSession, #"{"title": "t", "scopes": ["user:admin"]}"#)
             let code = try #require(token["token_code"] as? String)
@@ -300,7 +351,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func anAppTokenNeedsTheUserAdminScopeToManageTokens() async throws {
+    func anAppTokenNeedsTheUserAdminScopeToManageTokens() async throws {
         try await app().test(.router) { client in
             let plain = try #require(try await create(client, as: samSession)["token_code"] as? String)
             let admin = try #require(
@@ -336,7 +387,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func garbageCollectionDeletesTokensADayAfterExpiry() async throws {
+    func garbageCollectionDeletesTokensADayAfterExpiry() async throws {
         try await app().test(.router) { client in
             let uuid = try #require(
                 try await create(client, as: samSession, #"{"title": "t", "expiration": 3600}"#)["uuid"] as? String)
@@ -350,7 +401,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func withRecoveryTurnedOffReadingOmitsTheCode() async throws {
+    func withRecoveryTurnedOffReadingOmitsTheCode() async throws {
         let plain = LatchkeyServices(
             storage: services.storage, secretBox: nil, hasher: fastPasswordHasher, clock: clock)
         try await app(services: plain).test(.router) { client in
@@ -368,7 +419,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func expirationExtensionAcceptsAnRFC3339Instant() async throws {
+    func expirationExtensionAcceptsAnRFC3339Instant() async throws {
         try await app().test(.router) { client in
             let token = try await create(
                 client, as: samSession, #"{"title": "t", "expiration": "2025-10-22T19:00:59.5Z"}"#)
@@ -376,7 +427,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func administratorsListEveryonesTokensWithoutCodes() async throws {
+    func administratorsListEveryonesTokensWithoutCodes() async throws {
         try await app().test(.router) { client in
             let samUUID = try #require(try await create(client, as: samSession)["uuid"] as? String)
             let kimUUID = try #require(try await create(client, as: kimSession)["uuid"] as? String)
@@ -397,7 +448,7 @@ struct QuayAppTokenTests {
         }
     }
 
-    @Test func otherMethodsAre405() async throws {
+    func otherMethodsAre405() async throws {
         try await app().test(.router) { client in
             try await client.execute(uri: "/api/v1/user/apptoken", method: .put, headers: bearer(samSession)) {
                 response in

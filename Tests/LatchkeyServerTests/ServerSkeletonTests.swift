@@ -12,7 +12,7 @@ struct ServerSkeletonTests {
 
     init() throws {
         services = LatchkeyServices(
-            storage: try TestBackend.sqlite.makeStorage(), secretBox: nil, hasher: fastPasswordHasher,
+            storage: try makeSQLiteStorage(), secretBox: nil, hasher: fastPasswordHasher,
             clock: ManualClock())
     }
 

@@ -21,149 +21,158 @@ struct StorageConformanceTests {
         return (token, secret)
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func usersAreFoundByIdUsernameAndEmailIgnoringCase(backend: TestBackend) async throws {
-        let storage = try backend.makeStorage()
-        let sam = try await storage.insertUser(
-            NewUser(
-                username: "Sam", email: "Sam@Example.org", firstName: "Sam", lastName: "Smith", passwordHash: "$x",
-                created: start))
-        #expect(try await storage.user(id: sam.id) == sam)
-        #expect(try await storage.user(username: "sAM") == sam)
-        #expect(try await storage.user(login: "sam") == sam)
-        #expect(try await storage.user(login: "SAM@example.ORG") == sam)
-        #expect(try await storage.user(username: "sam@example.org") == nil)
-        #expect(try await storage.user(id: sam.id + 100) == nil)
-        #expect(try await storage.userCount() == 1)
-        #expect(try await storage.users() == [sam])
-        #expect(sam.created == start)
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(
+                NewUser(
+                    username: "Sam", email: "Sam@Example.org", firstName: "Sam", lastName: "Smith", passwordHash: "$x",
+                    created: start))
+            #expect(try await storage.user(id: sam.id) == sam)
+            #expect(try await storage.user(username: "sAM") == sam)
+            #expect(try await storage.user(login: "sam") == sam)
+            #expect(try await storage.user(login: "SAM@example.ORG") == sam)
+            #expect(try await storage.user(username: "sam@example.org") == nil)
+            #expect(try await storage.user(id: sam.id + 100) == nil)
+            #expect(try await storage.userCount() == 1)
+            #expect(try await storage.users() == [sam])
+            #expect(sam.created == start)
+        }
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func usernamesAndEmailsAreUniqueIgnoringCase(backend: TestBackend) async throws {
-        let storage = try backend.makeStorage()
-        _ = try await storage.insertUser(
-            NewUser(username: "sam", email: "sam@example.org", passwordHash: nil, created: start))
-        await #expect(throws: StorageError.usernameTaken("SAM")) {
-            try await storage.insertUser(NewUser(username: "SAM", passwordHash: nil, created: start))
+        try await backend.withStorage { storage in
+            _ = try await storage.insertUser(
+                NewUser(username: "sam", email: "sam@example.org", passwordHash: nil, created: start))
+            await #expect(throws: StorageError.usernameTaken("SAM")) {
+                try await storage.insertUser(NewUser(username: "SAM", passwordHash: nil, created: start))
+            }
+            await #expect(throws: StorageError.emailTaken("Sam@Example.org")) {
+                try await storage.insertUser(
+                    NewUser(username: "other", email: "Sam@Example.org", passwordHash: nil, created: start))
+            }
+            #expect(try await storage.userCount() == 1)
         }
-        await #expect(throws: StorageError.emailTaken("Sam@Example.org")) {
-            try await storage.insertUser(
-                NewUser(username: "other", email: "Sam@Example.org", passwordHash: nil, created: start))
-        }
-        #expect(try await storage.userCount() == 1)
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func aUsernameWinsOverAnEmailSpelledTheSame(backend: TestBackend) async throws {
-        let storage = try backend.makeStorage()
-        let first = try await storage.insertUser(
-            NewUser(username: "first", email: "x@y.org", passwordHash: nil, created: start))
-        let second = try await storage.insertUser(NewUser(username: "X@Y.org", passwordHash: nil, created: start))
-        #expect(try await storage.user(login: "x@y.org") == second)
-        #expect(try await storage.user(login: "first") == first)
-    }
-
-    @Test(arguments: TestBackend.allCases)
-    func deactivatingAUserIsStored(backend: TestBackend) async throws {
-        let storage = try backend.makeStorage()
-        let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
-        try await storage.setActive(userID: sam.id, false)
-        #expect(try await storage.user(id: sam.id)?.isActive == false)
-        try await storage.setActive(userID: sam.id, true)
-        #expect(try await storage.user(id: sam.id)?.isActive == true)
-    }
-
-    @Test(arguments: TestBackend.allCases)
-    func tokensRoundTripWithEveryField(backend: TestBackend) async throws {
-        let storage = try backend.makeStorage()
-        let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
-        var (draft, secret) = newToken(owner: sam, expires: start.addingTimeInterval(3600.000001))
-        draft.slidingLifetime = 604_800
-        draft.sealedSecret = Data([1, 2, 3])
-        let stored = try await storage.insertToken(draft)
-        #expect(stored == draft.stored(id: stored.id))
-
-        let byDigest = try #require(try await storage.tokenAndOwner(digest: secret.digest))
-        #expect(byDigest.0 == stored)
-        #expect(byDigest.1 == sam)
-        #expect(try await storage.token(uuid: draft.uuid) == stored)
-        #expect(byDigest.0.expires == start.addingTimeInterval(3600.000001), "microseconds survive the round trip")
-        #expect(try await storage.tokenAndOwner(digest: TokenSecret.generate().digest) == nil)
-        #expect(try await storage.token(uuid: UUID()) == nil)
-    }
-
-    @Test(arguments: TestBackend.allCases)
-    func tokenQueriesFilterCountAndPage(backend: TestBackend) async throws {
-        let storage = try backend.makeStorage()
-        let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
-        let kim = try await storage.insertUser(NewUser(username: "kim", passwordHash: nil, created: start))
-        var samTokens: [Token] = []
-        for index in 0..<5 {
-            let expires: Date? = index == 0 ? nil : start.addingTimeInterval(Double(index) * 3600)
-            samTokens.append(
-                try await storage.insertToken(
-                    newToken(owner: sam, kind: index < 2 ? .session : .app, expires: expires).0))
+        try await backend.withStorage { storage in
+            let first = try await storage.insertUser(
+                NewUser(username: "first", email: "x@y.org", passwordHash: nil, created: start))
+            let second = try await storage.insertUser(NewUser(username: "X@Y.org", passwordHash: nil, created: start))
+            #expect(try await storage.user(login: "x@y.org") == second)
+            #expect(try await storage.user(login: "first") == first)
         }
-        let kimToken = try await storage.insertToken(newToken(owner: kim).0)
-
-        #expect(try await storage.tokens(TokenQuery(ownerID: sam.id)) == samTokens)
-        #expect(try await storage.countTokens(TokenQuery(ownerID: sam.id)) == 5)
-        #expect(try await storage.countTokens(TokenQuery()) == 6)
-        #expect(try await storage.tokens(TokenQuery(ownerID: kim.id)) == [kimToken])
-        #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, kind: .session)) == Array(samTokens[0..<2]))
-        #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, limit: 2, offset: 1)) == Array(samTokens[1..<3]))
-        #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, offset: 3)) == Array(samTokens[3...]))
-        #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, limit: 2, offset: 10)) == [])
-        #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, key: samTokens[2].key)) == [samTokens[2]])
-        #expect(try await storage.tokens(TokenQuery(ownerID: kim.id, key: samTokens[2].key)) == [])
-        let window = TokenQuery(
-            ownerID: sam.id, expiringAfter: start.addingTimeInterval(3600),
-            expiringUntil: start.addingTimeInterval(3 * 3600))
-        #expect(try await storage.tokens(window) == Array(samTokens[2...3]), "after is exclusive, until inclusive")
-        #expect(try await storage.countTokens(window) == 2)
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
+    func deactivatingAUserIsStored(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            try await storage.setActive(userID: sam.id, false)
+            #expect(try await storage.user(id: sam.id)?.isActive == false)
+            try await storage.setActive(userID: sam.id, true)
+            #expect(try await storage.user(id: sam.id)?.isActive == true)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func tokensRoundTripWithEveryField(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            var (draft, secret) = newToken(owner: sam, expires: start.addingTimeInterval(3600.000001))
+            draft.slidingLifetime = 604_800
+            draft.sealedSecret = Data([1, 2, 3])
+            let stored = try await storage.insertToken(draft)
+            #expect(stored == draft.stored(id: stored.id))
+
+            let byDigest = try #require(try await storage.tokenAndOwner(digest: secret.digest))
+            #expect(byDigest.0 == stored)
+            #expect(byDigest.1 == sam)
+            #expect(try await storage.token(uuid: draft.uuid) == stored)
+            #expect(byDigest.0.expires == start.addingTimeInterval(3600.000001), "microseconds survive the round trip")
+            #expect(try await storage.tokenAndOwner(digest: TokenSecret.generate().digest) == nil)
+            #expect(try await storage.token(uuid: UUID()) == nil)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func tokenQueriesFilterCountAndPage(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            let kim = try await storage.insertUser(NewUser(username: "kim", passwordHash: nil, created: start))
+            var samTokens: [Token] = []
+            for index in 0..<5 {
+                let expires: Date? = index == 0 ? nil : start.addingTimeInterval(Double(index) * 3600)
+                samTokens.append(
+                    try await storage.insertToken(
+                        newToken(owner: sam, kind: index < 2 ? .session : .app, expires: expires).0))
+            }
+            let kimToken = try await storage.insertToken(newToken(owner: kim).0)
+
+            #expect(try await storage.tokens(TokenQuery(ownerID: sam.id)) == samTokens)
+            #expect(try await storage.countTokens(TokenQuery(ownerID: sam.id)) == 5)
+            #expect(try await storage.countTokens(TokenQuery()) == 6)
+            #expect(try await storage.tokens(TokenQuery(ownerID: kim.id)) == [kimToken])
+            #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, kind: .session)) == Array(samTokens[0..<2]))
+            #expect(
+                try await storage.tokens(TokenQuery(ownerID: sam.id, limit: 2, offset: 1)) == Array(samTokens[1..<3]))
+            #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, offset: 3)) == Array(samTokens[3...]))
+            #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, limit: 2, offset: 10)) == [])
+            #expect(try await storage.tokens(TokenQuery(ownerID: sam.id, key: samTokens[2].key)) == [samTokens[2]])
+            #expect(try await storage.tokens(TokenQuery(ownerID: kim.id, key: samTokens[2].key)) == [])
+            let window = TokenQuery(
+                ownerID: sam.id, expiringAfter: start.addingTimeInterval(3600),
+                expiringUntil: start.addingTimeInterval(3 * 3600))
+            #expect(try await storage.tokens(window) == Array(samTokens[2...3]), "after is exclusive, until inclusive")
+            #expect(try await storage.countTokens(window) == 2)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func usageUpdatesOnlyWhatItNames(backend: TestBackend) async throws {
-        let storage = try backend.makeStorage()
-        let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
-        let (draft, secret) = newToken(owner: sam, expires: start.addingTimeInterval(60))
-        let token = try await storage.insertToken(draft)
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            let (draft, secret) = newToken(owner: sam, expires: start.addingTimeInterval(60))
+            let token = try await storage.insertToken(draft)
 
-        try await storage.recordUsage(
-            tokenID: token.id, TokenUsage(lastUsed: start.addingTimeInterval(1), lastUsedIP: "192.0.2.7"))
-        var stored = try #require(try await storage.tokenAndOwner(digest: secret.digest)?.0)
-        #expect(stored.lastUsed == start.addingTimeInterval(1))
-        #expect(stored.lastUsedIP == "192.0.2.7")
-        #expect(stored.expires == start.addingTimeInterval(60))
+            try await storage.recordUsage(
+                tokenID: token.id, TokenUsage(lastUsed: start.addingTimeInterval(1), lastUsedIP: "192.0.2.7"))
+            var stored = try #require(try await storage.tokenAndOwner(digest: secret.digest)?.0)
+            #expect(stored.lastUsed == start.addingTimeInterval(1))
+            #expect(stored.lastUsedIP == "192.0.2.7")
+            #expect(stored.expires == start.addingTimeInterval(60))
 
-        try await storage.recordUsage(tokenID: token.id, TokenUsage(expires: start.addingTimeInterval(600)))
-        stored = try #require(try await storage.token(uuid: token.uuid))
-        #expect(stored.expires == start.addingTimeInterval(600))
-        #expect(stored.lastUsed == start.addingTimeInterval(1))
+            try await storage.recordUsage(tokenID: token.id, TokenUsage(expires: start.addingTimeInterval(600)))
+            stored = try #require(try await storage.token(uuid: token.uuid))
+            #expect(stored.expires == start.addingTimeInterval(600))
+            #expect(stored.lastUsed == start.addingTimeInterval(1))
+        }
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func deletingTokens(backend: TestBackend) async throws {
-        let storage = try backend.makeStorage()
-        let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
-        let forever = try await storage.insertToken(newToken(owner: sam).0)
-        let old = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(-7200)).0)
-        let recent = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(-60)).0)
-        let live = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(60)).0)
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            let forever = try await storage.insertToken(newToken(owner: sam).0)
+            let old = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(-7200)).0)
+            let recent = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(-60)).0)
+            let live = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(60)).0)
 
-        #expect(try await storage.deleteTokens(expiredBefore: start.addingTimeInterval(-3600)) == 1)
-        #expect(try await storage.tokens(TokenQuery()) == [forever, recent, live])
-        #expect(try await storage.deleteToken(id: recent.id))
-        #expect(try await storage.deleteToken(id: recent.id) == false)
-        #expect(try await storage.deleteToken(id: old.id) == false)
-        #expect(try await storage.tokens(TokenQuery()) == [forever, live])
+            #expect(try await storage.deleteTokens(expiredBefore: start.addingTimeInterval(-3600)) == 1)
+            #expect(try await storage.tokens(TokenQuery()) == [forever, recent, live])
+            #expect(try await storage.deleteToken(id: recent.id))
+            #expect(try await storage.deleteToken(id: recent.id) == false)
+            #expect(try await storage.deleteToken(id: old.id) == false)
+            #expect(try await storage.tokens(TokenQuery()) == [forever, live])
+        }
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func healthCheckAnswers(backend: TestBackend) async throws {
-        try await backend.makeStorage().checkHealth()
+        try await backend.withStorage { storage in try await storage.checkHealth() }
     }
 }
 
@@ -196,6 +205,17 @@ struct SQLiteFileTests {
         } throws: { error in
             "\(error)".hasPrefix("cannot open the database at /nonexistent-")
                 && "\(error)".hasSuffix("unable to open database file")
+        }
+    }
+}
+
+@Suite("Test environment")
+struct TestEnvironmentTests {
+    /// In CI a missing PostgreSQL would silently halve the storage suites: refuse it.
+    @Test func postgresIsThereWheneverCIRuns() {
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            #expect(TestBackend.postgresURL != nil, "CI=true but LATCHKEY_TEST_POSTGRES_URL is unset")
+            #expect(TestBackend.available.contains(.postgres))
         }
     }
 }

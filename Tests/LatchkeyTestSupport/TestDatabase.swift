@@ -1,6 +1,7 @@
 import Foundation
 import LatchkeyCore
 import LatchkeyStore
+import Logging
 
 /// A new directory under the system's temporary directory.
 public func makeScratchDirectory() throws -> URL {
@@ -9,18 +10,51 @@ public func makeScratchDirectory() throws -> URL {
     return url
 }
 
-/// The database backends a storage test runs against. PostgreSQL joins this list
-/// when its backend exists.
-public enum TestBackend: String, CaseIterable, Sendable {
+/// The database backends a storage or dialect test runs against: always SQLite,
+/// and PostgreSQL when LATCHKEY_TEST_POSTGRES_URL names a server (scripts/test
+/// starts one).
+public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
+    case postgres
 
-    /// A new, empty, real database of this kind.
-    public func makeStorage() throws -> any LatchkeyStorage {
+    public static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["LATCHKEY_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The backends this run can use.
+    public static var available: [TestBackend] {
+        postgresURL == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+
+    public var description: String { rawValue }
+
+    /// Runs `body` with a new, empty, real database of this kind: a SQLite file, or a
+    /// PostgreSQL schema of its own (so tests never see each other's rows).
+    public func withStorage(_ body: @Sendable @escaping (any LatchkeyStorage) async throws -> Void) async throws {
+        var logger = Logger(label: "test-postgres")
+        logger.logLevel = .critical
         switch self {
         case .sqlite:
-            try SQLiteStorage(path: makeScratchDirectory().appendingPathComponent("latchkey.db").path)
+            try await body(try makeSQLiteStorage())
+        case .postgres:
+            guard let url = Self.postgresURL else { throw CancellationError() }
+            let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            try await runLatchkeyAdminSQL(url: url, "CREATE SCHEMA \(schema)", logger: logger)
+            let separator = url.contains("?") ? "&" : "?"
+            let handle = try StorageLocation.open(url + separator + "search_path=\(schema)", logger: logger)
+            try await handle.withPrepared(logger: logger) { storage in try await body(storage) }
         }
     }
+}
+
+/// A fresh SQLite database in its own directory.
+public func makeSQLiteStorage() throws -> SQLiteStorage {
+    try SQLiteStorage(path: makeScratchDirectory().appendingPathComponent("latchkey.db").path)
+}
+
+/// Runs one statement on the test server outside any Latchkey schema.
+func runLatchkeyAdminSQL(url: String, _ sql: String, logger: Logger) async throws {
+    try await PostgresLocation(url: url).execute(unsafeSQL: sql, logger: logger)
 }
 
 /// Real scrypt, at a cost small enough for tests (N=2^10 instead of 2^17).

@@ -1,4 +1,5 @@
 import Hummingbird
+import LatchkeyCore
 import Logging
 
 /// Latchkey's own error body, `{"error": {"message": "..."}}`, the shape Hummingbird's
@@ -22,6 +23,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw HTTPError(error.status, headers: error.headers, message: error.status.reasonPhrase)
         } catch let error as any HTTPResponseError {
             throw error
+        } catch let error as StorageUnavailable {
+            context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
+            throw HTTPError(.serviceUnavailable, message: StorageUnavailable.publicMessage)
         } catch {
             context.logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             context.logger.debug("Request failure detail", metadata: ["error": "\(error)"])

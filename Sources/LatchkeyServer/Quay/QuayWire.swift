@@ -32,6 +32,7 @@ struct QuayError: Error, HTTPResponseError {
         case insufficientScope = "insufficient_scope"
         case notFound = "not_found"
         case serverError = "server_error"
+        case downstreamIssue = "downstream_issue"
     }
 
     struct Body: Encodable {
@@ -95,6 +96,10 @@ struct QuayErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             let kind: QuayError.Kind = error.status == .notFound ? .notFound : .invalidRequest
             throw QuayError(status: error.status, kind: kind, detail: error.status.reasonPhrase)
+        } catch let error as StorageUnavailable {
+            context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
+            throw QuayError(
+                status: .serviceUnavailable, kind: .downstreamIssue, detail: StorageUnavailable.publicMessage)
         } catch {
             context.logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             throw QuayError(

@@ -102,6 +102,9 @@ struct StencilaErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             // For instance a body over the size limit: 413.
             throw StencilaError(status: error.status, message: error.status.reasonPhrase + ".")
+        } catch let error as StorageUnavailable {
+            context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
+            throw StencilaError(status: .serviceUnavailable, message: StorageUnavailable.publicMessage)
         } catch {
             context.logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             throw StencilaError(status: .internalServerError, message: "The server could not handle this request.")

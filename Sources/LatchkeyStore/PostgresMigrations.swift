@@ -1,0 +1,90 @@
+import Logging
+import PostgresNIO
+
+/// Versioned schema changes for PostgreSQL, recorded in their own table and
+/// applied under an advisory lock so that nodes starting together take turns.
+/// Never edit a shipped migration: add a new one.
+enum PostgresMigrations {
+    /// An arbitrary constant naming Latchkey's migration lock.
+    static let lockKey: Int64 = 0x4C61_7463_686B_6579  // "Latchkey"
+
+    static let migrations: [(name: String, statements: [String])] = [
+        (
+            "1-users-and-tokens",
+            [
+                """
+                CREATE TABLE users (
+                    id BIGSERIAL PRIMARY KEY,
+                    username TEXT NOT NULL,
+                    username_folded TEXT NOT NULL CONSTRAINT users_username_unique UNIQUE,
+                    email TEXT,
+                    email_folded TEXT CONSTRAINT users_email_unique UNIQUE,
+                    first_name TEXT NOT NULL DEFAULT '',
+                    last_name TEXT NOT NULL DEFAULT '',
+                    password_hash TEXT,
+                    is_active BOOLEAN NOT NULL DEFAULT TRUE,
+                    is_admin BOOLEAN NOT NULL DEFAULT FALSE,
+                    created_us BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE tokens (
+                    id BIGSERIAL PRIMARY KEY,
+                    uuid UUID NOT NULL UNIQUE,
+                    key TEXT NOT NULL,
+                    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    title TEXT,
+                    kind TEXT NOT NULL,
+                    scopes TEXT NOT NULL DEFAULT '',
+                    created_us BIGINT NOT NULL,
+                    expires_us BIGINT,
+                    sliding_lifetime_s BIGINT,
+                    last_used_us BIGINT,
+                    last_used_ip TEXT,
+                    digest BYTEA NOT NULL UNIQUE,
+                    sealed_secret BYTEA
+                )
+                """,
+                "CREATE INDEX tokens_by_owner_and_key ON tokens (user_id, key)",
+                "CREATE INDEX tokens_by_expiry ON tokens (expires_us)",
+            ]
+        )
+    ]
+
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.withConnection { connection in
+            try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+            do {
+                try await applyPending(connection, logger: logger)
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+        }
+    }
+
+    private static func applyPending(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS latchkey_migrations (
+                name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+            """, logger: logger)
+        var applied: Set<String> = []
+        for try await (name) in try await connection.query("SELECT name FROM latchkey_migrations", logger: logger)
+            .decode(String.self)
+        {
+            applied.insert(name)
+        }
+        for migration in migrations where !applied.contains(migration.name) {
+            try await connection.withTransaction(logger: logger) { transaction in
+                for statement in migration.statements {
+                    try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await transaction.query(
+                    "INSERT INTO latchkey_migrations (name) VALUES (\(migration.name))", logger: logger)
+            }
+            logger.info("Applied database migration", metadata: ["migration": "\(migration.name)"])
+        }
+    }
+}

@@ -1,0 +1,401 @@
+import Foundation
+import LatchkeyCore
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The backend for several Latchkey nodes sharing one PostgreSQL database,
+/// through PostgresNIO's `PostgresClient` (which must be running: see `client`).
+public final class PostgresStorage: LatchkeyStorage {
+    public let location: PostgresLocation
+    /// The connection pool; run it (as a service of the application) while the storage is in use.
+    public let client: PostgresClient
+    private let logger: Logger
+    /// Set once the schema is migrated; until then every call answers `StorageUnavailable`.
+    private let isPrepared = Mutex(false)
+
+    public init(location: PostgresLocation, logger: Logger) {
+        self.location = location
+        self.logger = logger
+        client = PostgresClient(configuration: location.clientConfiguration, backgroundLogger: logger)
+    }
+
+    /// Applies pending migrations. Safe when several nodes start at once: they take
+    /// turns under an advisory lock.
+    public func prepare() async throws {
+        try await location.probe(logger: logger)
+        try await withDeadline {
+            try await PostgresMigrations.migrate(self.client, logger: self.logger)
+        }
+        isPrepared.withLock { $0 = true }
+    }
+
+    // MARK: Users
+
+    public func insertUser(_ user: NewUser) async throws -> User {
+        try await run { [self] in
+            do {
+                let rows = try await client.query(
+                    """
+                    INSERT INTO users (username, username_folded, email, email_folded, first_name, last_name,
+                                       password_hash, is_active, is_admin, created_us)
+                    VALUES (\(user.username), \(caseFolded(user.username)), \(user.email), \(user.email.map(caseFolded)),
+                            \(user.firstName), \(user.lastName), \(user.passwordHash), TRUE, \(user.isAdmin),
+                            \(Columns.microseconds(user.created)))
+                    RETURNING id
+                    """, logger: logger)
+                var id: Int64 = 0
+                for try await (value) in rows.decode(Int64.self) { id = value }
+                return User(
+                    id: id, username: user.username, email: user.email, firstName: user.firstName,
+                    lastName: user.lastName, passwordHash: user.passwordHash, isActive: true, isAdmin: user.isAdmin,
+                    created: user.created)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                // Two nodes may race to the same name; the unique index decides.
+                if error.serverInfo?[.constraintName]?.contains("email") == true {
+                    throw StorageError.emailTaken(user.email ?? "")
+                }
+                throw StorageError.usernameTaken(user.username)
+            }
+        }
+    }
+
+    public func user(id: Int64) async throws -> User? {
+        try await fetchUsers(
+            PostgresQuery(unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE id = $1", binds: try binds(id))
+        )
+        .first
+    }
+
+    public func user(username: String) async throws -> User? {
+        try await fetchUsers(
+            PostgresQuery(
+                unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE username_folded = $1",
+                binds: try binds(caseFolded(username)))
+        ).first
+    }
+
+    public func user(login: String) async throws -> User? {
+        // A username wins over another account's email that happens to be spelled the same.
+        try await fetchUsers(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(Self.userColumns) FROM users WHERE username_folded = $1 OR email_folded = $1
+                    ORDER BY (username_folded = $1) DESC LIMIT 1
+                    """, binds: try binds(caseFolded(login)))
+        ).first
+    }
+
+    public func users() async throws -> [User] {
+        try await fetchUsers(PostgresQuery(unsafeSQL: "SELECT \(Self.userColumns) FROM users ORDER BY id"))
+    }
+
+    public func userCount() async throws -> Int {
+        try await run { [self] in
+            var count: Int64 = 0
+            for try await (value) in try await client.query("SELECT COUNT(*) FROM users", logger: logger)
+                .decode(Int64.self)
+            { count = value }
+            return Int(count)
+        }
+    }
+
+    public func setActive(userID: Int64, _ isActive: Bool) async throws {
+        try await run { [self] in
+            try await client.query("UPDATE users SET is_active = \(isActive) WHERE id = \(userID)", logger: logger)
+        }
+    }
+
+    private func fetchUsers(_ query: PostgresQuery) async throws -> [User] {
+        try await run { [self] in
+            var users: [User] = []
+            for try await row in try await client.query(query, logger: logger) {
+                var reader = ColumnReader(row)
+                users.append(try reader.user())
+            }
+            return users
+        }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: NewToken) async throws -> Token {
+        try await run { [self] in
+            let rows = try await client.query(
+                """
+                INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
+                                    sliding_lifetime_s, digest, sealed_secret)
+                VALUES (\(token.uuid), \(token.key), \(token.ownerID), \(token.title), \(token.kind.rawValue),
+                        \(Columns.scopes(token.scopes)), \(Columns.microseconds(token.created)),
+                        \(token.expires.map(Columns.microseconds)), \(token.slidingLifetime.map { Int64($0) }),
+                        \(token.digest.bytes), \(token.sealedSecret))
+                RETURNING id
+                """, logger: logger)
+            var id: Int64 = 0
+            for try await (value) in rows.decode(Int64.self) { id = value }
+            return token.stored(id: id)
+        }
+    }
+
+    public func tokenAndOwner(digest: TokenDigest) async throws -> (Token, User)? {
+        try await run { [self] in
+            var found: (Token, User)?
+            for try await pair in try await client.execute(TokenAndOwnerByDigest(digest: digest.bytes), logger: logger)
+            {
+                found = pair
+            }
+            return found
+        }
+    }
+
+    public func token(uuid: UUID) async throws -> Token? {
+        try await fetchTokens(
+            PostgresQuery(
+                unsafeSQL: "SELECT \(Self.tokenColumns("")) FROM tokens WHERE uuid = $1", binds: try binds(uuid))
+        ).first
+    }
+
+    public func tokens(_ query: TokenQuery) async throws -> [Token] {
+        var (sql, bindings) = Self.filter(query)
+        sql = "SELECT \(Self.tokenColumns("")) FROM tokens WHERE \(sql) ORDER BY id"
+        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
+        if query.offset > 0 { sql += " OFFSET \(query.offset)" }
+        return try await fetchTokens(PostgresQuery(unsafeSQL: sql, binds: bindings))
+    }
+
+    public func countTokens(_ query: TokenQuery) async throws -> Int {
+        let (condition, bindings) = Self.filter(query)
+        return try await run { [self] in
+            var count: Int64 = 0
+            let rows = try await client.query(
+                PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM tokens WHERE \(condition)", binds: bindings),
+                logger: logger)
+            for try await (value) in rows.decode(Int64.self) { count = value }
+            return Int(count)
+        }
+    }
+
+    public func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws {
+        guard !usage.isEmpty else { return }
+        try await run { [self] in
+            for try await _ in try await client.execute(
+                RecordUsage(
+                    tokenID: tokenID, expires: usage.expires.map(Columns.microseconds),
+                    lastUsed: usage.lastUsed.map(Columns.microseconds), lastUsedIP: usage.lastUsedIP),
+                logger: logger)
+            {}
+        }
+    }
+
+    public func deleteToken(id: Int64) async throws -> Bool {
+        try await run { [self] in
+            var deleted = false
+            for try await _ in try await client.query(
+                "DELETE FROM tokens WHERE id = \(id) RETURNING id", logger: logger)
+            {
+                deleted = true
+            }
+            return deleted
+        }
+    }
+
+    public func deleteTokens(expiredBefore cutoff: Date) async throws -> Int {
+        try await run { [self] in
+            var count = 0
+            let rows = try await client.query(
+                "DELETE FROM tokens WHERE expires_us < \(Columns.microseconds(cutoff)) RETURNING id", logger: logger)
+            for try await _ in rows { count += 1 }
+            return count
+        }
+    }
+
+    public func checkHealth() async throws {
+        try await run { [self] in
+            for try await _ in try await client.query("SELECT 1", logger: logger) {}
+        }
+    }
+
+    // MARK: Plumbing
+
+    /// How long a call may wait for the database (a connection, then its answer).
+    static let callDeadline = Duration.seconds(5)
+
+    /// Runs a call once the schema is ready, turning lost connections and calls
+    /// that cannot get a connection in time into `StorageUnavailable`.
+    private func run<T: Sendable>(_ body: @Sendable @escaping () async throws -> T) async throws -> T {
+        guard isPrepared.withLock({ $0 }) else {
+            throw StorageUnavailable(reason: "the schema of \(location) is not ready yet")
+        }
+        return try await withDeadline(body)
+    }
+
+    private func withDeadline<T: Sendable>(_ body: @Sendable @escaping () async throws -> T) async throws -> T {
+        let location = self.location
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask {
+                do {
+                    return try await body()
+                } catch let error as PSQLError where Self.isConnectivity(error) {
+                    throw StorageUnavailable(reason: "\(location): \(location.explain(error))")
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: Self.callDeadline)
+                throw StorageUnavailable(reason: "\(location): no answer within \(Self.callDeadline)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Errors of reaching the server, as opposed to errors in a statement.
+    static func isConnectivity(_ error: PSQLError) -> Bool {
+        guard error.code == .server else { return true }
+        let state = error.serverInfo?[.sqlState] ?? ""
+        // 08: connection exception; 57P: operator intervention (shutdown); 28: authentication; 3D000: no such database.
+        return state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("28") || state == "3D000"
+    }
+
+    private func fetchTokens(_ query: PostgresQuery) async throws -> [Token] {
+        try await run { [self] in
+            var tokens: [Token] = []
+            for try await row in try await client.query(query, logger: logger) {
+                var reader = ColumnReader(row)
+                tokens.append(try reader.token())
+            }
+            return tokens
+        }
+    }
+
+    private func binds(_ values: any PostgresEncodable...) throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        for value in values { try bindings.append(value) }
+        return bindings
+    }
+
+    static let userColumnNames = [
+        "id", "username", "email", "first_name", "last_name", "password_hash", "is_active", "is_admin", "created_us",
+    ]
+    static let tokenColumnNames = [
+        "id", "uuid", "key", "user_id", "title", "kind", "scopes", "created_us", "expires_us", "sliding_lifetime_s",
+        "last_used_us", "last_used_ip", "digest", "sealed_secret",
+    ]
+    static let userColumns = userColumnNames.joined(separator: ", ")
+
+    static func tokenColumns(_ prefix: String) -> String {
+        tokenColumnNames.map { prefix + $0 }.joined(separator: ", ")
+    }
+
+    private static func filter(_ query: TokenQuery) -> (String, PostgresBindings) {
+        var conditions = ["TRUE"]
+        var bindings = PostgresBindings()
+        func add(_ condition: String, _ value: some PostgresNonThrowingEncodable) {
+            bindings.append(value)
+            conditions.append(condition.replacingOccurrences(of: "?", with: "$\(bindings.count)"))
+        }
+        if let ownerID = query.ownerID { add("user_id = ?", ownerID) }
+        if let kind = query.kind { add("kind = ?", kind.rawValue) }
+        if let key = query.key { add("key = ?", key) }
+        if let after = query.expiringAfter { add("expires_us > ?", Columns.microseconds(after)) }
+        if let until = query.expiringUntil { add("expires_us <= ?", Columns.microseconds(until)) }
+        return (conditions.joined(separator: " AND "), bindings)
+    }
+}
+
+/// The hot path of every authenticated request, prepared once per connection.
+struct TokenAndOwnerByDigest: PostgresPreparedStatement {
+    static let sql = """
+        SELECT \(PostgresStorage.tokenColumns("t.")), \(PostgresStorage.userColumnNames.map { "u." + $0 }.joined(separator: ", "))
+        FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = $1
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.bytea]
+    typealias Row = (Token, User)
+
+    var digest: Data
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        try bindings.append(digest)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        var reader = ColumnReader(row)
+        return (try reader.token(), try reader.user())
+    }
+}
+
+/// Moves a token's expiry and last use; a NULL leaves that column as it is.
+struct RecordUsage: PostgresPreparedStatement {
+    static let sql = """
+        UPDATE tokens SET expires_us = COALESCE($1, expires_us),
+                          last_used_us = COALESCE($2, last_used_us),
+                          last_used_ip = CASE WHEN $2 IS NULL THEN last_used_ip ELSE $3 END
+        WHERE id = $4
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.int8, .int8, .text, .int8]
+    typealias Row = Void
+
+    var tokenID: Int64
+    var expires: Int64?
+    var lastUsed: Int64?
+    var lastUsedIP: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(expires)
+        bindings.append(lastUsed)
+        bindings.append(lastUsedIP)
+        bindings.append(tokenID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws {}
+}
+
+/// Reads a row's columns in order, as `userColumnNames` and `tokenColumnNames` list them.
+struct ColumnReader {
+    private let row: PostgresRandomAccessRow
+    private var index = 0
+
+    init(_ row: PostgresRow) {
+        self.row = row.makeRandomAccess()
+    }
+
+    private mutating func next<T: PostgresDecodable>(_ type: T.Type = T.self) throws -> T {
+        defer { index += 1 }
+        return try row[index].decode(T.self)
+    }
+
+    mutating func user() throws -> User {
+        User(
+            id: try next(), username: try next(), email: try next(), firstName: try next(), lastName: try next(),
+            passwordHash: try next(), isActive: try next(), isAdmin: try next(),
+            created: Columns.date(microseconds: try next()))
+    }
+
+    mutating func token() throws -> Token {
+        let id: Int64 = try next()
+        let uuid: UUID = try next()
+        let key: String = try next()
+        let ownerID: Int64 = try next()
+        let title: String? = try next()
+        let kindText: String = try next()
+        guard let kind = TokenKind(rawValue: kindText) else {
+            throw StorageUnavailable(reason: "token \(id) has an unknown kind '\(kindText)'")
+        }
+        let scopes: String = try next()
+        let created: Int64 = try next()
+        let expires: Int64? = try next()
+        let sliding: Int64? = try next()
+        let lastUsed: Int64? = try next()
+        let lastUsedIP: String? = try next()
+        let digest: Data = try next()
+        let sealed: Data? = try next()
+        return Token(
+            id: id, uuid: uuid, key: key, ownerID: ownerID, title: title, kind: kind, scopes: Columns.scopes(scopes),
+            created: Columns.date(microseconds: created), expires: expires.map(Columns.date(microseconds:)),
+            slidingLifetime: sliding.map(TimeInterval.init), lastUsed: lastUsed.map(Columns.date(microseconds:)),
+            lastUsedIP: lastUsedIP, digest: TokenDigest(bytes: digest), sealedSecret: sealed)
+    }
+}
