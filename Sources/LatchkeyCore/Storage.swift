@@ -11,6 +11,14 @@ public protocol LatchkeyStorage: Sendable {
     func user(login: String) async throws -> User?
     func users() async throws -> [User]
     func userCount() async throws -> Int
+    /// Case-insensitive.
+    func user(email: String) async throws -> User?
+    /// How many usernames begin with `prefix` (case-insensitive); for deriving new names.
+    func usernameCount(withPrefix prefix: String) async throws -> Int
+    /// The user an external identity (an OpenID Connect issuer and subject) is linked to.
+    func linkedUser(provider: String, subject: String) async throws -> User?
+    /// Links an external identity to a user; linking it again to the same user changes nothing.
+    func link(provider: String, subject: String, to userID: Int64, at date: Date) async throws
     /// An inactive user's tokens stop authenticating; nothing is deleted.
     func setActive(userID: Int64, _ isActive: Bool) async throws
 

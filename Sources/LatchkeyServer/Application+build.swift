@@ -36,15 +36,18 @@ public struct LatchkeyServices: Sendable {
     public let tokens: TokenService
     public let accounts: AccountService
     public let clock: any WallClock
+    /// Verifies OpenID Connect ID tokens; with no providers, every issuer is refused.
+    public let openID: IDTokenVerifier
 
     public init(
         storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(),
-        clock: any WallClock = SystemClock()
+        clock: any WallClock = SystemClock(), openID: IDTokenVerifier? = nil
     ) {
         self.storage = storage
         self.clock = clock
         tokens = TokenService(storage: storage, clock: clock, secretBox: secretBox)
         accounts = AccountService(storage: storage, hasher: hasher, clock: clock)
+        self.openID = openID ?? IDTokenVerifier(providers: [], clock: clock)
     }
 }
 

@@ -20,6 +20,12 @@ enum Columns {
     static func scopes(_ text: String) -> [String] {
         text.split(separator: " ").map(String.init)
     }
+
+    /// `prefix%` for `LIKE … ESCAPE '\'`, with LIKE's own wildcards in the prefix taken literally.
+    static func likePattern(prefix: String) -> String {
+        prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%"
+    }
 }
 
 public enum StoreError: Error, CustomStringConvertible {

@@ -48,7 +48,21 @@ enum PostgresMigrations {
                 "CREATE INDEX tokens_by_owner_and_key ON tokens (user_id, key)",
                 "CREATE INDEX tokens_by_expiry ON tokens (expires_us)",
             ]
-        )
+        ),
+        (
+            "2-identities",
+            [
+                """
+                CREATE TABLE identities (
+                    provider TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    created_us BIGINT NOT NULL,
+                    PRIMARY KEY (provider, subject)
+                )
+                """
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

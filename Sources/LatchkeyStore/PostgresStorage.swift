@@ -100,6 +100,46 @@ public final class PostgresStorage: LatchkeyStorage {
         }
     }
 
+    public func user(email: String) async throws -> User? {
+        try await fetchUsers(
+            PostgresQuery(
+                unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE email_folded = $1",
+                binds: try binds(caseFolded(email)))
+        ).first
+    }
+
+    public func usernameCount(withPrefix prefix: String) async throws -> Int {
+        let pattern = Columns.likePattern(prefix: caseFolded(prefix))
+        return try await run { [self] in
+            var count: Int64 = 0
+            let rows = try await client.query(
+                "SELECT COUNT(*) FROM users WHERE username_folded LIKE \(pattern) ESCAPE '\\'", logger: logger)
+            for try await (value) in rows.decode(Int64.self) { count = value }
+            return Int(count)
+        }
+    }
+
+    public func linkedUser(provider: String, subject: String) async throws -> User? {
+        try await fetchUsers(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(Self.userColumnNames.map { "u." + $0 }.joined(separator: ", "))
+                    FROM identities i JOIN users u ON u.id = i.user_id WHERE i.provider = $1 AND i.subject = $2
+                    """, binds: try binds(provider, subject))
+        ).first
+    }
+
+    public func link(provider: String, subject: String, to userID: Int64, at date: Date) async throws {
+        try await run { [self] in
+            try await client.query(
+                """
+                INSERT INTO identities (provider, subject, user_id, created_us)
+                VALUES (\(provider), \(subject), \(userID), \(Columns.microseconds(date)))
+                ON CONFLICT (provider, subject) DO UPDATE SET user_id = excluded.user_id
+                """, logger: logger)
+        }
+    }
+
     public func setActive(userID: Int64, _ isActive: Bool) async throws {
         try await run { [self] in
             try await client.query("UPDATE users SET is_active = \(isActive) WHERE id = \(userID)", logger: logger)

@@ -41,6 +41,18 @@ enum SQLiteMigrations {
                     CREATE INDEX tokens_by_expiry ON tokens (expires_us);
                     """)
         }
+        migrator.registerMigration("2-identities") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE identities (
+                        provider TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        created_us INTEGER NOT NULL,
+                        PRIMARY KEY (provider, subject)
+                    );
+                    """)
+        }
         return migrator
     }
 }

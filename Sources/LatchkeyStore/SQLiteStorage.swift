@@ -81,6 +81,41 @@ public final class SQLiteStorage: LatchkeyStorage {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0 }
     }
 
+    public func user(email: String) async throws -> User? {
+        try await fetchUser(where: "email_folded = ?", caseFolded(email))
+    }
+
+    public func usernameCount(withPrefix prefix: String) async throws -> Int {
+        let pattern = Columns.likePattern(prefix: caseFolded(prefix))
+        return try await pool.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM users WHERE username_folded LIKE ? ESCAPE '\\'", arguments: [pattern])
+                ?? 0
+        }
+    }
+
+    public func linkedUser(provider: String, subject: String) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT \(Self.userColumns(prefix: "u.")) FROM identities i JOIN users u ON u.id = i.user_id
+                    WHERE i.provider = ? AND i.subject = ?
+                    """, arguments: [provider, subject]
+            ).map(Self.user(from:))
+        }
+    }
+
+    public func link(provider: String, subject: String, to userID: Int64, at date: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO identities (provider, subject, user_id, created_us) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (provider, subject) DO UPDATE SET user_id = excluded.user_id
+                    """, arguments: [provider, subject, userID, Columns.microseconds(date)])
+        }
+    }
+
     public func setActive(userID: Int64, _ isActive: Bool) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE users SET is_active = ? WHERE id = ?", arguments: [isActive, userID])

@@ -27,6 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
             "Keep no recoverable copy of app-token secrets: Quay's GET by uuid then omits token_code (env LATCHKEY_RECOVERABLE_TOKENS=false)."
     )
     var noRecoverableTokens = false
+    @Option(help: "A JSON file listing OpenID Connect providers (env LATCHKEY_OIDC_PROVIDERS_FILE); see the README.")
+    var oidcProviders: String?
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
@@ -36,7 +38,10 @@ struct ServeCommand: AsyncParsableCommand {
 
         let secretBox = try recoverableTokens ? loadSecretBox() : nil
         let handle = try database.open(logger: logger)
-        let services = LatchkeyServices(storage: handle.storage, secretBox: secretBox)
+        let clock = SystemClock()
+        let services = LatchkeyServices(
+            storage: handle.storage, secretBox: secretBox, clock: clock,
+            openID: IDTokenVerifier(providers: try OpenIDOptions.providers(file: oidcProviders), clock: clock))
         var storageServices: [any Service] = []
         if let service = handle.service {
             // A shared database may be unreachable at start: serve anyway (readiness

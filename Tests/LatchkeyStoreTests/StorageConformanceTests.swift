@@ -68,6 +68,29 @@ struct StorageConformanceTests {
     }
 
     @Test(arguments: TestBackend.available)
+    func emailsPrefixesAndLinkedIdentities(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(
+                NewUser(username: "sam", email: "Sam@Example.org", passwordHash: nil, created: start))
+            #expect(try await storage.user(email: "sam@example.ORG") == sam)
+            #expect(try await storage.user(email: "sam") == nil)
+            for name in ["user-1", "User-2", "user_x", "users", "auser-3"] {
+                _ = try await storage.insertUser(NewUser(username: name, passwordHash: nil, created: start))
+            }
+            #expect(try await storage.usernameCount(withPrefix: "user-") == 2)
+            #expect(try await storage.usernameCount(withPrefix: "user_") == 1, "_ is literal, not a wildcard")
+            #expect(try await storage.usernameCount(withPrefix: "%") == 0, "% is literal, not a wildcard")
+
+            #expect(try await storage.linkedUser(provider: "https://id.example", subject: "s1") == nil)
+            try await storage.link(provider: "https://id.example", subject: "s1", to: sam.id, at: start)
+            try await storage.link(provider: "https://id.example", subject: "s1", to: sam.id, at: start)
+            #expect(try await storage.linkedUser(provider: "https://id.example", subject: "s1") == sam)
+            #expect(try await storage.linkedUser(provider: "https://other.example", subject: "s1") == nil)
+            #expect(try await storage.linkedUser(provider: "https://id.example", subject: "S1") == nil)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func deactivatingAUserIsStored(backend: TestBackend) async throws {
         try await backend.withStorage { storage in
             let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))

@@ -224,6 +224,22 @@ struct ServeTests {
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
 
+    @Test func incompleteOpenIDConnectSettingsFailInOneLine() throws {
+        let database = try makeScratchDirectory().appendingPathComponent("x.db").path
+        var result = try runLatchkey(
+            ["serve", "--port", "\(try freePort())", "--database", database],
+            environment: ["LATCHKEY_OIDC_ISSUER": "https://id.example.org"])
+        #expect(result.status != 0)
+        #expect(
+            result.stderr == "latchkey: LATCHKEY_OIDC_AUDIENCES must name at least one audience (comma-separated)\n")
+        result = try runLatchkey(
+            ["serve", "--port", "\(try freePort())", "--database", database, "--oidc-providers", "/nonexistent.json"])
+        #expect(
+            result.stderr
+                == "latchkey: cannot read the OpenID Connect providers file /nonexistent.json: it must be a JSON list of providers\n"
+        )
+    }
+
     @Test func anInvalidPortFailsInOneLine() throws {
         let result = try runLatchkey(["serve", "--port", "70000", "--database", "/tmp/unused-\(UUID()).db"])
         #expect(result.status != 0)

@@ -48,13 +48,22 @@ struct StencilaController {
         return EditedResponse(status: .created, response: StencilaCreatedToken(issued, owner: user))
     }
 
-    /// OpenID Connect sign-in arrives with its own issue; until then only the
-    /// shape of the token is checked, and no issuer is trusted.
+    /// Signs in with an OpenID Connect ID token from a configured provider: 400 with
+    /// Hub's message for each way the token can be wrong.
     private func signInWithOpenID(_ token: String) async throws -> User {
-        guard token.split(separator: ".", omittingEmptySubsequences: false).count >= 3 else {
-            throw StencilaError.badRequest("Bad token: Not enough segments")
+        let identity: VerifiedIdentity
+        do {
+            identity = try await services.openID.verify(token)
+        } catch let error as OpenIDError {
+            if case .providerUnavailable = error {
+                throw StencilaError(status: .serviceUnavailable, message: "\(error); try again shortly.")
+            }
+            throw StencilaError.badRequest("\(error)")
         }
-        throw StencilaError.badRequest("Invalid token issuer")
+        guard let user = try await services.accounts.signIn(with: identity) else {
+            throw StencilaError.incorrectCredentials  // the linked account is deactivated
+        }
+        return user
     }
 
     /// `GET /api/tokens/`: the caller's tokens, expired ones included, a page at a time.

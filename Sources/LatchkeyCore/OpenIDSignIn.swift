@@ -1,0 +1,99 @@
+import Foundation
+
+/// What a verified OpenID Connect ID token says about its holder.
+public struct VerifiedIdentity: Sendable, Hashable {
+    /// The issuer: which provider vouches for this identity.
+    public var provider: String
+    public var subject: String
+    /// Only set when the provider says it verified the address.
+    public var email: String?
+    public var givenName: String?
+    public var familyName: String?
+
+    public init(provider: String, subject: String, email: String?, givenName: String?, familyName: String?) {
+        self.provider = provider
+        self.subject = subject
+        self.email = email
+        self.givenName = givenName
+        self.familyName = familyName
+    }
+}
+
+extension AccountService {
+    /// The user an OpenID Connect identity signs in as: the account already linked to
+    /// its provider and subject (even if the email changed since); else the account
+    /// with its verified email (case-insensitive), which is then linked; else a new
+    /// account, named as Stencila Hub names them.
+    public func signIn(with identity: VerifiedIdentity) async throws -> User? {
+        if let linked = try await storage.linkedUser(provider: identity.provider, subject: identity.subject) {
+            return linked.isActive ? linked : nil
+        }
+        let user: User
+        if let email = identity.email, let existing = try await storage.user(email: email) {
+            user = existing
+        } else {
+            let username = try await UsernameDerivation(storage: storage).username(
+                email: identity.email, givenName: identity.givenName, familyName: identity.familyName)
+            user = try await createUser(
+                username: username, email: identity.email,
+                firstName: String((identity.givenName ?? "").prefix(Self.maxNameLength)),
+                lastName: String((identity.familyName ?? "").prefix(Self.maxNameLength)), password: nil)
+        }
+        try await storage.link(provider: identity.provider, subject: identity.subject, to: user.id, at: clock.now)
+        return user.isActive ? user : nil
+    }
+}
+
+/// Stencila Hub's `generate_username`: the email's local part, else the given name,
+/// else given-family, else the whole email, each slugified and taken only if free;
+/// else `user-N`.
+public struct UsernameDerivation: Sendable {
+    let storage: any LatchkeyStorage
+
+    public init(storage: any LatchkeyStorage) {
+        self.storage = storage
+    }
+
+    public func username(email: String?, givenName: String?, familyName: String?) async throws -> String {
+        var candidates: [String] = []
+        if let email { candidates.append(String(email.split(separator: "@", omittingEmptySubsequences: false)[0])) }
+        if let givenName { candidates.append(givenName) }
+        if let givenName, let familyName { candidates.append(givenName + "-" + familyName) }
+        if let email { candidates.append(email) }
+        for candidate in candidates {
+            let slug = Self.slugify(candidate)
+            if !slug.isEmpty, try await storage.user(username: slug) == nil { return slug }
+        }
+        var number = try await storage.usernameCount(withPrefix: "user-") + 1
+        while try await storage.user(username: "user-\(number)") != nil { number += 1 }
+        return "user-\(number)"
+    }
+
+    /// Django's `slugify`: ASCII-folded, lowercased, only letters, digits, `_` and `-`,
+    /// runs of spaces and hyphens made one hyphen; at most 150 characters.
+    public static func slugify(_ text: String) -> String {
+        // NFKD, then drop what is not ASCII: "Márta" becomes "Marta".
+        var kept = ""
+        for scalar in text.decomposedStringWithCompatibilityMapping.lowercased().unicodeScalars where scalar.isASCII {
+            let character = Character(scalar)
+            if character.isLetter || character.isNumber || character == "_" || character == "-"
+                || character.isWhitespace
+            {
+                kept.append(character)
+            }
+        }
+        var slug = ""
+        var inSeparator = false
+        for character in kept.trimmingCharacters(in: .whitespaces) {
+            if character == "-" || character.isWhitespace {
+                inSeparator = true
+            } else {
+                if inSeparator { slug.append("-") }
+                inSeparator = false
+                slug.append(character)
+            }
+        }
+        if inSeparator && !slug.isEmpty { slug.append("-") }
+        return String(slug.trimmingCharacters(in: CharacterSet(charactersIn: "-_")).prefix(150))
+    }
+}
