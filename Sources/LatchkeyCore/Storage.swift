@@ -34,6 +34,17 @@ public protocol LatchkeyStorage: Sendable {
     /// - Returns: how many tokens were deleted.
     func deleteTokens(expiredBefore cutoff: Date) async throws -> Int
 
+    /// Stores a service client; `client.id` is ignored and assigned by the store.
+    func insertClient(_ client: ServiceClient) async throws -> ServiceClient
+    func client(clientID: String) async throws -> ServiceClient?
+    func clients() async throws -> [ServiceClient]
+    /// - Returns: whether a client was deleted.
+    func deleteClient(clientID: String) async throws -> Bool
+
+    func recordEvent(_ event: AuditEvent) async throws
+    /// The newest events first.
+    func events(limit: Int) async throws -> [AuditEvent]
+
     /// Throws when the database cannot answer a trivial query.
     func checkHealth() async throws
 }

@@ -79,5 +79,7 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
     HealthController(storage: services.storage).addRoutes(to: router)
     StencilaController(services: services, configuration: configuration).addRoutes(to: router)
     QuayController(services: services, configuration: configuration).addRoutes(to: router)
+    OAuthController(services: services).addRoutes(to: router)
+    LeakedTokenController(services: services).addRoutes(to: router)
     return router
 }

@@ -63,6 +63,30 @@ enum PostgresMigrations {
                 """
             ]
         ),
+        (
+            "3-clients-and-events",
+            [
+                """
+                CREATE TABLE clients (
+                    id BIGSERIAL PRIMARY KEY,
+                    client_id TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    secret_digest BYTEA NOT NULL,
+                    created_us BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE events (
+                    id BIGSERIAL PRIMARY KEY,
+                    at_us BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    token_uuid UUID,
+                    user_id BIGINT,
+                    detail TEXT NOT NULL DEFAULT ''
+                )
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

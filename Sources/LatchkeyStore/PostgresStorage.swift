@@ -249,6 +249,89 @@ public final class PostgresStorage: LatchkeyStorage {
         }
     }
 
+    // MARK: Service clients and events
+
+    public func insertClient(_ serviceClient: ServiceClient) async throws -> ServiceClient {
+        try await run { [self] in
+            var stored = serviceClient
+            let rows = try await client.query(
+                """
+                INSERT INTO clients (client_id, name, secret_digest, created_us)
+                VALUES (\(stored.clientID), \(stored.name), \(stored.secretDigest.bytes),
+                        \(Columns.microseconds(stored.created)))
+                RETURNING id
+                """, logger: logger)
+            for try await (id) in rows.decode(Int64.self) { stored.id = id }
+            return stored
+        }
+    }
+
+    public func client(clientID: String) async throws -> ServiceClient? {
+        try await fetchClients(
+            PostgresQuery(
+                unsafeSQL: "SELECT id, client_id, name, secret_digest, created_us FROM clients WHERE client_id = $1",
+                binds: try binds(clientID))
+        ).first
+    }
+
+    public func clients() async throws -> [ServiceClient] {
+        try await fetchClients(
+            PostgresQuery(unsafeSQL: "SELECT id, client_id, name, secret_digest, created_us FROM clients ORDER BY id"))
+    }
+
+    public func deleteClient(clientID: String) async throws -> Bool {
+        try await run { [self] in
+            var deleted = false
+            for try await _ in try await client.query(
+                "DELETE FROM clients WHERE client_id = \(clientID) RETURNING id", logger: logger)
+            {
+                deleted = true
+            }
+            return deleted
+        }
+    }
+
+    private func fetchClients(_ query: PostgresQuery) async throws -> [ServiceClient] {
+        try await run { [self] in
+            var clients: [ServiceClient] = []
+            for try await (id, clientID, name, digest, created) in try await client.query(query, logger: logger)
+                .decode((Int64, String, String, Data, Int64).self)
+            {
+                clients.append(
+                    ServiceClient(
+                        id: id, clientID: clientID, name: name, secretDigest: TokenDigest(bytes: digest),
+                        created: Columns.date(microseconds: created)))
+            }
+            return clients
+        }
+    }
+
+    public func recordEvent(_ event: AuditEvent) async throws {
+        try await run { [self] in
+            try await client.query(
+                """
+                INSERT INTO events (at_us, kind, token_uuid, user_id, detail)
+                VALUES (\(Columns.microseconds(event.at)), \(event.kind), \(event.tokenUUID), \(event.userID), \(event.detail))
+                """, logger: logger)
+        }
+    }
+
+    public func events(limit: Int) async throws -> [AuditEvent] {
+        try await run { [self] in
+            var events: [AuditEvent] = []
+            let rows = try await client.query(
+                "SELECT at_us, kind, token_uuid, user_id, detail FROM events ORDER BY id DESC LIMIT \(limit)",
+                logger: logger)
+            for try await (at, kind, uuid, userID, detail) in rows.decode((Int64, String, UUID?, Int64?, String).self) {
+                events.append(
+                    AuditEvent(
+                        at: Columns.date(microseconds: at), kind: kind, tokenUUID: uuid, userID: userID, detail: detail)
+                )
+            }
+            return events
+        }
+    }
+
     public func checkHealth() async throws {
         try await run { [self] in
             for try await _ in try await client.query("SELECT 1", logger: logger) {}

@@ -53,6 +53,26 @@ enum SQLiteMigrations {
                     );
                     """)
         }
+        migrator.registerMigration("3-clients-and-events") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE clients (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        client_id TEXT NOT NULL UNIQUE,
+                        name TEXT NOT NULL,
+                        secret_digest BLOB NOT NULL,
+                        created_us INTEGER NOT NULL
+                    );
+                    CREATE TABLE events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at_us INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        token_uuid TEXT,
+                        user_id INTEGER,
+                        detail TEXT NOT NULL DEFAULT ''
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -225,6 +225,75 @@ public final class SQLiteStorage: LatchkeyStorage {
         }
     }
 
+    // MARK: Service clients and events
+
+    public func insertClient(_ client: ServiceClient) async throws -> ServiceClient {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO clients (client_id, name, secret_digest, created_us) VALUES (?, ?, ?, ?)",
+                arguments: [
+                    client.clientID, client.name, client.secretDigest.bytes, Columns.microseconds(client.created),
+                ])
+            var stored = client
+            stored.id = db.lastInsertedRowID
+            return stored
+        }
+    }
+
+    public func client(clientID: String) async throws -> ServiceClient? {
+        try await fetchClients(where: "client_id = ?", [clientID]).first
+    }
+
+    public func clients() async throws -> [ServiceClient] {
+        try await fetchClients(where: "1 = 1", [])
+    }
+
+    public func deleteClient(clientID: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM clients WHERE client_id = ?", arguments: [clientID])
+            return db.changesCount > 0
+        }
+    }
+
+    private func fetchClients(where condition: String, _ values: StatementArguments) async throws -> [ServiceClient] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT id, client_id, name, secret_digest, created_us FROM clients WHERE \(condition) ORDER BY id",
+                arguments: values
+            ).map { row in
+                ServiceClient(
+                    id: row[0], clientID: row[1], name: row[2], secretDigest: TokenDigest(bytes: row[3]),
+                    created: Columns.date(microseconds: row[4]))
+            }
+        }
+    }
+
+    public func recordEvent(_ event: AuditEvent) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO events (at_us, kind, token_uuid, user_id, detail) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    Columns.microseconds(event.at), event.kind, event.tokenUUID?.uuidString.lowercased(), event.userID,
+                    event.detail,
+                ])
+        }
+    }
+
+    public func events(limit: Int) async throws -> [AuditEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT at_us, kind, token_uuid, user_id, detail FROM events ORDER BY id DESC LIMIT ?",
+                arguments: [limit]
+            ).map { row in
+                AuditEvent(
+                    at: Columns.date(microseconds: row[0]), kind: row[1],
+                    tokenUUID: (row[2] as String?).flatMap(UUID.init(uuidString:)), userID: row[3], detail: row[4])
+            }
+        }
+    }
+
     public func checkHealth() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

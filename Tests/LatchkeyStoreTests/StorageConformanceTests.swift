@@ -91,6 +91,34 @@ struct StorageConformanceTests {
     }
 
     @Test(arguments: TestBackend.available)
+    func serviceClientsAndEvents(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let digest = TokenDigest(of: "lks_secret")
+            let billing = try await storage.insertClient(
+                ServiceClient(id: 0, clientID: "lkc_billing", name: "billing", secretDigest: digest, created: start))
+            let search = try await storage.insertClient(
+                ServiceClient(id: 0, clientID: "lkc_search", name: "search", secretDigest: digest, created: start))
+            #expect(billing.id != search.id)
+            #expect(try await storage.client(clientID: "lkc_billing") == billing)
+            #expect(try await storage.clients() == [billing, search])
+            #expect(try await storage.deleteClient(clientID: "lkc_billing"))
+            #expect(try await storage.deleteClient(clientID: "lkc_billing") == false)
+            #expect(try await storage.client(clientID: "lkc_billing") == nil)
+
+            let uuid = UUID()
+            try await storage.recordEvent(AuditEvent(at: start, kind: "first", tokenUUID: nil, userID: nil, detail: ""))
+            try await storage.recordEvent(
+                AuditEvent(at: start, kind: "second", tokenUUID: uuid, userID: 7, detail: "d"))
+            #expect(
+                try await storage.events(limit: 10) == [
+                    AuditEvent(at: start, kind: "second", tokenUUID: uuid, userID: 7, detail: "d"),
+                    AuditEvent(at: start, kind: "first", tokenUUID: nil, userID: nil, detail: ""),
+                ])
+            #expect(try await storage.events(limit: 1).count == 1)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func deactivatingAUserIsStored(backend: TestBackend) async throws {
         try await backend.withStorage { storage in
             let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))

@@ -154,6 +154,25 @@ struct CLITests {
             "'tomorrow' is not a duration: use a whole number and one of w, d, h, m, s (e.g. 30d)")
     }
 
+    @Test func serviceClientsAreCreatedListedAndRevoked() async throws {
+        let created = try run(["client", "create", "billing", "--json"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let client = try #require(try json(created.stdout) as? [String: String])
+        let clientID = try #require(client["client_id"])
+        let secret = try #require(client["client_secret"])
+        #expect(clientID.hasPrefix("lkc_") && secret.hasPrefix("lks_"))
+        let stored = try await ClientService(storage: try SQLiteStorage(path: database))
+            .authenticate(clientID: clientID, secret: secret)
+        #expect(stored?.name == "billing", "the printed secret authenticates")
+
+        let listing = try run(["client", "list", "--json"]).stdout
+        #expect(listing.contains(clientID) && !listing.contains(secret))
+        #expect(try run(["client", "revoke", clientID]).stdout == "revoked client \(clientID)\n")
+        expectOneLineFailure(try run(["client", "revoke", clientID]), "there is no client with id \(clientID)")
+        expectOneLineFailure(
+            try run(["client", "create", " "]), "' ' is not a valid client name: use 1 to 100 printable characters")
+    }
+
     @Test func corruptAndUnreachableDatabasesFailInOneLine() throws {
         let corrupt = directory.appendingPathComponent("corrupt.db").path
         try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: corrupt))

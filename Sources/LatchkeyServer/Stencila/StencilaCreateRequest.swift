@@ -53,11 +53,7 @@ struct StencilaCreateRequest {
         case "application/json":
             return try jsonFields(Data(buffer: body))
         case "application/x-www-form-urlencoded":
-            var fields: [String: Field] = [:]
-            for (name, value) in StencilaPagination.parse(String(buffer: body)) {
-                fields[name] = .text(value)  // Django's QueryDict answers the last value
-            }
-            return fields
+            return FormEncoding.lastValues(String(buffer: body)).mapValues(Field.text)
         case "multipart/form-data":
             return try multipartFields(body, contentType: contentType ?? "")
         default:

@@ -15,7 +15,7 @@ struct StencilaPagination {
 
     init(baseURL: String, rawQuery: String) {
         self.baseURL = baseURL
-        let query = Self.parse(rawQuery)
+        let query = FormEncoding.pairs(rawQuery)
         self.query = query
         let last = { (name: String) in query.last(where: { $0.name == name })?.value }
         // Zero, negative or non-integer limits fall back to the default; offsets to 0.
@@ -60,17 +60,6 @@ struct StencilaPagination {
             values[name, default: []].map { "\(Self.quotePlus(name))=\(Self.quotePlus($0))" }
         }
         return baseURL + "?" + encoded.joined(separator: "&")
-    }
-
-    /// Python's `parse_qsl(keep_blank_values=True)`.
-    static func parse(_ rawQuery: String) -> [(name: String, value: String)] {
-        rawQuery.split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (text: Substring) in
-                text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
-            }
-            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
-        }
     }
 
     /// Python's `quote_plus`: unreserved characters stay, spaces become `+`.

@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import LatchkeyCore
+
+/// `POST /api/v1/tokens/leaked`: anyone who finds Latchkey tokens exposed (a secret
+/// scanner, like GitHub's) reports them; each valid one is revoked and the event
+/// recorded. The answer never says which tokens were valid.
+struct LeakedTokenController {
+    static let maxTokens = 1000
+    let services: LatchkeyServices
+    let limiter: RateLimiter
+
+    init(services: LatchkeyServices, reportsPerMinute: Int = 10) {
+        self.services = services
+        limiter = RateLimiter(limit: reportsPerMinute, window: 60, clock: services.clock)
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("api/v1/tokens/leaked", use: report)
+    }
+
+    struct Received: ResponseEncodable {
+        var received: Int
+    }
+
+    /// A report: a JSON list of tokens, each a string or `{"token": …, "url": …}`.
+    @Sendable func report(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<Received> {
+        let (allowed, retryAfter) = await limiter.allow(context.clientIP ?? "unknown")
+        guard allowed else {
+            throw HTTPError(
+                .tooManyRequests, headers: [.retryAfter: String(Int(retryAfter.rounded(.up)))],
+                message: "Too many reports from this address; try again later.")
+        }
+        let body = try await request.body.collect(upTo: 1 << 20)
+        guard case .array(let items) = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
+            throw HTTPError(.badRequest, message: "The body must be a JSON list of tokens.")
+        }
+        guard items.count <= Self.maxTokens else {
+            throw HTTPError(.badRequest, message: "At most \(Self.maxTokens) tokens per report.")
+        }
+        for item in items {
+            let (token, url): (String?, String?) =
+                switch item {
+                case .string(let text): (text, nil)
+                case .object(let fields): (fields["token"]?.text, fields["url"]?.text)
+                default: (nil, nil)
+                }
+            guard let token, let found = try await services.tokens.find(secret: token) else { continue }
+            try await services.tokens.revoke(found)
+            try await services.storage.recordEvent(
+                AuditEvent(
+                    at: services.clock.now, kind: "token.leaked", tokenUUID: found.uuid, userID: found.ownerID,
+                    detail: "reported from \(context.clientIP ?? "unknown")"
+                        + (url.map { " as found at \($0.prefix(500))" } ?? "")))
+            context.logger.warning("Revoked a reported leaked token", metadata: ["token": "\(found.uuid)"])
+        }
+        return EditedResponse(status: .accepted, response: Received(received: items.count))
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import LatchkeyCore
+import LatchkeyServer
+import LatchkeyTestSupport
+import Testing
+
+/// Introspection (RFC 7662), revocation (RFC 7009) and leaked-token reports,
+/// through the real router on a real SQLite file, with a manual clock.
+@Suite("Service APIs")
+struct ServiceAPITests {
+    let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
+    let services: LatchkeyServices
+    let sam: User
+    let clientID: String
+    let clientSecret: String
+
+    init() async throws {
+        let storage = try makeSQLiteStorage()
+        services = LatchkeyServices(storage: storage, secretBox: nil, hasher: fastPasswordHasher, clock: clock)
+        sam = try await makeUser(storage, "sam")
+        let (client, secret) = try await ClientService(storage: storage, clock: clock).create(name: "billing")
+        clientID = client.clientID
+        clientSecret = secret
+    }
+
+    var clientAuth: HTTPFields {
+        [
+            .authorization: "Basic " + Data("\(clientID):\(clientSecret)".utf8).base64EncodedString(),
+            .contentType: "application/x-www-form-urlencoded",
+        ]
+    }
+
+    func post(
+        _ client: some TestClientProtocol, _ uri: String, _ form: String, headers: HTTPFields
+    ) async throws -> (HTTPResponse.Status, [String: Any]) {
+        try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: form)) {
+            response in
+            let json =
+                response.body.readableBytes == 0
+                ? [:] : (try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any] ?? [:])
+            return (response.status, json)
+        }
+    }
+
+    func issue(_ request: TokenRequest) async throws -> IssuedToken {
+        try await services.tokens.create(for: sam, request)
+    }
+
+    @Test func introspectionDescribesALiveTokenAndCountsAsAUse() async throws {
+        let issued = try await issue(
+            TokenRequest(kind: .app, scopes: ["repo:read", "repo:write"], expiry: .after(3600)))
+        let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+        try await app.test(.router) { client in
+            let (status, body) = try await post(
+                client, "/oauth/introspect", "token=\(issued.secret.value)", headers: clientAuth)
+            #expect(status == .ok)
+            #expect(body["active"] as? Bool == true)
+            #expect(body["scope"] as? String == "repo:read repo:write")
+            #expect(body["username"] as? String == "sam")
+            #expect(body["sub"] as? String == String(sam.id))
+            #expect(body["exp"] as? Int == 1_800_003_600)
+            #expect(body["iat"] as? Int == 1_800_000_000)
+            #expect(body["token_type"] as? String == "Bearer")
+            #expect(body["jti"] as? String == issued.token.uuid.uuidString.lowercased())
+            #expect(body["client_id"] as? String == "latchkey")
+        }
+        #expect(try await services.tokens.find(uuid: issued.token.uuid)?.lastUsed == clock.now)
+    }
+
+    @Test func anythingNotValidIsExactlyInactive() async throws {
+        let expired = try await issue(TokenRequest(kind: .app, expiry: .after(60)))
+        let revoked = try await issue(TokenRequest(kind: .app))
+        try await services.tokens.revoke(revoked.token)
+        clock.advance(by: 61)
+        let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+        try await app.test(.router) { client in
+            for token in [
+                expired.secret.value, revoked.secret.value, "lk_garbage", TokenSecret.generate().value, "%20",
+            ] {
+                try await client.execute(
+                    uri: "/oauth/introspect", method: .post, headers: clientAuth,
+                    body: ByteBuffer(string: "token=\(token)&token_type_hint=access_token")
+                ) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == #"{"active":false}"#)
+                }
+            }
+        }
+    }
+
+    @Test func introspectionNeedsAServiceClient() async throws {
+        let issued = try await issue(TokenRequest(kind: .app))
+        let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+        let wrongSecret: HTTPFields = [
+            .authorization: "Basic " + Data("\(clientID):wrong".utf8).base64EncodedString()
+        ]
+        try await app.test(.router) { client in
+            for headers in [HTTPFields(), wrongSecret, [.authorization: "Bearer \(issued.secret.value)"]] {
+                let (status, body) = try await post(
+                    client, "/oauth/introspect", "token=\(issued.secret.value)", headers: headers)
+                #expect(status == .unauthorized)
+                #expect(body["error"] as? String == "invalid_client")
+            }
+            let (status, body) = try await post(client, "/oauth/introspect", "nothing=here", headers: clientAuth)
+            #expect(status == .badRequest)
+            #expect(body["error"] as? String == "invalid_request")
+        }
+        _ = try await ClientService(storage: services.storage).storage.deleteClient(clientID: clientID)
+        try await app.test(.router) { client in
+            let (status, _) = try await post(
+                client, "/oauth/introspect", "token=\(issued.secret.value)", headers: clientAuth)
+            #expect(status == .unauthorized, "a revoked client can no longer introspect")
+        }
+    }
+
+    @Test func revocationByAClientOrByTheHolderAlways200() async throws {
+        let first = try await issue(TokenRequest(kind: .app))
+        let second = try await issue(TokenRequest(kind: .app))
+        let other = try await issue(TokenRequest(kind: .app))
+        let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+        try await app.test(.router) { (client: any TestClientProtocol) async throws in
+            #expect(
+                try await post(client, "/oauth/revoke", "token=\(first.secret.value)", headers: clientAuth).0 == .ok)
+            #expect(
+                try await post(client, "/oauth/revoke", "token=\(TokenSecret.generate().value)", headers: clientAuth).0
+                    == .ok)
+            let holder: HTTPFields = [.authorization: "Bearer \(second.secret.value)"]
+            #expect(
+                try await post(client, "/oauth/revoke", "token=\(other.secret.value)", headers: holder).0
+                    == .unauthorized)
+            #expect(try await post(client, "/oauth/revoke", "token=\(second.secret.value)", headers: holder).0 == .ok)
+        }
+        #expect(try await services.tokens.find(uuid: first.token.uuid) == nil)
+        #expect(try await services.tokens.find(uuid: second.token.uuid) == nil)
+        #expect(try await services.tokens.find(uuid: other.token.uuid) != nil)
+    }
+
+    @Test func leakedTokensAreRevokedRecordedAndNotDisclosed() async throws {
+        let leaked = try await issue(TokenRequest(kind: .app))
+        let kept = try await issue(TokenRequest(kind: .app))
+        let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+        try await app.test(.router) { client in
+            let report =
+                #"[{"token": "\#(leaked.secret.value)", "url": "https://paste.example/x"}, "lk_nope", "\#(TokenSecret.generate().value)"]"#
+            let (status, body) = try await post(
+                client, "/api/v1/tokens/leaked", report, headers: [.contentType: "application/json"])
+            #expect(status == .accepted)
+            #expect(body as NSDictionary == ["received": 3] as NSDictionary, "the same answer whatever was valid")
+            let (again, _) = try await post(client, "/api/v1/tokens/leaked", "[]", headers: [:])
+            #expect(again == .accepted)
+            let (tooMany, _) = try await post(
+                client, "/api/v1/tokens/leaked",
+                "[" + Array(repeating: "\"x\"", count: 1001).joined(separator: ",") + "]",
+                headers: [:])
+            #expect(tooMany == .badRequest)
+            let (notAList, _) = try await post(client, "/api/v1/tokens/leaked", #"{"token": "x"}"#, headers: [:])
+            #expect(notAList == .badRequest)
+        }
+        #expect(try await services.tokens.find(uuid: leaked.token.uuid) == nil)
+        #expect(try await services.tokens.find(uuid: kept.token.uuid) != nil)
+        let events = try await services.storage.events(limit: 10)
+        #expect(events.count == 1)
+        #expect(events.first?.kind == "token.leaked")
+        #expect(events.first?.tokenUUID == leaked.token.uuid)
+        #expect(events.first?.detail.contains("https://paste.example/x") == true)
+        #expect(events.first?.detail.contains(leaked.secret.value) == false)
+    }
+
+    @Test func leakReportsAreRateLimitedPerAddress() async throws {
+        let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+        try await app.test(.router) { (client: any TestClientProtocol) async throws in
+            for _ in 0..<10 {
+                #expect(try await post(client, "/api/v1/tokens/leaked", "[]", headers: [:]).0 == .accepted)
+            }
+            try await client.execute(uri: "/api/v1/tokens/leaked", method: .post, body: ByteBuffer(string: "[]")) {
+                response in
+                #expect(response.status == .tooManyRequests)
+                #expect(response.headers[.retryAfter] == "60")
+            }
+            clock.advance(by: 60)
+            #expect(try await post(client, "/api/v1/tokens/leaked", "[]", headers: [:]).0 == .accepted)
+        }
+    }
+}
