@@ -25,13 +25,16 @@ public struct AccountService: Sendable {
     public let storage: any LatchkeyStorage
     public let hasher: PasswordHasher
     public let clock: any WallClock
+    public let metrics: LatchkeyMetrics
 
     public init(
-        storage: any LatchkeyStorage, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock()
+        storage: any LatchkeyStorage, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock(),
+        metrics: LatchkeyMetrics = .none
     ) {
         self.storage = storage
         self.hasher = hasher
         self.clock = clock
+        self.metrics = metrics
     }
 
     /// - Parameter password: nil for an account that cannot sign in with a password.
@@ -62,7 +65,11 @@ public struct AccountService: Sendable {
     public func authenticate(login: String, password: String) async throws -> User? {
         let user = try await storage.user(login: login)
         let matches = try await hasher.verify(password, against: user?.passwordHash)
-        guard matches, let user, user.isActive else { return nil }
+        guard matches, let user, user.isActive else {
+            metrics.login(method: "password", succeeded: false)
+            return nil
+        }
+        metrics.login(method: "password", succeeded: true)
         return user
     }
 

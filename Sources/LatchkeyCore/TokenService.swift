@@ -76,11 +76,16 @@ public struct TokenService: Sendable {
     public let clock: any WallClock
     /// nil: recoverable tokens are turned off.
     public let secretBox: SecretBox?
+    public let metrics: LatchkeyMetrics
 
-    public init(storage: any LatchkeyStorage, clock: any WallClock = SystemClock(), secretBox: SecretBox?) {
+    public init(
+        storage: any LatchkeyStorage, clock: any WallClock = SystemClock(), secretBox: SecretBox?,
+        metrics: LatchkeyMetrics = .none
+    ) {
         self.storage = storage
         self.clock = clock
         self.secretBox = secretBox
+        self.metrics = metrics
     }
 
     public func create(for owner: User, _ request: TokenRequest) async throws -> IssuedToken {
@@ -111,6 +116,7 @@ public struct TokenService: Sendable {
                 uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
                 scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
                 digest: secret.digest, sealedSecret: sealed))
+        metrics.tokenCreated(request.kind)
         return IssuedToken(token: token, secret: secret)
     }
 
@@ -118,6 +124,17 @@ public struct TokenService: Sendable {
     /// lookup, active owner, expiry, then sliding refresh and last use (written
     /// only when they move by more than `usageWriteInterval`).
     public func verify(_ presented: some StringProtocol, clientIP: String? = nil) async throws -> TokenVerification {
+        let verification = try await checkAndRecordUse(presented, clientIP: clientIP)
+        switch verification {
+        case .valid: metrics.verification("valid")
+        case .rejected(let reason): metrics.verification(reason.rawValue)
+        }
+        return verification
+    }
+
+    private func checkAndRecordUse(_ presented: some StringProtocol, clientIP: String?) async throws
+        -> TokenVerification
+    {
         guard let secret = TokenSecret(presented) else { return .rejected(.malformed) }
         guard let (found, owner) = try await storage.tokenAndOwner(digest: secret.digest) else {
             return .rejected(.unknown)
@@ -190,12 +207,16 @@ public struct TokenService: Sendable {
     /// Revoking deletes: a revoked token leaves nothing that could authenticate.
     @discardableResult
     public func revoke(_ token: Token) async throws -> Bool {
-        try await storage.deleteToken(id: token.id)
+        let deleted = try await storage.deleteToken(id: token.id)
+        if deleted { metrics.tokensRevoked(reason: "revoked") }
+        return deleted
     }
 
     /// Garbage collection: deletes tokens that expired more than `grace` ago.
     public func deleteExpired(grace: TimeInterval) async throws -> Int {
-        try await storage.deleteTokens(expiredBefore: clock.now.addingTimeInterval(-grace))
+        let deleted = try await storage.deleteTokens(expiredBefore: clock.now.addingTimeInterval(-grace))
+        if deleted > 0 { metrics.tokensRevoked(deleted, reason: "expired") }
+        return deleted
     }
 
     /// Scopes are short printable words such as `user:admin` or `repo:read`.

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import LatchkeyCore
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 /// How the HTTP server is set up; the CLI fills this from flags and environment.
@@ -38,6 +39,10 @@ public struct LatchkeyServices: Sendable {
     public let clock: any WallClock
     /// Verifies OpenID Connect ID tokens; with no providers, every issuer is refused.
     public let openID: IDTokenVerifier
+    /// This node's metrics, served at `/metrics`.
+    public let metricsRegistry: PrometheusCollectorRegistry
+    let metricsFactory: PrometheusMetricsFactory
+    public let metrics: LatchkeyMetrics
 
     public init(
         storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(),
@@ -45,8 +50,11 @@ public struct LatchkeyServices: Sendable {
     ) {
         self.storage = storage
         self.clock = clock
-        tokens = TokenService(storage: storage, clock: clock, secretBox: secretBox)
-        accounts = AccountService(storage: storage, hasher: hasher, clock: clock)
+        metricsRegistry = PrometheusCollectorRegistry()
+        metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
+        metrics = LatchkeyMetrics(factory: metricsFactory)
+        tokens = TokenService(storage: storage, clock: clock, secretBox: secretBox, metrics: metrics)
+        accounts = AccountService(storage: storage, hasher: hasher, clock: clock, metrics: metrics)
         self.openID = openID ?? IDTokenVerifier(providers: [], clock: clock)
     }
 }
@@ -72,11 +80,13 @@ public func buildApplication(
 public func buildRouter(configuration: ServerConfiguration, services: LatchkeyServices) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
+        RequestMetricsMiddleware(factory: services.metricsFactory)
         LogRequestsMiddleware(
             .info, includeHeaders: .all(), redactHeaders: [.authorization, .cookie, .proxyAuthorization])
         ErrorMiddleware()
     }
     HealthController(storage: services.storage).addRoutes(to: router)
+    MetricsController(registry: services.metricsRegistry).addRoutes(to: router)
     StencilaController(services: services, configuration: configuration).addRoutes(to: router)
     QuayController(services: services, configuration: configuration).addRoutes(to: router)
     OAuthController(services: services).addRoutes(to: router)

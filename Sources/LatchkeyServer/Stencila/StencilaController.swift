@@ -55,14 +55,17 @@ struct StencilaController {
         do {
             identity = try await services.openID.verify(token)
         } catch let error as OpenIDError {
+            services.metrics.openIDLogin(succeeded: false)
             if case .providerUnavailable = error {
                 throw StencilaError(status: .serviceUnavailable, message: "\(error); try again shortly.")
             }
             throw StencilaError.badRequest("\(error)")
         }
         guard let user = try await services.accounts.signIn(with: identity) else {
+            services.metrics.openIDLogin(succeeded: false)
             throw StencilaError.incorrectCredentials  // the linked account is deactivated
         }
+        services.metrics.openIDLogin(succeeded: true)
         return user
     }
 

@@ -1,0 +1,16 @@
+import Hummingbird
+import NIOCore
+import Prometheus
+
+/// `GET /metrics`: the Prometheus text exposition of this node's metrics.
+struct MetricsController {
+    let registry: PrometheusCollectorRegistry
+
+    func addRoutes(to router: Router<some RequestContext>) {
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+    }
+}
