@@ -87,6 +87,7 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
     }
     HealthController(storage: services.storage).addRoutes(to: router)
     MetricsController(registry: services.metricsRegistry).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
     StencilaController(services: services, configuration: configuration).addRoutes(to: router)
     QuayController(services: services, configuration: configuration).addRoutes(to: router)
     OAuthController(services: services).addRoutes(to: router)
