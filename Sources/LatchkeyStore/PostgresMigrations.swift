@@ -5,8 +5,9 @@ import PostgresNIO
 /// applied under an advisory lock so that nodes starting together take turns.
 /// Never edit a shipped migration: add a new one.
 enum PostgresMigrations {
-    /// An arbitrary constant naming Latchkey's migration lock.
-    static let lockKey: Int64 = 0x4C61_7463_686B_6579  // "Latchkey"
+    /// The advisory lock nodes take turns under: one per schema, so that nodes
+    /// sharing a schema wait for each other and nothing else waits for them.
+    static let lockKey = "hashtextextended('latchkey-migrations:' || current_schema(), 0)"
 
     static let migrations: [(name: String, statements: [String])] = [
         (
@@ -91,14 +92,16 @@ enum PostgresMigrations {
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(lockKey))"), logger: logger)
             do {
                 try await applyPending(connection, logger: logger)
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                _ = try? await connection.query(
+                    PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(\(lockKey))"), logger: logger)
                 throw error
             }
-            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(\(lockKey))"), logger: logger)
         }
     }
 

@@ -24,7 +24,8 @@ public final class PostgresStorage: LatchkeyStorage {
     /// turns under an advisory lock.
     public func prepare() async throws {
         try await location.probe(logger: logger)
-        try await withDeadline {
+        // Migrations may wait for another node's turn, or rewrite a large table: a longer deadline.
+        try await withDeadline(Self.migrationDeadline) {
             try await PostgresMigrations.migrate(self.client, logger: self.logger)
         }
         isPrepared.withLock { $0 = true }
@@ -342,6 +343,7 @@ public final class PostgresStorage: LatchkeyStorage {
 
     /// How long a call may wait for the database (a connection, then its answer).
     static let callDeadline = Duration.seconds(5)
+    static let migrationDeadline = Duration.seconds(120)
 
     /// Runs a call once the schema is ready, turning lost connections and calls
     /// that cannot get a connection in time into `StorageUnavailable`.
@@ -349,10 +351,12 @@ public final class PostgresStorage: LatchkeyStorage {
         guard isPrepared.withLock({ $0 }) else {
             throw StorageUnavailable(reason: "the schema of \(location) is not ready yet")
         }
-        return try await withDeadline(body)
+        return try await withDeadline(Self.callDeadline, body)
     }
 
-    private func withDeadline<T: Sendable>(_ body: @Sendable @escaping () async throws -> T) async throws -> T {
+    private func withDeadline<T: Sendable>(
+        _ deadline: Duration, _ body: @Sendable @escaping () async throws -> T
+    ) async throws -> T {
         let location = self.location
         return try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask {
@@ -363,8 +367,8 @@ public final class PostgresStorage: LatchkeyStorage {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: Self.callDeadline)
-                throw StorageUnavailable(reason: "\(location): no answer within \(Self.callDeadline)")
+                try await Task.sleep(for: deadline)
+                throw StorageUnavailable(reason: "\(location): no answer within \(deadline)")
             }
             defer { group.cancelAll() }
             return try await group.next()!

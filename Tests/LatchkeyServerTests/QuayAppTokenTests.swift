@@ -8,7 +8,7 @@ import Testing
 
 /// Quay's app-token API through the real router and a real database of each
 /// backend, with a manual clock for expiry. Each scenario names the contract line it proves.
-@Suite("Quay app tokens")
+@Suite("Quay app tokens", .serialized)
 struct QuayAppTokenTests {
     @Test(arguments: TestBackend.available, QuayScenario.allCases)
     func scenario(backend: TestBackend, scenario: QuayScenario) async throws {

@@ -5,8 +5,9 @@ import LatchkeyTestSupport
 import Testing
 
 /// What every storage backend must do. Each test runs once per backend, against
-/// a real, empty database.
-@Suite("Storage conformance")
+/// a real, empty database; one at a time, so that a loaded 2-core machine does not
+/// push PostgreSQL calls past their deadline.
+@Suite("Storage conformance", .serialized)
 struct StorageConformanceTests {
     let start = Date(timeIntervalSince1970: 1_800_000_000.123456)
 
