@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LatchkeyCore
+import LatchkeyServer
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -139,7 +140,7 @@ struct CreatedTokenView: Encodable {
     var key: String
     var title: String?
     var scopes: [String]
-    var expires: Date?
+    @NullWhenAbsent var expires: Date?
 
     init(secret: TokenSecret, token: Token) {
         self.token = secret.value
@@ -150,16 +151,4 @@ struct CreatedTokenView: Encodable {
         expires = token.expires
     }
 
-    // Always write `expires`, as null for a token that never expires.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(token, forKey: .token)
-        try container.encode(uuid, forKey: .uuid)
-        try container.encode(key, forKey: .key)
-        try container.encode(title, forKey: .title)
-        try container.encode(scopes, forKey: .scopes)
-        try container.encode(expires, forKey: .expires)
-    }
-
-    enum CodingKeys: String, CodingKey { case token, uuid, key, title, scopes, expires }
 }

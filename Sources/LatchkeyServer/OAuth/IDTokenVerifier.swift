@@ -201,18 +201,3 @@ struct ParsedJWT {
         return Data(base64Encoded: base64)
     }
 }
-
-extension JSONValue {
-    var text: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
-    var number: Double? {
-        switch self {
-        case .integer(let value): Double(value)
-        case .number(let value): value
-        default: nil
-        }
-    }
-}

@@ -113,8 +113,8 @@ struct QuayToken: Encodable {
     var uuid: String
     var title: String
     var created: String
-    var lastAccessed: String?
-    var expiration: String?
+    @NullWhenAbsent var lastAccessed: String?
+    @NullWhenAbsent var expiration: String?
     var tokenCode: String?
     /// Only in the administrators' listing: whose token it is (an extension).
     var owner: String?
@@ -127,17 +127,6 @@ struct QuayToken: Encodable {
         expiration = token.expires.map(QuayWire.date)
         tokenCode = code?.value
         self.owner = owner
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(uuid, forKey: .uuid)
-        try container.encode(title, forKey: .title)
-        try container.encode(created, forKey: .created)
-        try container.encode(lastAccessed, forKey: .lastAccessed)  // null until first used
-        try container.encode(expiration, forKey: .expiration)  // null: never expires
-        try container.encodeIfPresent(tokenCode, forKey: .tokenCode)
-        try container.encodeIfPresent(owner, forKey: .owner)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -154,13 +143,7 @@ struct QuayTokenEnvelope: ResponseEncodable {
 
 struct QuayTokenList: ResponseEncodable {
     var tokens: [QuayToken]
-    var onlyExpiring: Bool?
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(tokens, forKey: .tokens)
-        try container.encode(onlyExpiring, forKey: .onlyExpiring)  // null when `expiring` was not asked
-    }
+    @NullWhenAbsent var onlyExpiring: Bool?
 
     enum CodingKeys: String, CodingKey {
         case tokens
@@ -172,7 +155,7 @@ struct QuayTokenList: ResponseEncodable {
 struct QuayUser: ResponseEncodable {
     var anonymous = false
     var username: String
-    var email: String?
+    @NullWhenAbsent var email: String?
     var verified: Bool
     var superUser: Bool
 
@@ -182,15 +165,6 @@ struct QuayUser: ResponseEncodable {
         // Emails are set by an operator or proven by an OpenID Connect provider.
         verified = user.email != nil
         superUser = user.isAdmin
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(anonymous, forKey: .anonymous)
-        try container.encode(username, forKey: .username)
-        try container.encode(email, forKey: .email)
-        try container.encode(verified, forKey: .verified)
-        try container.encode(superUser, forKey: .superUser)
     }
 
     enum CodingKeys: String, CodingKey {

@@ -117,7 +117,7 @@ struct StencilaToken: ResponseEncodable {
     var user: Int64
     var id: String
     var created: String
-    var expiry: String?
+    @NullWhenAbsent var expiry: String?
 
     init(_ token: Token) {
         user = token.ownerID
@@ -126,15 +126,6 @@ struct StencilaToken: ResponseEncodable {
         expiry = token.expires.map(StencilaWire.date)
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(user, forKey: .user)
-        try container.encode(id, forKey: .id)
-        try container.encode(created, forKey: .created)
-        try container.encode(expiry, forKey: .expiry)  // null for a token that never expires
-    }
-
-    enum CodingKeys: String, CodingKey { case user, id, created, expiry }
 }
 
 /// The answer to a successful `POST /api/tokens/`: the secret, shown this once.
@@ -142,7 +133,7 @@ struct StencilaCreatedToken: ResponseEncodable {
     var token: String
     var id: String
     var created: String
-    var expiry: String?
+    @NullWhenAbsent var expiry: String?
     var user: Int64
     var username: String
     var firstName: String
@@ -158,37 +149,15 @@ struct StencilaCreatedToken: ResponseEncodable {
         (firstName, lastName) = StencilaWire.names(of: owner)
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(token, forKey: .token)
-        try container.encode(id, forKey: .id)
-        try container.encode(created, forKey: .created)
-        try container.encode(expiry, forKey: .expiry)
-        try container.encode(user, forKey: .user)
-        try container.encode(username, forKey: .username)
-        try container.encode(firstName, forKey: .firstName)
-        try container.encode(lastName, forKey: .lastName)
-    }
-
-    enum CodingKeys: String, CodingKey { case token, id, created, expiry, user, username, firstName, lastName }
 }
 
 /// `GET /api/tokens/`: Django REST Framework's limit/offset page.
 struct StencilaTokenPage: ResponseEncodable {
     var count: Int
-    var next: String?
-    var previous: String?
+    @NullWhenAbsent var next: String?
+    @NullWhenAbsent var previous: String?
     var results: [StencilaToken]
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(count, forKey: .count)
-        try container.encode(next, forKey: .next)
-        try container.encode(previous, forKey: .previous)
-        try container.encode(results, forKey: .results)
-    }
-
-    enum CodingKeys: String, CodingKey { case count, next, previous, results }
 }
 
 /// `GET /api/users/me`: Hub's `Me` object, the fields a token service knows.
@@ -205,7 +174,7 @@ struct StencilaMe: ResponseEncodable {
     var displayName: String
     var personalAccount: PersonalAccount
     var dateJoined: String
-    var lastLogin: String?
+    @NullWhenAbsent var lastLogin: String? = nil
     var emailAddresses: [String] = []
     var linkedAccounts: [String] = []
 
@@ -220,22 +189,4 @@ struct StencilaMe: ResponseEncodable {
         dateJoined = StencilaWire.date(user.created)
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(username, forKey: .username)
-        try container.encode(firstName, forKey: .firstName)
-        try container.encode(lastName, forKey: .lastName)
-        try container.encode(displayName, forKey: .displayName)
-        try container.encode(personalAccount, forKey: .personalAccount)
-        try container.encode(dateJoined, forKey: .dateJoined)
-        try container.encode(lastLogin, forKey: .lastLogin)
-        try container.encode(emailAddresses, forKey: .emailAddresses)
-        try container.encode(linkedAccounts, forKey: .linkedAccounts)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, username, firstName, lastName, displayName, personalAccount, dateJoined, lastLogin, emailAddresses,
-            linkedAccounts
-    }
 }
