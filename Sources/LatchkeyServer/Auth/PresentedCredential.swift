@@ -9,8 +9,9 @@ public enum PresentedCredential: Equatable, Sendable {
     /// `Token <t>`, `Bearer <t>`, Basic with the token as username and no password,
     /// or Basic with username `$app` and the token as password (how `docker login` uses Quay tokens).
     case token(String)
-    /// Basic with a username and a password: Latchkey never accepts passwords on requests.
-    case password
+    /// Basic with a username and a password: never a user's password on a request,
+    /// only a service client's id and secret where a call takes those.
+    case password(username: String, password: String)
     case malformed(Problem)
 
     public enum Problem: Equatable, Sendable {
@@ -67,7 +68,7 @@ public enum PresentedCredential: Equatable, Sendable {
         }
         if password.isEmpty { return .token(String(username)) }
         if username == appTokenUsername { return .token(String(password)) }
-        return .password
+        return .password(username: String(username), password: String(password))
     }
 
     /// Base64 as Python's `base64.b64decode` reads it by default: characters

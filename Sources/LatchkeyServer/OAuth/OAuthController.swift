@@ -48,16 +48,14 @@ struct OAuthController {
         return Response(status: .ok)
     }
 
-    /// The service client named by HTTP Basic `client_id:client_secret`.
+    /// The service client named by HTTP Basic `client_id:client_secret` (each
+    /// form-urlencoded, as RFC 6749 asks).
     private func authenticatedClient(_ request: Request) async throws -> ServiceClient? {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("basic "),
-            let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-            let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        guard case .password(let id, let secret) = PresentedCredential(authorization: request.headers[.authorization]),
+            let clientID = id.removingPercentEncoding, let clientSecret = secret.removingPercentEncoding
         else { return nil }
-        let clientID = String(text[..<colon]).removingPercentEncoding ?? ""
-        let secret = String(text[text.index(after: colon)...]).removingPercentEncoding ?? ""
         return try await ClientService(storage: services.storage, clock: services.clock)
-            .authenticate(clientID: clientID, secret: secret)
+            .authenticate(clientID: clientID, secret: clientSecret)
     }
 
     private func tokenParameter(_ request: Request) async throws -> String {

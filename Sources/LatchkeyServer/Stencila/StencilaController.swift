@@ -29,7 +29,7 @@ struct StencilaController {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<
         StencilaCreatedToken
     > {
-        let body = try await StencilaCreateRequest.decode(request, context: context)
+        let body = try await StencilaCreateRequest.decode(request)
         let user: User
         if let username = body.username, let password = body.password {
             guard let found = try await services.accounts.authenticate(login: username, password: password) else {

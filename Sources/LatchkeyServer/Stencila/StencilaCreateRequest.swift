@@ -18,7 +18,7 @@ struct StencilaCreateRequest {
         case invalid(String)
     }
 
-    static func decode(_ request: Request, context: some RequestContext) async throws -> StencilaCreateRequest {
+    static func decode(_ request: Request) async throws -> StencilaCreateRequest {
         let body = try await request.body.collect(upTo: maxBodySize)
         let fields = try parseFields(body: body, contentType: request.headers[.contentType])
 
