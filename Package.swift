@@ -87,7 +87,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LatchkeyStoreTests",
-            dependencies: ["LatchkeyCore", "LatchkeyStore", "LatchkeyTestSupport"]
+            dependencies: [
+                "LatchkeyCore", "LatchkeyStore", "LatchkeyTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "LatchkeyServerTests",

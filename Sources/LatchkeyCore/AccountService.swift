@@ -5,6 +5,10 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
     case invalidEmail(String)
     case emptyPassword
     case nameTooLong
+    /// Letters of scripts that can be mistaken for each other (Cyrillic `А` beside Latin `dmin`).
+    case mixedScripts(String, scripts: [String])
+    /// An OpenID Connect identity whose email belongs to an account it may not sign in to.
+    case accountExists(email: String)
 
     public var description: String {
         switch self {
@@ -13,6 +17,10 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
         case .invalidEmail(let email): "'\(email)' is not a valid email address"
         case .emptyPassword: "the password must not be empty"
         case .nameTooLong: "first and last names must be at most \(AccountService.maxNameLength) characters"
+        case .mixedScripts(let name, let scripts):
+            "'\(name)' mixes letters of different scripts (\(scripts.joined(separator: ", "))): use one script"
+        case .accountExists(let email):
+            "For security reasons, please verify your email address first: an account with \(email) already exists; sign in to it another way."
         }
     }
 }
@@ -38,11 +46,15 @@ public struct AccountService: Sendable {
     }
 
     /// - Parameter password: nil for an account that cannot sign in with a password.
+    /// - Parameter username: stored in NFKC; unique by its NFKC case-fold (`Identifier.folded`).
     public func createUser(
-        username: String, email: String? = nil, firstName: String = "", lastName: String = "",
+        username requested: String, email: String? = nil, firstName: String = "", lastName: String = "",
         password: String?, isAdmin: Bool = false
     ) async throws -> User {
-        guard Self.isValidUsername(username) else { throw AccountError.invalidUsername(username) }
+        let username = Identifier.normalized(requested)
+        guard Self.isValidUsername(username) else { throw AccountError.invalidUsername(requested) }
+        let scripts = Identifier.mixedScripts(in: username)
+        guard scripts.isEmpty else { throw AccountError.mixedScripts(requested, scripts: scripts) }
         let email = email.flatMap { $0.isEmpty ? nil : $0 }
         if let email, !Self.isValidEmail(email) { throw AccountError.invalidEmail(email) }
         guard firstName.count <= Self.maxNameLength, lastName.count <= Self.maxNameLength else {

@@ -33,8 +33,19 @@ public final class ManualClock: WallClock {
 
 extension Date {
     /// Whole microseconds since 1970, rounded: the precision Latchkey stores and shows.
+    /// Saturates instead of trapping: every date from outside is bounded before it is
+    /// stored (`Lifetime.maximum`), but a conversion must never be what stops the process.
     public var microsecondsSince1970: Int64 {
-        Int64((timeIntervalSince1970 * 1_000_000).rounded())
+        let microseconds = (timeIntervalSince1970 * 1_000_000).rounded()
+        guard microseconds.isFinite else { return microseconds > 0 ? .max : (microseconds < 0 ? .min : 0) }
+        return Int64(exactly: microseconds) ?? (microseconds > 0 ? .max : .min)
+    }
+
+    /// Whole seconds since 1970, rounded down, saturating like `microsecondsSince1970`.
+    public var secondsSince1970: Int64 {
+        let seconds = timeIntervalSince1970.rounded(.down)
+        guard seconds.isFinite else { return seconds > 0 ? .max : (seconds < 0 ? .min : 0) }
+        return Int64(exactly: seconds) ?? (seconds > 0 ? .max : .min)
     }
 
     public init(microsecondsSince1970 microseconds: Int64) {

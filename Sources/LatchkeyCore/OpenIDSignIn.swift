@@ -9,27 +9,40 @@ public struct VerifiedIdentity: Sendable, Hashable {
     public var email: String?
     public var givenName: String?
     public var familyName: String?
+    /// Whether the provider is trusted to sign in to an existing account that has this
+    /// email (its `link_by_email` setting); off by default.
+    public var mayLinkByEmail: Bool
 
-    public init(provider: String, subject: String, email: String?, givenName: String?, familyName: String?) {
+    public init(
+        provider: String, subject: String, email: String?, givenName: String?, familyName: String?,
+        mayLinkByEmail: Bool = false
+    ) {
         self.provider = provider
         self.subject = subject
         self.email = email
         self.givenName = givenName
         self.familyName = familyName
+        self.mayLinkByEmail = mayLinkByEmail
     }
 }
 
 extension AccountService {
     /// The user an OpenID Connect identity signs in as: the account already linked to
-    /// its provider and subject (even if the email changed since); else the account
-    /// with its verified email (case-insensitive), which is then linked; else a new
-    /// account, named as Stencila Hub names them.
+    /// its provider and subject (even if the email changed since); else, only where the
+    /// provider is trusted to link by email, the non-admin account with its verified
+    /// email (NFKC case-fold), which is then linked; else a new account, named as
+    /// Stencila Hub names them. An email that belongs to an account the identity may
+    /// not sign in to is refused (`AccountError.accountExists`): never a takeover.
     public func signIn(with identity: VerifiedIdentity) async throws -> User? {
         if let linked = try await storage.linkedUser(provider: identity.provider, subject: identity.subject) {
             return linked.isActive ? linked : nil
         }
         let user: User
         if let email = identity.email, let existing = try await storage.user(email: email) {
+            // Compatibility spellings (the Kelvin sign for K) fold onto other addresses: never link those.
+            guard identity.mayLinkByEmail, !existing.isAdmin, Identifier.isNormalized(email) else {
+                throw AccountError.accountExists(email: email)
+            }
             user = existing
         } else {
             let username = try await UsernameDerivation(storage: storage).username(

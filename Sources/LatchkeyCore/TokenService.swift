@@ -39,14 +39,35 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
     case titleTooLong
     case invalidScope(String)
     case expiryInPast
+    /// Later than `Lifetime.maximum` from now, or a lifetime that is not a finite positive number.
+    case expiryTooFar
     case recoveryUnavailable
+    /// The request asks for more than its creator holds.
+    case exceedsGrant(GrantViolation)
 
     public var description: String {
         switch self {
         case .titleTooLong: "the title must be at most \(Token.maxTitleLength) characters"
         case .invalidScope(let scope): "'\(scope)' is not a valid scope"
         case .expiryInPast: "the expiry must be in the future"
+        case .expiryTooFar: "a token may live at most 100 years"
         case .recoveryUnavailable: "recoverable tokens are turned off on this server"
+        case .exceedsGrant(let violation): "\(violation)"
+        }
+    }
+}
+
+/// How a token request asks for more than its creator holds.
+public enum GrantViolation: Sendable, Hashable, CustomStringConvertible {
+    case kind(TokenKind)
+    case scope(String)
+    case expiry
+
+    public var description: String {
+        switch self {
+        case .kind(let kind): "the requesting token cannot create a \(kind.rawValue) token"
+        case .scope(let scope): "the requesting token does not hold the scope '\(scope)'"
+        case .expiry: "a token cannot outlive the token that creates it"
         }
     }
 }
@@ -88,7 +109,11 @@ public struct TokenService: Sendable {
         self.metrics = metrics
     }
 
-    public func create(for owner: User, _ request: TokenRequest) async throws -> IssuedToken {
+    /// Creates a token for `owner`. Every lifetime and expiry is bounded by `Lifetime.maximum`
+    /// here, for every dialect and the CLI, and nothing exceeds what `grant` holds.
+    public func create(for owner: User, _ request: TokenRequest, grantedBy grant: TokenGrant = .account) async throws
+        -> IssuedToken
+    {
         if let title = request.title, title.count > Token.maxTitleLength { throw TokenError.titleTooLong }
         for scope in request.scopes where !Self.isValidScope(scope) { throw TokenError.invalidScope(scope) }
         let now = clock.now
@@ -96,13 +121,23 @@ public struct TokenService: Sendable {
         var sliding: TimeInterval?
         switch request.expiry {
         case .never: break
-        case .at(let date): expires = date
-        case .after(let interval): expires = now.addingTimeInterval(interval)
+        case .at(let date):
+            guard date.timeIntervalSince(now) <= Lifetime.maximum else { throw TokenError.expiryTooFar }
+            expires = date
+        case .after(let interval):
+            guard Lifetime.isAcceptable(interval) else { throw TokenError.expiryTooFar }
+            expires = now.addingTimeInterval(interval)
         case .sliding(let interval):
+            guard Lifetime.isAcceptable(interval) else { throw TokenError.expiryTooFar }
             expires = now.addingTimeInterval(interval)
             sliding = interval
         }
         if let expires, expires <= now { throw TokenError.expiryInPast }
+        guard grant.kinds.contains(request.kind) else { throw TokenError.exceedsGrant(.kind(request.kind)) }
+        if let missing = request.scopes.first(where: { !grant.holds($0) }) {
+            throw TokenError.exceedsGrant(.scope(missing))
+        }
+        guard grant.within(expiry: expires) else { throw TokenError.exceedsGrant(.expiry) }
         var sealed: Data?
         let secret = TokenSecret.generate()
         if request.recoverable {

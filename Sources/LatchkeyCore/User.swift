@@ -51,8 +51,3 @@ public struct NewUser: Sendable, Hashable {
         self.created = created
     }
 }
-
-/// Usernames and emails are unique regardless of case; the stores index this folded form.
-public func caseFolded(_ text: String) -> String {
-    text.lowercased()
-}

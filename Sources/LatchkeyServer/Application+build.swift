@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import LatchkeyCore
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -16,11 +17,18 @@ public struct ServerConfiguration: Sendable {
     /// Expired tokens are deleted this long after they expire.
     public var garbageCollectionGrace: TimeInterval
     public var garbageCollectionInterval: Duration
+    /// Where clients reach this service (`https://tokens.example.org`), for links and error
+    /// `type` URLs; nil: `http://host:port` as configured. Never taken from a request's `Host`.
+    public var publicURL: String?
+    /// A connection that sends nothing for this long is closed, so that slow or idle
+    /// clients cannot hold connections forever.
+    public var idleTimeout: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, sessionLifetime: TimeInterval = 7 * 86_400,
         appTokenLifetime: TimeInterval? = nil, garbageCollectionGrace: TimeInterval = 86_400,
-        garbageCollectionInterval: Duration = .seconds(3_600)
+        garbageCollectionInterval: Duration = .seconds(3_600), publicURL: String? = nil,
+        idleTimeout: Duration = .seconds(60)
     ) {
         self.host = host
         self.port = port
@@ -28,6 +36,15 @@ public struct ServerConfiguration: Sendable {
         self.appTokenLifetime = appTokenLifetime
         self.garbageCollectionGrace = garbageCollectionGrace
         self.garbageCollectionInterval = garbageCollectionInterval
+        self.publicURL = publicURL
+        self.idleTimeout = idleTimeout
+    }
+
+    /// The base of every absolute URL the service writes, without a trailing slash.
+    public var externalBaseURL: String {
+        if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+        let literalHost = host.contains(":") ? "[\(host)]" : host
+        return "http://\(literalHost):\(port)"
     }
 }
 
@@ -67,6 +84,7 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     Application(
         router: buildRouter(configuration: configuration, services: services),
+        server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "latchkey"),
         services: storageServices + [
             TokenGarbageCollector(
@@ -81,8 +99,7 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
         RequestMetricsMiddleware(factory: services.metricsFactory)
-        LogRequestsMiddleware(
-            .info, includeHeaders: .all(), redactHeaders: [.authorization, .cookie, .proxyAuthorization])
+        RequestLogMiddleware()
         ErrorMiddleware()
     }
     HealthController(storage: services.storage).addRoutes(to: router)

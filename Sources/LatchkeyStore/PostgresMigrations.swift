@@ -1,3 +1,4 @@
+import LatchkeyCore
 import Logging
 import PostgresNIO
 
@@ -9,10 +10,17 @@ enum PostgresMigrations {
     /// sharing a schema wait for each other and nothing else waits for them.
     static let lockKey = "hashtextextended('latchkey-migrations:' || current_schema(), 0)"
 
-    static let migrations: [(name: String, statements: [String])] = [
-        (
-            "1-users-and-tokens",
-            [
+    /// A migration: SQL statements, then optionally code, in one transaction.
+    struct Migration: Sendable {
+        var name: String
+        var statements: [String]
+        var code: (@Sendable (PostgresConnection, Logger) async throws -> Void)? = nil
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            name: "1-users-and-tokens",
+            statements: [
                 """
                 CREATE TABLE users (
                     id BIGSERIAL PRIMARY KEY,
@@ -50,9 +58,9 @@ enum PostgresMigrations {
                 "CREATE INDEX tokens_by_expiry ON tokens (expires_us)",
             ]
         ),
-        (
-            "2-identities",
-            [
+        Migration(
+            name: "2-identities",
+            statements: [
                 """
                 CREATE TABLE identities (
                     provider TEXT NOT NULL,
@@ -64,9 +72,9 @@ enum PostgresMigrations {
                 """
             ]
         ),
-        (
-            "3-clients-and-events",
-            [
+        Migration(
+            name: "3-clients-and-events",
+            statements: [
                 """
                 CREATE TABLE clients (
                     id BIGSERIAL PRIMARY KEY,
@@ -88,7 +96,34 @@ enum PostgresMigrations {
                 """,
             ]
         ),
+        Migration(name: "4-unicode-folding", statements: [], code: refoldNames),
     ]
+
+    /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's
+    /// migration 4 does). A name that now collides with an earlier account keeps its old fold.
+    @Sendable static func refoldNames(_ connection: PostgresConnection, logger: Logger) async throws {
+        var users: [(Int64, String, String?)] = []
+        for try await row in try await connection.query(
+            "SELECT id, username, email FROM users ORDER BY id", logger: logger
+        )
+        .decode((Int64, String, String?).self) {
+            users.append(row)
+        }
+        for (id, username, email) in users {
+            let username = Identifier.folded(username)
+            try await connection.query(
+                """
+                UPDATE users SET username_folded = \(username) WHERE id = \(id)
+                AND NOT EXISTS (SELECT 1 FROM users WHERE username_folded = \(username) AND id <> \(id))
+                """, logger: logger)
+            guard let email = email.map(Identifier.foldedEmail) else { continue }
+            try await connection.query(
+                """
+                UPDATE users SET email_folded = \(email) WHERE id = \(id)
+                AND NOT EXISTS (SELECT 1 FROM users WHERE email_folded = \(email) AND id <> \(id))
+                """, logger: logger)
+        }
+    }
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withConnection { connection in
@@ -122,6 +157,7 @@ enum PostgresMigrations {
                 for statement in migration.statements {
                     try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
+                try await migration.code?(transaction, logger)
                 try await transaction.query(
                     "INSERT INTO latchkey_migrations (name) VALUES (\(migration.name))", logger: logger)
             }

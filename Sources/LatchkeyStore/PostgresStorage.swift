@@ -40,7 +40,8 @@ public final class PostgresStorage: LatchkeyStorage {
                     """
                     INSERT INTO users (username, username_folded, email, email_folded, first_name, last_name,
                                        password_hash, is_active, is_admin, created_us)
-                    VALUES (\(user.username), \(caseFolded(user.username)), \(user.email), \(user.email.map(caseFolded)),
+                    VALUES (\(user.username), \(Identifier.folded(user.username)), \(user.email),
+                            \(user.email.map(Identifier.foldedEmail)),
                             \(user.firstName), \(user.lastName), \(user.passwordHash), TRUE, \(user.isAdmin),
                             \(Columns.microseconds(user.created)))
                     RETURNING id
@@ -72,7 +73,7 @@ public final class PostgresStorage: LatchkeyStorage {
         try await fetchUsers(
             PostgresQuery(
                 unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE username_folded = $1",
-                binds: try binds(caseFolded(username)))
+                binds: try binds(Identifier.folded(username)))
         ).first
     }
 
@@ -81,9 +82,9 @@ public final class PostgresStorage: LatchkeyStorage {
         try await fetchUsers(
             PostgresQuery(
                 unsafeSQL: """
-                    SELECT \(Self.userColumns) FROM users WHERE username_folded = $1 OR email_folded = $1
+                    SELECT \(Self.userColumns) FROM users WHERE username_folded = $1 OR email_folded = $2
                     ORDER BY (username_folded = $1) DESC LIMIT 1
-                    """, binds: try binds(caseFolded(login)))
+                    """, binds: try binds(Identifier.folded(login), Identifier.foldedEmail(login)))
         ).first
     }
 
@@ -105,12 +106,12 @@ public final class PostgresStorage: LatchkeyStorage {
         try await fetchUsers(
             PostgresQuery(
                 unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE email_folded = $1",
-                binds: try binds(caseFolded(email)))
+                binds: try binds(Identifier.foldedEmail(email)))
         ).first
     }
 
     public func usernameCount(withPrefix prefix: String) async throws -> Int {
-        let pattern = Columns.likePattern(prefix: caseFolded(prefix))
+        let pattern = Columns.likePattern(prefix: Identifier.folded(prefix))
         return try await run { [self] in
             var count: Int64 = 0
             let rows = try await client.query(

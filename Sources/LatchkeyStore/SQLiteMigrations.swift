@@ -1,4 +1,5 @@
 import GRDB
+import LatchkeyCore
 
 /// Versioned schema changes, applied in order at start. Never edit a shipped
 /// migration: add a new one.
@@ -72,6 +73,24 @@ enum SQLiteMigrations {
                         detail TEXT NOT NULL DEFAULT ''
                     );
                     """)
+        }
+        migrator.registerMigration("4-unicode-folding") { db in
+            // Names were folded with lowercased(); fold them again by NFKC case-fold. A name
+            // that now collides with an earlier account keeps its old fold rather than fail the start.
+            for row in try Row.fetchAll(db, sql: "SELECT id, username, email FROM users ORDER BY id") {
+                let id: Int64 = row["id"]
+                for (column, folded) in [
+                    ("username_folded", Identifier.folded(row["username"])),
+                    ("email_folded", (row["email"] as String?).map(Identifier.foldedEmail)),
+                ] {
+                    guard let folded else { continue }
+                    try db.execute(
+                        sql: """
+                            UPDATE users SET \(column) = ? WHERE id = ?
+                            AND NOT EXISTS (SELECT 1 FROM users WHERE \(column) = ? AND id <> ?)
+                            """, arguments: [folded, id, folded, id])
+                }
+            }
         }
         return migrator
     }

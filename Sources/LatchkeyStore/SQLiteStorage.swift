@@ -2,18 +2,32 @@ import Foundation
 import GRDB
 import LatchkeyCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The embedded backend: one SQLite file in WAL mode through a GRDB `DatabasePool`
 /// (concurrent readers, one writer).
 public final class SQLiteStorage: LatchkeyStorage {
     public let path: String
     private let pool: DatabasePool
 
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed, mode 0600) the database at `path` and applies pending migrations.
     public init(path: String) throws {
         self.path = path
+        // Tokens' digests and sealed secrets live here: a file Latchkey creates is its owner's
+        // alone. SQLite gives the -wal and -shm files the database file's mode.
+        let created = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if created >= 0 { close(created) }
         var configuration = Configuration()
         // Another process (the CLI beside a running server) may hold the write lock briefly.
         configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // FULL: a commit is on disk before it is acknowledged. In WAL mode NORMAL would
+            // survive a crash of the process (SIGKILL) but may lose the last commits on power
+            // loss, and an acknowledged revocation of a leaked token must never come undone.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try SQLiteMigrations.migrator.migrate(pool)
@@ -27,13 +41,14 @@ public final class SQLiteStorage: LatchkeyStorage {
     public func insertUser(_ user: NewUser) async throws -> User {
         try await pool.write { db in
             if try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM users WHERE username_folded = ?", arguments: [caseFolded(user.username)])
+                db, sql: "SELECT 1 FROM users WHERE username_folded = ?", arguments: [Identifier.folded(user.username)])
                 == true
             {
                 throw StorageError.usernameTaken(user.username)
             }
             if let email = user.email,
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE email_folded = ?", arguments: [caseFolded(email)])
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM users WHERE email_folded = ?", arguments: [Identifier.foldedEmail(email)])
                     == true
             {
                 throw StorageError.emailTaken(email)
@@ -45,7 +60,7 @@ public final class SQLiteStorage: LatchkeyStorage {
                     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
                     """,
                 arguments: [
-                    user.username, caseFolded(user.username), user.email, user.email.map(caseFolded),
+                    user.username, Identifier.folded(user.username), user.email, user.email.map(Identifier.foldedEmail),
                     user.firstName, user.lastName, user.passwordHash, user.isAdmin,
                     Columns.microseconds(user.created),
                 ])
@@ -61,14 +76,15 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func user(username: String) async throws -> User? {
-        try await fetchUser(where: "username_folded = ?", caseFolded(username))
+        try await fetchUser(where: "username_folded = ?", Identifier.folded(username))
     }
 
     public func user(login: String) async throws -> User? {
-        let folded = caseFolded(login)
+        let (username, email) = (Identifier.folded(login), Identifier.foldedEmail(login))
         // A username wins over another account's email that happens to be spelled the same.
         return try await fetchUser(
-            where: "username_folded = ? OR email_folded = ? ORDER BY username_folded = ? DESC", folded, folded, folded)
+            where: "username_folded = ? OR email_folded = ? ORDER BY username_folded = ? DESC", username, email,
+            username)
     }
 
     public func users() async throws -> [User] {
@@ -82,11 +98,11 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func user(email: String) async throws -> User? {
-        try await fetchUser(where: "email_folded = ?", caseFolded(email))
+        try await fetchUser(where: "email_folded = ?", Identifier.foldedEmail(email))
     }
 
     public func usernameCount(withPrefix prefix: String) async throws -> Int {
-        let pattern = Columns.likePattern(prefix: caseFolded(prefix))
+        let pattern = Columns.likePattern(prefix: Identifier.folded(prefix))
         return try await pool.read { db in
             try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM users WHERE username_folded LIKE ? ESCAPE '\\'", arguments: [pattern])

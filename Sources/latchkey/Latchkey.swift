@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import LatchkeyCore
+import Logging
 
 @main
 struct Latchkey: AsyncParsableCommand {
@@ -12,6 +14,8 @@ struct Latchkey: AsyncParsableCommand {
     /// Like ArgumentParser's own entry point, except that a failure is reported as
     /// one line on stderr (no usage dump, no trace) with a non-zero exit.
     static func main() async {
+        // Every log line of every command passes through secret redaction.
+        LoggingSystem.bootstrap { label in SecretRedactingLogHandler(StreamLogHandler.standardOutput(label: label)) }
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

@@ -14,10 +14,12 @@ enum OpenIDOptions {
         var issuer: String?
         var audiences: [String]
         var jwksURL: String?
+        var linkByEmail: Bool?
 
         enum CodingKeys: String, CodingKey {
             case preset, issuer, audiences
             case jwksURL = "jwks_url"
+            case linkByEmail = "link_by_email"
         }
     }
 
@@ -27,10 +29,14 @@ enum OpenIDOptions {
             providers.append(
                 OpenIDProvider(
                     issuer: issuer, audiences: try audiences("LATCHKEY_OIDC_AUDIENCES"),
-                    jwksURL: environment("LATCHKEY_OIDC_JWKS_URL")))
+                    jwksURL: environment("LATCHKEY_OIDC_JWKS_URL"),
+                    linkByEmail: try flag("LATCHKEY_OIDC_LINK_BY_EMAIL")))
         }
         if environment("LATCHKEY_OIDC_GOOGLE_AUDIENCES") != nil {
-            providers.append(.google(audiences: try audiences("LATCHKEY_OIDC_GOOGLE_AUDIENCES")))
+            providers.append(
+                .google(
+                    audiences: try audiences("LATCHKEY_OIDC_GOOGLE_AUDIENCES"),
+                    linkByEmail: try flag("LATCHKEY_OIDC_GOOGLE_LINK_BY_EMAIL")))
         }
         if let path = file ?? environment("LATCHKEY_OIDC_PROVIDERS_FILE") {
             providers += try fromFile(path)
@@ -46,6 +52,14 @@ enum OpenIDOptions {
         return list
     }
 
+    private static func flag(_ variable: String) throws -> Bool {
+        switch environment(variable)?.lowercased() {
+        case nil, "false", "0", "no", "off": return false
+        case "true", "1", "yes", "on": return true
+        case let other?: throw CLIError("\(variable) must be true or false, not '\(other)'")
+        }
+    }
+
     private static func fromFile(_ path: String) throws -> [OpenIDProvider] {
         let entries: [FileEntry]
         do {
@@ -56,9 +70,11 @@ enum OpenIDOptions {
         return try entries.map { entry in
             guard !entry.audiences.isEmpty else { throw CLIError("every provider in \(path) needs audiences") }
             switch (entry.preset, entry.issuer) {
-            case ("google"?, _): return .google(audiences: entry.audiences)
+            case ("google"?, _): return .google(audiences: entry.audiences, linkByEmail: entry.linkByEmail ?? false)
             case (nil, let issuer?):
-                return OpenIDProvider(issuer: issuer, audiences: entry.audiences, jwksURL: entry.jwksURL)
+                return OpenIDProvider(
+                    issuer: issuer, audiences: entry.audiences, jwksURL: entry.jwksURL,
+                    linkByEmail: entry.linkByEmail ?? false)
             default: throw CLIError("every provider in \(path) needs an issuer, or \"preset\": \"google\"")
             }
         }

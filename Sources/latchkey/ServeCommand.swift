@@ -29,6 +29,13 @@ struct ServeCommand: AsyncParsableCommand {
     var noRecoverableTokens = false
     @Option(help: "A JSON file listing OpenID Connect providers (env LATCHKEY_OIDC_PROVIDERS_FILE); see the README.")
     var oidcProviders: String?
+    @Option(
+        help:
+            "Where clients reach this service, e.g. https://tokens.example.org, for links and error URLs (env LATCHKEY_PUBLIC_URL; default http://HOST:PORT)."
+    )
+    var publicURL: String?
+    @Option(help: "Close connections idle this long (env LATCHKEY_IDLE_TIMEOUT; default 60s).")
+    var idleTimeout: String?
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
@@ -76,11 +83,26 @@ struct ServeCommand: AsyncParsableCommand {
                 return value
             } ?? 8080
         guard (0...65_535).contains(port) else { throw CLIError("the port must be between 0 and 65535, not \(port)") }
+        let idle = try Lifetime.parse(idleTimeout ?? environment("LATCHKEY_IDLE_TIMEOUT") ?? "60s")
         return ServerConfiguration(
             host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1", port: port,
             sessionLifetime: try Lifetime.parse(sessionLifetime ?? environment("LATCHKEY_SESSION_LIFETIME") ?? "7d"),
             appTokenLifetime: try (appTokenLifetime ?? environment("LATCHKEY_APP_TOKEN_LIFETIME")).map(Lifetime.parse),
-            garbageCollectionGrace: try Lifetime.parse(gcGrace ?? environment("LATCHKEY_GC_GRACE") ?? "1d"))
+            garbageCollectionGrace: try Lifetime.parse(gcGrace ?? environment("LATCHKEY_GC_GRACE") ?? "1d"),
+            publicURL: try (publicURL ?? environment("LATCHKEY_PUBLIC_URL")).map(Self.checkedPublicURL),
+            idleTimeout: .seconds(Int64(idle)))
+    }
+
+    /// An absolute http(s) URL with a host and nothing after its path.
+    private static func checkedPublicURL(_ text: String) throws -> String {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", url.host?.isEmpty == false, url.query == nil, url.fragment == nil,
+            url.user == nil
+        else {
+            throw CLIError(
+                "the public URL must look like https://tokens.example.org (http or https, no query), not '\(text)'")
+        }
+        return text
     }
 
     private var recoverableTokens: Bool {

@@ -86,11 +86,25 @@ struct SecretBoxTests {
 
     @Test func aDamagedKeyFileIsAClearError() throws {
         let path = try makeScratchDirectory().appendingPathComponent("bad.key").path
-        try Data("garbage".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(
+            FileManager.default.createFile(
+                atPath: path, contents: Data("garbage".utf8), attributes: [.posixPermissions: 0o600]))
         #expect {
             try SecretBox.loadOrCreate(at: path)
         } throws: { error in
             "\(error)".hasPrefix("cannot use the server key file \(path): the server key must be 32 bytes")
+        }
+    }
+
+    @Test func aKeyFileThatOthersCanReadIsRefused() throws {
+        let path = try makeScratchDirectory().appendingPathComponent("open.key").path
+        _ = try SecretBox.loadOrCreate(at: path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
+        #expect {
+            try SecretBox.loadOrCreate(at: path)
+        } throws: { error in
+            "\(error)"
+                == "the server key file \(path) is readable by group or others; make it private with: chmod 600 \(path)"
         }
     }
 

@@ -42,7 +42,9 @@ final class FakeOpenIDProvider: Sendable {
             return json(#"{"issuer":"\#(issuer)","jwks_uri":"\#(issuer)/jwks"}"#)
         }
         router.get("jwks") { _, _ in
-            json(#"{"keys":[\#(box.keys.withLock { $0 }.joined(separator: ","))]}"#)
+            box.jwksFetches.withLock { $0 += 1 }
+            guard !box.failing.withLock({ $0 }) else { return Response(status: .internalServerError) }
+            return json(#"{"keys":[\#(box.keys.withLock { $0 }.joined(separator: ","))]}"#)
         }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
@@ -84,6 +86,14 @@ final class FakeOpenIDProvider: Sendable {
         box.keys.withLock { $0 = kids.compactMap { jwks[$0] } }
     }
 
+    /// How many times the JWKS was fetched so far.
+    var jwksFetches: Int { box.jwksFetches.withLock { $0 } }
+
+    /// Makes the JWKS answer 500 (true) or its keys (false).
+    func setFailing(_ failing: Bool) {
+        box.failing.withLock { $0 = failing }
+    }
+
     func stop() {
         server.cancel()
     }
@@ -117,6 +127,10 @@ final class FakeOpenIDProvider: Sendable {
 final class ProviderBox: Sendable {
     let issuer = Mutex("")
     let keys = Mutex<[String]>([])
+    /// How many times the JWKS was asked for.
+    let jwksFetches = Mutex(0)
+    /// While true, the JWKS answers 500.
+    let failing = Mutex(false)
 }
 
 func base64URL(_ data: some DataProtocol) -> String {

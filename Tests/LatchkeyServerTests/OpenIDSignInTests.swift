@@ -21,7 +21,7 @@ struct OpenIDSignInTests {
     }
 
     func withProvider(
-        keys: KeySource = .published,
+        keys: KeySource = .published, linkByEmail: Bool = false,
         _ body: @Sendable @escaping (FakeOpenIDProvider, LatchkeyServices, any TestClientProtocol) async throws -> Void
     ) async throws {
         let provider = try await FakeOpenIDProvider.start()
@@ -36,7 +36,8 @@ struct OpenIDSignInTests {
         let verifier = IDTokenVerifier(
             providers: [
                 OpenIDProvider(
-                    issuer: provider.issuer, audiences: ["latchkey-test", "other-app"], jwksURL: jwksURL)
+                    issuer: provider.issuer, audiences: ["latchkey-test", "other-app"], jwksURL: jwksURL,
+                    linkByEmail: linkByEmail)
             ],
             clock: clock, fetchTimeout: .seconds(1))
         let services = LatchkeyServices(
@@ -198,15 +199,79 @@ struct OpenIDSignInTests {
                 let started = ContinuousClock.now
                 let (status, body) = try await signIn(client, try await provider.sign(provider.claims(now: clock.now)))
                 #expect(status == .serviceUnavailable)
-                let message = try #require(body["message"] as? String)
-                #expect(message.hasPrefix("The sign-in provider's keys could not be fetched: \(url)"))
+                // The provider's URL is for the operator's log, never for the client.
+                #expect(
+                    body["message"] as? String == "The sign-in provider's keys could not be fetched; try again shortly."
+                )
                 #expect(ContinuousClock.now - started < .seconds(10), "bounded by the fetch timeout")
             }
         }
     }
 
-    @Test func anAccountIsFoundByEmailThenBySubjectEvenAfterTheEmailChanges() async throws {
+    @Test func concurrentSignInsShareOneKeyFetchAndAFailedFetchBacksOff() async throws {
+        try await withProvider { provider, _, client in
+            provider.setFailing(true)
+            let token = try await provider.sign(provider.claims(now: clock.now))
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<20 { group.addTask { try await signIn(client, token).0 } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: .serviceUnavailable, count: 20))
+            #expect(provider.jwksFetches == 1, "one fetch in flight for all twenty sign-ins")
+
+            provider.setFailing(false)
+            let (status, _) = try await signIn(client, token)
+            #expect(status == .serviceUnavailable, "no new fetch during the back-off")
+            #expect(provider.jwksFetches == 1)
+
+            clock.advance(by: 31)
+            let (after, body) = try await signIn(client, try await provider.sign(provider.claims(now: clock.now)))
+            #expect(after == .created, "\(body)")
+            #expect(provider.jwksFetches == 2)
+        }
+    }
+
+    @Test func anExistingAccountsEmailSignsInOnlyWhereTheProviderIsTrustedToLink() async throws {
         try await withProvider { provider, services, client in
+            let pete = try await makeUser(services.storage, "pete", email: "pete@example.com")
+            let (status, body) = try await signIn(
+                client, try await provider.sign(provider.claims(now: clock.now, email: "Pete@example.com")))
+            #expect(status == .forbidden)
+            #expect((body["message"] as? String)?.hasPrefix("For security reasons") == true, "\(body)")
+            #expect(
+                try await services.storage.linkedUser(provider: provider.issuer, subject: "subject-Pete@example.com")
+                    == nil)
+            #expect(try await services.storage.userCount() == 1, "no second account with pete's email")
+            _ = pete
+        }
+        try await withProvider(linkByEmail: true) { provider, services, client in
+            let admin = try await makeUser(services.storage, "root", email: "root@example.com", isAdmin: true)
+            let kim = try await makeUser(services.storage, "kim", email: "kim@example.org")
+            // Never to an administrator, even from a trusted provider.
+            var (status, _) = try await signIn(
+                client, try await provider.sign(provider.claims(now: clock.now, email: "root@example.com")))
+            #expect(status == .forbidden)
+            // The Kelvin sign (U+212A) folds to K: never linked onto kim's account.
+            (status, _) = try await signIn(
+                client, try await provider.sign(provider.claims(now: clock.now, email: "\u{212A}im@example.org")))
+            #expect(status == .forbidden)
+            var body: [String: Any]
+            (status, body) = try await signIn(
+                client, try await provider.sign(provider.claims(now: clock.now, email: "KIM@example.org")))
+            #expect(status == .created)
+            #expect(body["username"] as? String == "kim")
+            #expect(
+                try await services.storage.linkedUser(provider: provider.issuer, subject: "subject-KIM@example.org")?.id
+                    == kim.id)
+            #expect(
+                try await services.storage.linkedUser(provider: provider.issuer, subject: "subject-root@example.com")
+                    == nil)
+            _ = admin
+        }
+    }
+
+    @Test func anAccountIsFoundByEmailThenBySubjectEvenAfterTheEmailChanges() async throws {
+        try await withProvider(linkByEmail: true) { provider, services, client in
             let pete = try await makeUser(services.storage, "pete", email: "Pete@Example.com")
             var claims = provider.claims(now: clock.now, email: "pete@example.COM")
             claims["sub"] = "pete-subject"

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import LatchkeyCore
 import LatchkeyServer
 import LatchkeyTestSupport
+import Logging
 import Testing
 
 @Suite("Server skeleton")
@@ -70,20 +71,42 @@ struct ServerSkeletonTests {
         }
     }
 
-    @Test func requestLogsRedactCredentials() async throws {
+    @Test func requestLogsShowTheRoutePatternAndNoCredentials() async throws {
         let logs = CapturedLogs()
         let secret = TokenSecret.generate().value
         try await makeApp(logs: logs).test(.router) { client in
             try await client.execute(
-                uri: "/healthz", method: .get,
+                uri: "/healthz?token=\(secret)", method: .get,
                 headers: [.authorization: "Bearer \(secret)", .cookie: "session=\(secret)", .userAgent: "tester/1"]
             ) { response in
                 #expect(response.status == .ok)
             }
+            // The secret in the path is the proof of this call; the log names the route, not the path.
+            try await client.execute(uri: "/api/tokens/\(secret)/", method: .delete) { response in
+                #expect(response.status == .notFound)
+            }
         }
-        let requestLines = logs.all.filter { $0.contains("/healthz") }
-        #expect(requestLines.count == 1)
-        #expect(requestLines.allSatisfy { $0.contains("tester/1") && $0.contains("***") })
-        #expect(logs.all.allSatisfy { !$0.contains(secret) })
+        #expect(logs.all.contains { $0.contains("GET /healthz 200") })
+        #expect(logs.all.contains { $0.contains("DELETE /api/tokens/{token} 404") })
+        #expect(logs.all.allSatisfy { !$0.contains(secret) && !$0.contains("tester/1") }, "\(logs.all)")
+    }
+
+    @Test func theLogHandlerRedactsAnythingShapedLikeASecret() {
+        let token = TokenSecret.generate().value
+        let line = "failed: \(token) and lks_\(String(repeating: "a", count: 32)), lk_short, key \(token.prefix(8))"
+        let redacted = SecretRedaction.redact(line)
+        #expect(!redacted.contains(token))
+        #expect(!redacted.contains(String(repeating: "a", count: 32)))
+        #expect(redacted.contains("\(token.prefix(8))…[redacted]"), "the public key part stays")
+        #expect(redacted.contains("lk_short"), "too short to be a secret")
+        #expect(SecretRedaction.redact("nothing here") == "nothing here")
+
+        let logs = CapturedLogs()
+        var logger = Logger(label: "redacting") { _ in SecretRedactingLogHandler(logs.logger().handler) }
+        logger.logLevel = .trace
+        logger[metadataKey: "bound"] = "\(token)"
+        logger.info("saw \(token)", metadata: ["token": "\(token)", "list": ["\(token)"]])
+        #expect(logs.all.count == 1)
+        #expect(logs.all.allSatisfy { !$0.contains(token) }, "\(logs.all)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import LatchkeyCore
 import LatchkeyStore
 import LatchkeyTestSupport
@@ -238,6 +239,37 @@ struct SQLiteFileTests {
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.user(username: "sam") != nil)
+    }
+
+    @Test func aDatabaseLatchkeyCreatesIsItsOwnersAloneWithItsLogFiles() async throws {
+        let path = try makeScratchDirectory().appendingPathComponent("private.db").path
+        let storage = try SQLiteStorage(path: path)
+        try await makeUser(storage, "sam")
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber
+            #expect(mode?.intValue == 0o600, "\(file)")
+        }
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test func namesStoredBeforeUnicodeFoldingAreFoldedAgainOnUpgrade() async throws {
+        // A database from before migration 4 folded with lowercased(): "JOSE\u{301}" was stored
+        // decomposed; after the upgrade the composed spelling finds it.
+        let path = try makeScratchDirectory().appendingPathComponent("old.db").path
+        do {
+            let storage = try SQLiteStorage(path: path)
+            try await makeUser(storage, "placeholder")
+        }
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '4-unicode-folding'")
+            try db.execute(
+                sql: "UPDATE users SET username = ?, username_folded = ? WHERE username = 'placeholder'",
+                arguments: ["JOSE\u{301}", "jose\u{301}"])
+        }
+        try queue.close()
+        let upgraded = try SQLiteStorage(path: path)
+        #expect(try await upgraded.user(username: "jos\u{e9}")?.username == "JOSE\u{301}")
     }
 
     @Test func aFileThatIsNotADatabaseIsAClearError() throws {

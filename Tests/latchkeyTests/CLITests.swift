@@ -121,7 +121,7 @@ struct CLITests {
             try run(["token", "create", "--user", "nobody", "--title", "t"]), "there is no user named 'nobody'")
         expectOneLineFailure(
             try run(["token", "create", "--user", "sam", "--title", "t", "--expires-in", "soon"]),
-            "'soon' is not a duration: use a whole number and one of w, d, h, m, s (e.g. 30d)")
+            "'soon' is not a duration: use a whole number and one of w, d, h, m, s (e.g. 30d), at most 100 years")
         expectOneLineFailure(
             try run(["token", "create", "--user", "sam", "--title", String(repeating: "x", count: 256)]),
             "the title must be at most 255 characters")
@@ -151,7 +151,7 @@ struct CLITests {
         #expect(try await storage.tokens(TokenQuery()).map(\.title) == ["expired 1.0h ago"])
         expectOneLineFailure(
             try run(["token", "gc", "--grace", "tomorrow"]),
-            "'tomorrow' is not a duration: use a whole number and one of w, d, h, m, s (e.g. 30d)")
+            "'tomorrow' is not a duration: use a whole number and one of w, d, h, m, s (e.g. 30d), at most 100 years")
     }
 
     @Test func serviceClientsAreCreatedListedAndRevoked() async throws {

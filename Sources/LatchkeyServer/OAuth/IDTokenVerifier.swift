@@ -8,7 +8,10 @@ import NIOHTTP1
 /// Verifies OpenID Connect ID tokens against the configured providers, in Stencila
 /// Hub's order: shape, expiry, issuer, audience, signature (and `nbf`/`iat`), then
 /// `email_verified`. Keys are fetched from each provider's JWKS, cached, and
-/// fetched again when a token names an unknown key id, at most once a minute.
+/// fetched again when a token names an unknown key id, at most once a minute. One fetch
+/// per provider is in flight at a time (every request waiting for keys shares it), and
+/// after a failed fetch none is tried for `failureBackoff`: meanwhile sign-ins that need
+/// new keys are answered "unavailable" at once instead of each waiting on a dead provider.
 public actor IDTokenVerifier {
     /// Asymmetric algorithms only: `none` and the HMAC family are never accepted.
     static let allowedAlgorithms: Set<String> = [
@@ -21,7 +24,11 @@ public actor IDTokenVerifier {
     private let httpClient: HTTPClient
     private let fetchTimeout: TimeAmount
     private let leeway: TimeInterval
+    private let failureBackoff: TimeInterval
     private var keySets: [String: KeySet] = [:]
+    private var fetchesInFlight: [String: Task<KeySet, any Error>] = [:]
+    /// Per issuer: no fetch before this time, and why the last one failed.
+    private var backoffs: [String: (until: Date, reason: String)] = [:]
 
     private struct KeySet {
         var keys: JWTKeyCollection
@@ -32,13 +39,14 @@ public actor IDTokenVerifier {
 
     public init(
         providers: [OpenIDProvider], clock: any WallClock, httpClient: HTTPClient = .shared,
-        fetchTimeout: TimeAmount = .seconds(5), leeway: TimeInterval = 30
+        fetchTimeout: TimeAmount = .seconds(5), leeway: TimeInterval = 30, failureBackoff: TimeInterval = 30
     ) {
         self.providers = Dictionary(providers.map { ($0.issuer, $0) }, uniquingKeysWith: { first, _ in first })
         self.clock = clock
         self.httpClient = httpClient
         self.fetchTimeout = fetchTimeout
         self.leeway = leeway
+        self.failureBackoff = failureBackoff
     }
 
     public func verify(_ token: String) async throws -> VerifiedIdentity {
@@ -80,7 +88,7 @@ public actor IDTokenVerifier {
         }
         return VerifiedIdentity(
             provider: issuer, subject: subject, email: parsed.claims["email"]?.text, givenName: givenName,
-            familyName: familyName)
+            familyName: familyName, mayLinkByEmail: provider.linkByEmail)
     }
 
     private func verifySignature(_ parsed: ParsedJWT, token: String, provider: OpenIDProvider) async throws {
@@ -103,16 +111,43 @@ public actor IDTokenVerifier {
     }
 
     /// The provider's keys, fetched now if none are cached or if `kid` is unknown
-    /// and the last fetch was at least a minute ago.
+    /// and the last fetch was at least a minute ago; during a back-off after a failed
+    /// fetch, the cached keys or an immediate "unavailable".
     private func keySet(for provider: OpenIDProvider, refreshingFor kid: String?) async throws -> KeySet {
+        let issuer = provider.issuer
         let now = clock.now
-        if let cached = keySets[provider.issuer] {
+        let cached = keySets[issuer]
+        if let cached {
             let known = kid.map { cached.declaredAlgorithms[$0] != nil } ?? true
             if known || now.timeIntervalSince(cached.fetched) < Self.refetchInterval { return cached }
         }
-        let fetched = try await fetchKeySet(provider, at: now)
-        keySets[provider.issuer] = fetched
-        return fetched
+        if let backoff = backoffs[issuer], now < backoff.until {
+            if let cached { return cached }
+            throw OpenIDError.providerUnavailable(backoff.reason)
+        }
+        let fetch: Task<KeySet, any Error>
+        if let running = fetchesInFlight[issuer] {
+            fetch = running
+        } else {
+            fetch = Task { try await self.fetchKeySet(provider, at: now) }
+            fetchesInFlight[issuer] = fetch
+        }
+        do {
+            let fetched = try await fetch.value
+            if fetchesInFlight[issuer] == fetch {
+                fetchesInFlight[issuer] = nil
+                keySets[issuer] = fetched
+                backoffs[issuer] = nil
+            }
+            return fetched
+        } catch {
+            if fetchesInFlight[issuer] == fetch {
+                fetchesInFlight[issuer] = nil
+                let reason = if case OpenIDError.providerUnavailable(let reason) = error { reason } else { "\(error)" }
+                backoffs[issuer] = (clock.now.addingTimeInterval(failureBackoff), reason)
+            }
+            throw error
+        }
     }
 
     private func fetchKeySet(_ provider: OpenIDProvider, at now: Date) async throws -> KeySet {

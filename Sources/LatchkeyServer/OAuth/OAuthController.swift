@@ -25,10 +25,10 @@ struct OAuthController {
         }
         var body: [String: Any] = [
             "active": true, "scope": found.scopes.joined(separator: " "), "username": owner.username,
-            "sub": String(owner.id), "iat": Int(found.created.timeIntervalSince1970), "token_type": "Bearer",
+            "sub": String(owner.id), "iat": found.created.secondsSince1970, "token_type": "Bearer",
             "client_id": "latchkey", "jti": found.uuid.uuidString.lowercased(), "token_kind": found.kind.rawValue,
         ]
-        if let expires = found.expires { body["exp"] = Int(expires.timeIntervalSince1970) }
+        if let expires = found.expires { body["exp"] = expires.secondsSince1970 }
         return try Self.json(body)
     }
 

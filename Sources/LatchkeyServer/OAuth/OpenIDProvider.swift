@@ -9,18 +9,22 @@ public struct OpenIDProvider: Sendable, Hashable {
     /// Where the provider publishes its signing keys; nil: read from the issuer's
     /// `/.well-known/openid-configuration`.
     public var jwksURL: String?
+    /// Trust this provider to sign in to an existing (non-admin) account that has the
+    /// identity's verified email, linking it. Off by default: otherwise such a sign-in is refused.
+    public var linkByEmail: Bool
 
-    public init(issuer: String, audiences: [String], jwksURL: String? = nil) {
+    public init(issuer: String, audiences: [String], jwksURL: String? = nil, linkByEmail: Bool = false) {
         self.issuer = issuer
         self.audiences = audiences
         self.jwksURL = jwksURL
+        self.linkByEmail = linkByEmail
     }
 
     /// Google, which needs only the audiences (OAuth client ids).
-    public static func google(audiences: [String]) -> OpenIDProvider {
+    public static func google(audiences: [String], linkByEmail: Bool = false) -> OpenIDProvider {
         OpenIDProvider(
             issuer: "https://accounts.google.com", audiences: audiences,
-            jwksURL: "https://www.googleapis.com/oauth2/v3/certs")
+            jwksURL: "https://www.googleapis.com/oauth2/v3/certs", linkByEmail: linkByEmail)
     }
 
     var discoveryURL: String {
@@ -50,4 +54,8 @@ public enum OpenIDError: Error, Equatable, CustomStringConvertible {
         case .providerUnavailable(let reason): "The sign-in provider's keys could not be fetched: \(reason)"
         }
     }
+
+    /// What a client is told when the provider is unavailable: never the provider's URLs.
+    public static let publicUnavailableMessage =
+        "The sign-in provider's keys could not be fetched; try again shortly."
 }

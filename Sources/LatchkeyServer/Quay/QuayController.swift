@@ -11,7 +11,7 @@ struct QuayController {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         let api = router.group("api/v1")
-            .add(middleware: QuayErrorMiddleware())
+            .add(middleware: QuayErrorMiddleware(externalBaseURL: configuration.externalBaseURL))
             .add(middleware: QuayAuthenticator(authenticator: TokenAuthenticator(tokens: services.tokens)))
         api.post("user/apptoken", use: create)
         api.get("user/apptoken", use: list)
@@ -25,24 +25,26 @@ struct QuayController {
         api.refuseMethods(otherThan: [.get], on: "user", with: QuayError.methodNotAllowed)
     }
 
-    /// `POST /api/v1/user/apptoken` → 200 with the new token and its code.
+    /// `POST /api/v1/user/apptoken` → 200 with the new token and its code. A token never
+    /// creates a token with a scope it lacks or a later expiry than its own.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> QuayTokenEnvelope {
-        let principal = try requireAccountAdmin(context)
-        let body = try await QuayCreateRequest.decode(request, now: services.clock.now)
-        // A token never gets a scope its creator lacks.
-        if let missing = body.scopes.first(where: { !principal.holds($0) }) {
-            throw QuayError(
-                status: .forbidden, kind: .insufficientScope,
-                detail: "The requesting token does not hold the scope '\(missing)'")
-        }
-        let expiry = body.expiration ?? configuration.appTokenLifetime.map { .after($0) } ?? .never
+        let principal = try authorized(.manageTokens, context)
+        let now = services.clock.now
+        let body = try await QuayCreateRequest.decode(request, now: now)
+        // The server's default lifetime, shortened to the creator's own expiry; an explicit one is checked as asked.
+        let expiry =
+            body.expiration
+            ?? principal.grant.capping(configuration.appTokenLifetime.map { .after($0) } ?? .never, now: now)
         let issued: IssuedToken
         do {
             issued = try await services.tokens.create(
                 for: principal.user,
                 TokenRequest(
                     kind: .app, title: body.title, scopes: body.scopes, expiry: expiry,
-                    recoverable: services.tokens.secretBox != nil))
+                    recoverable: services.tokens.secretBox != nil),
+                grantedBy: principal.grant)
+        } catch TokenError.exceedsGrant(let violation) {
+            throw QuayError(status: .forbidden, kind: .insufficientScope, detail: "\(violation)")
         } catch let error as TokenError {
             throw QuayError.invalidRequest("\(error)")
         }
@@ -52,14 +54,13 @@ struct QuayController {
     /// `GET /api/v1/user/apptoken[?expiring=]`: the caller's app tokens, expired ones
     /// included until garbage collection; never their codes.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> QuayTokenList {
-        let principal = try requireAccountAdmin(context)
+        let principal = try authorized(.manageTokens, context)
         return try await tokenList(request, owner: principal.user.id) { token in QuayToken(token) }
     }
 
     /// `GET /api/v1/superuser/apptokens[?expiring=]`: every user's app tokens, for administrators.
     @Sendable func listAll(_ request: Request, context: AppRequestContext) async throws -> QuayTokenList {
-        let principal = try requireAccountAdmin(context)
-        guard principal.user.isAdmin else { throw QuayError.unauthorized }
+        _ = try authorized(.listAllTokens, context)
         let usernames = Dictionary(
             uniqueKeysWithValues: try await services.storage.users().map { ($0.id, $0.username) })
         return try await tokenList(request, owner: nil) { token in QuayToken(token, owner: usernames[token.ownerID]) }
@@ -83,17 +84,20 @@ struct QuayController {
         max(1, ((configuration.appTokenLifetime ?? 4 * 604_800) * 0.1).rounded(.up))
     }
 
-    /// `GET /api/v1/user/apptoken/{uuid}`: the caller's live token, with its code when recoverable.
+    /// `GET /api/v1/user/apptoken/{uuid}`: the caller's live token, with its code when
+    /// recoverable and within the caller's own grant (a narrow token never reads the
+    /// code of a wider or longer-lived one).
     @Sendable func read(_ request: Request, context: AppRequestContext) async throws -> QuayTokenEnvelope {
-        let principal = try requireAccountAdmin(context)
+        let principal = try authorized(.manageTokens, context)
         let token = try await ownedToken(context, principal)
         guard !token.isExpired(at: services.clock.now) else { throw QuayError.notFound }
-        return QuayTokenEnvelope(token: QuayToken(token, code: services.tokens.recoverSecret(of: token)))
+        let code = principal.grant.covers(token) ? services.tokens.recoverSecret(of: token) : nil
+        return QuayTokenEnvelope(token: QuayToken(token, code: code))
     }
 
     /// `DELETE /api/v1/user/apptoken/{uuid}` → 204, expired or not (a hard delete).
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try requireAccountAdmin(context)
+        let principal = try authorized(.manageTokens, context)
         guard try await services.tokens.revoke(try await ownedToken(context, principal)) else {
             throw QuayError.notFound
         }
@@ -102,8 +106,7 @@ struct QuayController {
 
     /// `GET /api/v1/user/`: who the credentials belong to.
     @Sendable func currentUser(_ request: Request, context: AppRequestContext) async throws -> QuayUser {
-        guard let principal = context.identity else { throw QuayError.requiresAuthentication }
-        return QuayUser(principal.user)
+        QuayUser(try authorized(.readAccount, context).user)
     }
 
     /// Another user's token is answered exactly like an unknown one.
@@ -115,10 +118,17 @@ struct QuayController {
         return token
     }
 
-    /// Quay's `require_user_admin`: a sign-in token, or a token with the `user:admin` scope.
-    private func requireAccountAdmin(_ context: AppRequestContext) throws -> Principal {
+    /// The request's principal, when the authorization table lets it do `operation`
+    /// (Quay's `require_user_admin` is `.manageTokens`: a session, or the `user:admin` scope).
+    private func authorized(_ operation: Operation, _ context: AppRequestContext) throws -> Principal {
+        do {
+            try authorize(operation, context.identity)
+        } catch .notAuthenticated {
+            throw QuayError.requiresAuthentication
+        } catch {
+            throw QuayError.unauthorized
+        }
         guard let principal = context.identity else { throw QuayError.requiresAuthentication }
-        guard principal.holds(Principal.accountAdminScope) else { throw QuayError.unauthorized }
         return principal
     }
 }

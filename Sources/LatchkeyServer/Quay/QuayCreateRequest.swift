@@ -35,7 +35,7 @@ struct QuayCreateRequest {
         switch value {
         case nil, .null:
             return nil
-        case .integer(let seconds) where seconds > 0 && seconds <= 100 * 366 * 86_400:
+        case .integer(let seconds) where Lifetime.isAcceptable(TimeInterval(seconds)):
             return .after(TimeInterval(seconds))
         case .string(let text):
             guard let date = parseRFC3339(text) else {

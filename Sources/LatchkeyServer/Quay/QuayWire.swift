@@ -10,7 +10,7 @@ enum QuayWire {
 
     /// `Tue, 21 Oct 2025 19:00:59 -0000`: Python's `email.utils.formatdate`, whole seconds.
     static func date(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var seconds = time_t(date.secondsSince1970)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
@@ -24,7 +24,8 @@ enum QuayWire {
     }
 }
 
-/// An error in Quay's shape. `type` is a URL on the host the client addressed.
+/// An error in Quay's shape. `type` is a URL under the server's public URL (set by
+/// `QuayErrorMiddleware`), never under the `Host` a request claims.
 struct QuayError: Error, HTTPResponseError {
     enum Kind: String {
         case invalidRequest = "invalid_request"
@@ -54,14 +55,13 @@ struct QuayError: Error, HTTPResponseError {
     let kind: Kind
     let detail: String
     var headers: HTTPFields = [:]
+    var externalBaseURL = ""
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let host = request.head.authority ?? "localhost"
-        let scheme = request.headers[.init("X-Forwarded-Proto")!] == "https" ? "https" : "http"
         var response = try context.responseEncoder.encode(
             Body(
                 detail: detail, errorMessage: detail, errorType: kind.rawValue, title: kind.rawValue,
-                type: "\(scheme)://\(host)/api/v1/error/\(kind.rawValue)", status: status.code),
+                type: "\(externalBaseURL)/api/v1/error/\(kind.rawValue)", status: status.code),
             from: request, context: context)
         response.status = status
         response.headers.append(contentsOf: headers)
@@ -86,24 +86,31 @@ struct QuayError: Error, HTTPResponseError {
 
 /// Answers every error under `/api/v1` in Quay's shape.
 struct QuayErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Where error `type` URLs point.
+    let externalBaseURL: String
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         do {
             return try await next(request, context)
-        } catch let error as QuayError {
+        } catch var error as QuayError {
+            error.externalBaseURL = externalBaseURL
             throw error
         } catch let error as any HTTPResponseError {
             let kind: QuayError.Kind = error.status == .notFound ? .notFound : .invalidRequest
-            throw QuayError(status: error.status, kind: kind, detail: error.status.reasonPhrase)
+            throw QuayError(
+                status: error.status, kind: kind, detail: error.status.reasonPhrase, externalBaseURL: externalBaseURL)
         } catch let error as StorageUnavailable {
             context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
             throw QuayError(
-                status: .serviceUnavailable, kind: .downstreamIssue, detail: StorageUnavailable.publicMessage)
+                status: .serviceUnavailable, kind: .downstreamIssue, detail: StorageUnavailable.publicMessage,
+                externalBaseURL: externalBaseURL)
         } catch {
             context.logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             throw QuayError(
-                status: .internalServerError, kind: .serverError, detail: "The server could not handle this request.")
+                status: .internalServerError, kind: .serverError, detail: "The server could not handle this request.",
+                externalBaseURL: externalBaseURL)
         }
     }
 }

@@ -25,43 +25,60 @@ struct StencilaController {
     }
 
     /// `POST /api/tokens/`: sign in with username (or email) and password, an OpenID
-    /// Connect ID token, or the credentials already on the request; answers a new session token.
+    /// Connect ID token, or a session token already on the request; answers a new session token.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<
         StencilaCreatedToken
     > {
         let body = try await StencilaCreateRequest.decode(request)
         let user: User
+        var grant = TokenGrant.account
         if let username = body.username, let password = body.password {
             guard let found = try await services.accounts.authenticate(login: username, password: password) else {
                 throw StencilaError.incorrectCredentials
             }
             user = found
         } else if let openid = body.openid {
-            user = try await signInWithOpenID(openid)
-        } else if let principal = context.identity {
-            user = principal.user
+            user = try await signInWithOpenID(openid, context: context)
         } else {
-            throw StencilaError.notAuthenticated
+            // An app token never mints a session: a session holds every right of its user.
+            let principal = try authorized(.mintSession, context)
+            user = principal.user
+            grant = principal.grant
         }
         let issued = try await services.tokens.create(
-            for: user, TokenRequest(kind: .session, expiry: .sliding(configuration.sessionLifetime)))
+            for: user, TokenRequest(kind: .session, expiry: .sliding(configuration.sessionLifetime)),
+            grantedBy: grant)
         return EditedResponse(status: .created, response: StencilaCreatedToken(issued, owner: user))
     }
 
     /// Signs in with an OpenID Connect ID token from a configured provider: 400 with
     /// Hub's message for each way the token can be wrong.
-    private func signInWithOpenID(_ token: String) async throws -> User {
+    private func signInWithOpenID(_ token: String, context: AppRequestContext) async throws -> User {
         let identity: VerifiedIdentity
         do {
             identity = try await services.openID.verify(token)
         } catch let error as OpenIDError {
             services.metrics.openIDLogin(succeeded: false)
-            if case .providerUnavailable = error {
-                throw StencilaError(status: .serviceUnavailable, message: "\(error); try again shortly.")
+            if case .providerUnavailable(let reason) = error {
+                // The reason names the provider's internal URLs: for the operator's log only.
+                context.logger.warning("OpenID Connect provider unavailable", metadata: ["reason": "\(reason)"])
+                throw StencilaError(status: .serviceUnavailable, message: OpenIDError.publicUnavailableMessage)
             }
             throw StencilaError.badRequest("\(error)")
         }
-        guard let user = try await services.accounts.signIn(with: identity) else {
+        let signedIn: User?
+        do {
+            signedIn = try await services.accounts.signIn(with: identity)
+        } catch let error as AccountError {
+            services.metrics.openIDLogin(succeeded: false)
+            if case .accountExists = error { throw StencilaError(status: .forbidden, message: "\(error)") }
+            throw StencilaError.badRequest("\(error)")
+        } catch let error as StorageError {
+            // Another sign-in took the name or email a moment ago.
+            services.metrics.openIDLogin(succeeded: false)
+            throw StencilaError(status: .forbidden, message: "\(error)")
+        }
+        guard let user = signedIn else {
             services.metrics.openIDLogin(succeeded: false)
             throw StencilaError.incorrectCredentials  // the linked account is deactivated
         }
@@ -71,8 +88,9 @@ struct StencilaController {
 
     /// `GET /api/tokens/`: the caller's tokens, expired ones included, a page at a time.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> StencilaTokenPage {
-        guard let principal = context.identity else { throw StencilaError.notAuthenticated }
-        let page = StencilaPagination(baseURL: absoluteURL(of: request), rawQuery: request.uri.query ?? "")
+        let principal = try authorized(.manageTokens, context)
+        let page = StencilaPagination(
+            baseURL: configuration.externalBaseURL + request.uri.path, rawQuery: request.uri.query ?? "")
         let owned = TokenQuery(ownerID: principal.user.id)
         let count = try await services.tokens.count(owned)
         var query = owned
@@ -112,10 +130,12 @@ struct StencilaController {
         return Response(status: .noContent)
     }
 
-    /// A live token named by its 8-character `id`, only among the caller's own.
+    /// A live token named by its 8-character `id`, only among the caller's own. Without
+    /// credentials the id names nothing (404, as for an unknown token).
     private func ownedToken(key: String, context: AppRequestContext) async throws -> Token {
-        guard key.count == TokenSecret.keyLength, let principal = context.identity,
-            let token = try await services.tokens.find(key: key, ownerID: principal.user.id),
+        guard key.count == TokenSecret.keyLength, context.identity != nil else { throw StencilaError.notFound }
+        let principal = try authorized(.manageTokens, context)
+        guard let token = try await services.tokens.find(key: key, ownerID: principal.user.id),
             !token.isExpired(at: services.clock.now)
         else { throw StencilaError.notFound }
         return token
@@ -123,14 +143,20 @@ struct StencilaController {
 
     /// `GET /api/users/me`: the user the request's token belongs to.
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> StencilaMe {
-        guard let principal = context.identity else { throw StencilaError.notAuthenticated }
-        return StencilaMe(principal.user)
+        StencilaMe(try authorized(.readAccount, context).user)
     }
 
-    /// `http://host/path` as the client addressed it (Django's `build_absolute_uri`).
-    private func absoluteURL(of request: Request) -> String {
-        let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
-        return "http://\(host)\(request.uri.path)"
+    /// The request's principal, when the authorization table lets it do `operation`.
+    private func authorized(_ operation: Operation, _ context: AppRequestContext) throws -> Principal {
+        do {
+            try authorize(operation, context.identity)
+        } catch .notAuthenticated {
+            throw StencilaError.notAuthenticated
+        } catch {
+            throw StencilaError.permissionDenied
+        }
+        guard let principal = context.identity else { throw StencilaError.notAuthenticated }
+        return principal
     }
 }
 

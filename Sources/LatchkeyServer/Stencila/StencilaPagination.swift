@@ -5,6 +5,9 @@ struct StencilaPagination {
     static let defaultLimit = 50
     /// Hub has no maximum; Latchkey caps a page at this many tokens.
     static let maxLimit = 1000
+    /// More tokens than anyone holds; larger offsets are read as this, so that
+    /// `offset + limit` can never overflow.
+    static let maxOffset = 1_000_000_000
 
     let limit: Int
     let offset: Int
@@ -19,16 +22,29 @@ struct StencilaPagination {
         self.query = query
         let last = { (name: String) in query.last(where: { $0.name == name })?.value }
         // Zero, negative or non-integer limits fall back to the default; offsets to 0.
-        if let value = last("limit").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), value > 0 {
-            limit = min(value, Self.maxLimit)
+        if let value = last("limit").flatMap({ Self.wholeNumber($0, atMost: Self.maxLimit) }), value > 0 {
+            limit = value
         } else {
             limit = Self.defaultLimit
         }
-        if let value = last("offset").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), value >= 0 {
+        if let value = last("offset").flatMap({ Self.wholeNumber($0, atMost: Self.maxOffset) }), value >= 0 {
             offset = value
         } else {
             offset = 0
         }
+    }
+
+    /// An integer as Python's `int()` reads it (surrounding spaces, an optional sign),
+    /// saturated to `-bound...bound`, so that no arithmetic on it can overflow: Python's
+    /// integers have no bound, so 10^30 is a valid (empty) page there too.
+    static func wholeNumber(_ text: String, atMost bound: Int) -> Int? {
+        var digits = Substring(text.trimmingCharacters(in: .whitespaces))
+        let negative = digits.first == "-"
+        if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        else { return nil }
+        let magnitude = Int(digits).map { min($0, bound) } ?? bound
+        return negative ? -magnitude : magnitude
     }
 
     func next(count: Int) -> String? {

@@ -56,6 +56,9 @@ struct StencilaError: Error, HTTPResponseError {
         status: .forbidden, message: "Incorrect authentication credentials.")
     static let invalidToken = StencilaError(status: .forbidden, message: "Invalid token.")
     static let inactiveUser = StencilaError(status: .forbidden, message: "User inactive or deleted.")
+    /// Django REST Framework's `PermissionDenied`: valid credentials without the right.
+    static let permissionDenied = StencilaError(
+        status: .forbidden, message: "You do not have permission to perform this action.")
 
     static func invalidInput(_ errors: [FieldError]) -> StencilaError {
         StencilaError(status: .badRequest, message: "Invalid input.", errors: errors)

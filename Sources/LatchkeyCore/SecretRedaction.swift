@@ -1,0 +1,87 @@
+import Logging
+
+/// Removes anything shaped like a Latchkey secret from text bound for a log: a token
+/// (`lk_…`) or a service client's secret (`lks_…`), however it got there (a path, an
+/// error, a header echoed in a message). The public `key` part of a token is kept.
+public enum SecretRedaction {
+    /// Prefixes of secrets, each followed by base62 characters.
+    static let prefixes: [[UInt8]] = [Array("lks_".utf8), Array("lk_".utf8)]
+    /// A run this long after a prefix is treated as a secret (keys are 5 after `lk_`).
+    static let minimumSecretCharacters = 6
+
+    public static func redact(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 3, bytes.contains(UInt8(ascii: "_")) else { return text }
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var index = 0
+        var changed = false
+        scan: while index < bytes.count {
+            for prefix in prefixes where bytes[index...].starts(with: prefix) {
+                var end = index + prefix.count
+                while end < bytes.count, Base62.isDigit(bytes[end]) { end += 1 }
+                let secretLength = end - index - prefix.count
+                guard secretLength >= minimumSecretCharacters else { continue }
+                // Keep what a token's public key shows (`lk_AbC12`), drop the rest.
+                let kept = prefix == Array("lk_".utf8) ? min(TokenSecret.keyLength, end - index) : prefix.count
+                output += bytes[index..<(index + kept)]
+                output += Array("…[redacted]".utf8)
+                index = end
+                changed = true
+                continue scan
+            }
+            output.append(bytes[index])
+            index += 1
+        }
+        return changed ? String(decoding: output, as: UTF8.self) : text
+    }
+}
+
+/// Wraps a log handler so that no line, message or metadata, carries a secret.
+public struct SecretRedactingLogHandler: LogHandler {
+    private var wrapped: any LogHandler
+
+    public init(_ wrapped: any LogHandler) {
+        self.wrapped = wrapped
+    }
+
+    public var logLevel: Logger.Level {
+        get { wrapped.logLevel }
+        set { wrapped.logLevel = newValue }
+    }
+
+    public var metadata: Logger.Metadata {
+        get { wrapped.metadata }
+        set { wrapped.metadata = Self.redact(newValue) }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { wrapped[metadataKey: key] }
+        set { wrapped[metadataKey: key] = newValue.map(Self.redact) }
+    }
+
+    public func log(event: LogEvent) {
+        var event = event
+        event.message = "\(SecretRedaction.redact(event.message.description))"
+        var metadata = event.metadata.map { Self.redact($0) } ?? [:]
+        if let error = event.error {
+            event.error = nil
+            metadata["error"] = .string(SecretRedaction.redact("\(error)"))
+        }
+        event.metadata = metadata.isEmpty ? nil : metadata
+        wrapped.log(event: event)
+    }
+
+    private static func redact(_ metadata: Logger.Metadata) -> Logger.Metadata {
+        metadata.mapValues(redact)
+    }
+
+    private static func redact(_ value: Logger.MetadataValue) -> Logger.MetadataValue {
+        switch value {
+        case .string(let text): .string(SecretRedaction.redact(text))
+        case .stringConvertible(let item): .string(SecretRedaction.redact(item.description))
+        case .array(let items): .array(items.map(redact))
+        case .dictionary(let items): .dictionary(redact(items))
+        }
+    }
+}

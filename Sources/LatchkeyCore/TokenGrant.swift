@@ -1,0 +1,61 @@
+import Foundation
+
+/// What a creator may hand on to the tokens it creates. A token never creates a token
+/// with a broader kind, a scope it lacks, or a later expiry than its own; the account
+/// itself (a password or OpenID sign-in, the operator's CLI, a sign-in session acting
+/// for its user) is bounded only by what the request asks.
+public struct TokenGrant: Sendable, Hashable {
+    /// The kinds of token it may create.
+    public var kinds: Set<TokenKind>
+    /// The scopes it may give; nil: every scope (it acts as the account).
+    public var scopes: Set<String>?
+    /// The latest expiry it may give; nil: no limit.
+    public var expires: Date?
+
+    public init(kinds: Set<TokenKind>, scopes: Set<String>?, expires: Date?) {
+        self.kinds = kinds
+        self.scopes = scopes
+        self.expires = expires
+    }
+
+    /// The account itself: any kind, any scope, any lifetime within `Lifetime.maximum`.
+    public static let account = TokenGrant(kinds: Set(TokenKind.allCases), scopes: nil, expires: nil)
+
+    /// What `token` may hand on. A session carries every right of its user; an app
+    /// token only its own kind, scopes and expiry.
+    public init(of token: Token) {
+        switch token.kind {
+        case .session: self = .account
+        case .app: self.init(kinds: [.app], scopes: Set(token.scopes), expires: token.expires)
+        }
+    }
+
+    public func holds(_ scope: String) -> Bool {
+        scopes?.contains(scope) ?? true
+    }
+
+    /// Whether `token` is within this grant: showing its secret hands on no more than this grant holds.
+    public func covers(_ token: Token) -> Bool {
+        kinds.contains(token.kind) && token.scopes.allSatisfy(holds) && within(expiry: token.expires)
+    }
+
+    /// Whether an expiry (nil: never) is no later than this grant's.
+    public func within(expiry: Date?) -> Bool {
+        guard let limit = expires else { return true }
+        guard let expiry else { return false }
+        return expiry <= limit
+    }
+
+    /// A default expiry, shortened to this grant's where it would outlive it. Used only
+    /// where the client did not choose an expiry; an explicit one beyond the grant is refused.
+    public func capping(_ expiry: TokenRequest.Expiry, now: Date) -> TokenRequest.Expiry {
+        guard let limit = expires else { return expiry }
+        switch expiry {
+        case .never: return .at(limit)
+        case .at(let date): return .at(min(date, limit))
+        case .after(let interval):
+            return Lifetime.isAcceptable(interval) && now.addingTimeInterval(interval) > limit ? .at(limit) : expiry
+        case .sliding: return expiry
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import LatchkeyCore
+
+/// Who may call what: the README's authorization table, in code, and the only place
+/// that decides it. Every route names its operation; its controller calls
+/// `authorize(_:)` and answers a denial in its dialect's shape.
+///
+/// Creating a token is bounded a second time by `TokenGrant`: whatever a route allows,
+/// no token can create a token with a broader kind, a scope it lacks, or a later expiry.
+public enum Operation: String, CaseIterable, Sendable {
+    /// Sign in with a username and password, or an OpenID Connect ID token.
+    case signIn
+    /// A new sign-in session from the credentials on the request.
+    case mintSession
+    /// Who am I: `/api/users/me`, `/api/v1/user/`.
+    case readAccount
+    /// List, create, read, refresh and revoke one's own tokens by id or uuid.
+    case manageTokens
+    /// Every user's tokens (Quay's superuser listing).
+    case listAllTokens
+    /// Retrieve, refresh or delete a token by presenting its full secret in the path.
+    case presentSecret
+    /// Introspection and revocation for the services that rely on Latchkey.
+    case serviceCall
+    /// A leaked-token report.
+    case reportLeak
+    /// Health, readiness, metrics, the API description.
+    case operations
+
+    /// What the operation requires of the request's credentials.
+    public var requirement: Requirement {
+        switch self {
+        case .signIn, .presentSecret, .reportLeak, .operations: .nothing
+        case .serviceCall: .serviceClientOrHolder
+        case .readAccount: .anyToken
+        case .mintSession: .session
+        case .manageTokens: .scope(Principal.accountAdminScope)
+        case .listAllTokens: .administrator(scope: Principal.superuserScope)
+        }
+    }
+}
+
+public enum Requirement: Sendable, Equatable {
+    /// Anyone; the body or path carries the proof where one is needed.
+    case nothing
+    /// A service client's credentials (or, for revocation, the token itself): checked by the OAuth controller.
+    case serviceClientOrHolder
+    /// Any valid token of an active user.
+    case anyToken
+    /// A sign-in session token: an app token never mints a session.
+    case session
+    /// A session, or an app token holding the scope.
+    case scope(String)
+    /// An administrator's session, or an administrator's app token holding the scope.
+    case administrator(scope: String)
+}
+
+/// Why a request may not do what it asks.
+public enum AccessDenial: Error, Equatable {
+    /// No credentials at all.
+    case notAuthenticated
+    /// Credentials that do not carry the right (missing scope, not a session, not an administrator).
+    case forbidden(String)
+}
+
+extension Principal {
+    /// The scope that grants managing the account itself (its tokens), as in Quay.
+    public static let accountAdminScope = "user:admin"
+    /// The scope an administrator's app token needs for every user's tokens.
+    public static let superuserScope = "superuser"
+
+    /// What this principal may hand on to tokens it creates.
+    public var grant: TokenGrant { TokenGrant(of: token) }
+}
+
+/// Checks `operation` for the request's principal (nil: no credentials).
+public func authorize(_ operation: Operation, _ principal: Principal?) throws(AccessDenial) {
+    let requirement = operation.requirement
+    switch requirement {
+    case .nothing, .serviceClientOrHolder: return
+    default: break
+    }
+    guard let principal else { throw .notAuthenticated }
+    let token = principal.token
+    switch requirement {
+    case .nothing, .serviceClientOrHolder, .anyToken:
+        return
+    case .session:
+        guard token.kind == .session else { throw .forbidden("an app token cannot start a sign-in session") }
+    case .scope(let scope):
+        guard token.kind == .session || token.scopes.contains(scope) else {
+            throw .forbidden("this token does not hold the scope '\(scope)'")
+        }
+    case .administrator(let scope):
+        guard principal.user.isAdmin else { throw .forbidden("only administrators may do this") }
+        guard token.kind == .session || token.scopes.contains(scope) else {
+            throw .forbidden("this token does not hold the scope '\(scope)'")
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import LatchkeyCore
+import LatchkeyTestSupport
+import Testing
+
+/// Usernames and emails that a person cannot tell apart are one name.
+@Suite("Identifiers")
+struct IdentifierTests {
+    @Test func compatibilityFormsAndCaseFoldToOneName() {
+        #expect(Identifier.folded("jos\u{e9}") == Identifier.folded("jose\u{301}"))
+        #expect(Identifier.folded("ＡＤＭＩＮ") == "admin")
+        #expect(Identifier.folded("\u{212A}im") == "kim")
+        #expect(Identifier.folded("Straße") == "strasse")
+        #expect(Identifier.foldedEmail("Kim@Example.ORG") == "kim@example.org")
+        #expect(!Identifier.isNormalized("\u{212A}im@example.org"))
+        #expect(Identifier.isNormalized("kim@example.org"))
+    }
+
+    @Test func lettersOfScriptsThatLookAlikeMayNotMix() {
+        #expect(Identifier.mixedScripts(in: "\u{410}dmin") == ["Cyrillic", "Latin"])  // Cyrillic А
+        #expect(Identifier.mixedScripts(in: "p\u{430}ypal") == ["Cyrillic", "Latin"])
+        #expect(Identifier.mixedScripts(in: "admin").isEmpty)
+        #expect(Identifier.mixedScripts(in: "Дмитрий_1990").isEmpty)
+        #expect(Identifier.mixedScripts(in: "josé.müller").isEmpty)
+        #expect(Identifier.mixedScripts(in: "tanaka太郎ひらがな").isEmpty, "Japanese with Latin is one writing system")
+        #expect(Identifier.mixedScripts(in: "αlpha") == ["Greek", "Latin"])
+    }
+
+    @Test(arguments: TestBackend.available)
+    func usernamesCollideByNormalFormAndMixedScriptsAreRefused(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let accounts = AccountService(storage: storage, hasher: fastPasswordHasher)
+            let composed = try await accounts.createUser(username: "jos\u{e9}", password: nil)
+            await #expect(throws: StorageError.usernameTaken("jose\u{301}")) {
+                try await accounts.createUser(username: "jose\u{301}", password: nil)
+            }
+            _ = try await accounts.createUser(username: "admin", password: nil)
+            await #expect(throws: StorageError.usernameTaken("ADMIN"), "stored and shown in NFKC") {
+                try await accounts.createUser(username: "ＡＤＭＩＮ", password: nil)
+            }
+            await #expect(throws: AccountError.mixedScripts("\u{410}dmin", scripts: ["Cyrillic", "Latin"])) {
+                try await accounts.createUser(username: "\u{410}dmin", password: nil)
+            }
+            #expect(
+                "\(AccountError.mixedScripts("\u{410}dmin", scripts: ["Cyrillic", "Latin"]))"
+                    == "'\u{410}dmin' mixes letters of different scripts (Cyrillic, Latin): use one script")
+            // Found by either spelling, and by the email's folded form.
+            #expect(try await storage.user(username: "JOSE\u{301}")?.id == composed.id)
+            _ = try await accounts.createUser(username: "kim", email: "Kim@Example.org", password: nil)
+            #expect(try await storage.user(email: "\u{212A}IM@example.ORG")?.username == "kim")
+            await #expect(throws: StorageError.emailTaken("kim@EXAMPLE.org")) {
+                try await accounts.createUser(username: "kim2", email: "kim@EXAMPLE.org", password: nil)
+            }
+        }
+    }
+}
