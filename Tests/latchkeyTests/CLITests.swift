@@ -4,6 +4,10 @@ import LatchkeyStore
 import LatchkeyTestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Drives the built `latchkey` executable against temporary databases, as a user would.
 @Suite("CLI")
 struct CLITests {
@@ -264,4 +268,72 @@ struct ServeTests {
         #expect(result.status != 0)
         #expect(result.stderr == "latchkey: the port must be between 0 and 65535, not 70000\n")
     }
+
+    @Test func aKeyFileOthersCanReadStopsTheStartInOneLine() throws {
+        let directory = try makeScratchDirectory()
+        let database = directory.appendingPathComponent("x.db").path
+        let keyFile = database + ".key"
+        let key = Data(repeating: 7, count: 32).base64EncodedString()
+        #expect(
+            FileManager.default.createFile(
+                atPath: keyFile, contents: Data(key.utf8), attributes: [.posixPermissions: 0o644]))
+        let result = try runLatchkey(["serve", "--port", "\(try freePort())", "--database", database])
+        #expect(result.status != 0)
+        #expect(
+            result.stderr
+                == "latchkey: the server key file \(keyFile) is readable by group or others; make it private with: chmod 600 \(keyFile)\n"
+        )
+    }
+
+    @Test func aPublicURLThatIsNotAnHTTPURLFailsInOneLine() throws {
+        let database = try makeScratchDirectory().appendingPathComponent("x.db").path
+        for bad in ["tokens.example.org", "ftp://x.example", "https://x.example/?q=1"] {
+            let result = try runLatchkey(
+                ["serve", "--port", "\(try freePort())", "--database", database, "--public-url", bad])
+            #expect(result.status != 0)
+            #expect(
+                result.stderr
+                    == "latchkey: the public URL must look like https://tokens.example.org (http or https, no query), not '\(bad)'\n"
+            )
+        }
+    }
+
+    @Test func aConnectionThatSendsNothingMoreIsClosedAfterTheIdleTimeout() async throws {
+        let server = try ServerProcess(arguments: ["--idle-timeout", "1s"], in: try makeScratchDirectory())
+        #expect(await server.waitUntilListening(), "\(server.printed)")
+        defer { _ = server.stop() }
+        // Half a request, then silence: the server must not hold the connection forever.
+        let started = ContinuousClock.now
+        let closed = try readUntilClosed(port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\n", within: 15)
+        #expect(closed, "the server kept an idle connection open for 15 s")
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+}
+
+/// Connects, sends `text`, and reads until the server closes the connection (true) or
+/// `seconds` pass (false).
+private func readUntilClosed(port: Int, sending text: String, within seconds: Int) throws -> Bool {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    let connected = withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+    guard connected else { throw POSIXError(.ECONNREFUSED) }
+    _ = text.withCString { send(descriptor, $0, strlen($0), 0) }
+    var timeout = timeval(tv_sec: 1, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while ContinuousClock.now < deadline {
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        if count == 0 { return true }
+        if count < 0, errno != EAGAIN, errno != EWOULDBLOCK { return true }  // reset: closed too
+    }
+    return false
 }
