@@ -9,6 +9,9 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
     case mixedScripts(String, scripts: [String])
     /// An OpenID Connect identity whose email belongs to an account it may not sign in to.
     case accountExists(email: String)
+    /// An email spelled with compatibility characters (the Kelvin sign for K), which would
+    /// be taken for another address.
+    case unusableEmail(String)
 
     public var description: String {
         switch self {
@@ -19,6 +22,8 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
         case .nameTooLong: "first and last names must be at most \(AccountService.maxNameLength) characters"
         case .mixedScripts(let name, let scripts):
             "'\(name)' mixes letters of different scripts (\(scripts.joined(separator: ", "))): use one script"
+        case .unusableEmail(let email):
+            "The email address \(email) is spelled with compatibility characters; it cannot sign in."
         case .accountExists(let email):
             "For security reasons, please verify your email address first: an account with \(email) already exists; sign in to it another way."
         }
@@ -55,7 +60,7 @@ public struct AccountService: Sendable {
         guard Self.isValidUsername(username) else { throw AccountError.invalidUsername(requested) }
         let scripts = Identifier.mixedScripts(in: username)
         guard scripts.isEmpty else { throw AccountError.mixedScripts(requested, scripts: scripts) }
-        let email = email.flatMap { $0.isEmpty ? nil : $0 }
+        let email = email.flatMap { $0.isEmpty ? nil : Identifier.normalized($0) }
         if let email, !Self.isValidEmail(email) { throw AccountError.invalidEmail(email) }
         guard firstName.count <= Self.maxNameLength, lastName.count <= Self.maxNameLength else {
             throw AccountError.nameTooLong
@@ -89,11 +94,12 @@ public struct AccountService: Sendable {
     static func isValidUsername(_ name: String) -> Bool {
         (1...150).contains(name.count)
             && name.allSatisfy { $0.isLetter || $0.isNumber || "@.+-_".contains($0) }
+            && !Identifier.hasInvisibleCharacters(name)
     }
 
     static func isValidEmail(_ email: String) -> Bool {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         return email.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
-            && !email.contains(where: \.isWhitespace)
+            && !email.contains(where: \.isWhitespace) && !Identifier.hasInvisibleCharacters(email)
     }
 }

@@ -28,6 +28,22 @@ public enum Identifier {
         normalized(text).unicodeScalars.elementsEqual(text.unicodeScalars)
     }
 
+    /// The same address when compared scalar by scalar after lower-casing, both in NFKC:
+    /// stricter than `foldedEmail` (which makes `straße` and `strasse` one), for deciding
+    /// that two addresses are one person's.
+    public static func isSameAddressIgnoringCase(_ first: String, _ second: String) -> Bool {
+        isNormalized(first) && isNormalized(second)
+            && first.lowercased().unicodeScalars.elementsEqual(second.lowercased().unicodeScalars)
+    }
+
+    /// Whether `text` holds a character that shows as nothing (joiners, variation
+    /// selectors, the Hangul filler): `admin` and `admin` + U+034F must not be two names.
+    public static func hasInvisibleCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains {
+            $0.properties.isDefaultIgnorableCodePoint || $0.value == 0x3164 || $0.value == 0x1160
+        }
+    }
+
     /// The scripts of the letters in `text`, when they mix in a way a person could be
     /// fooled by (Unicode TS #39, "highly restrictive"): Cyrillic `А` beside Latin
     /// `dmin`. Digits and `@ . + - _` belong to every script. Empty when the name is fine.

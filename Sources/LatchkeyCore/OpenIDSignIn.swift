@@ -37,12 +37,15 @@ extension AccountService {
         if let linked = try await storage.linkedUser(provider: identity.provider, subject: identity.subject) {
             return linked.isActive ? linked : nil
         }
+        // Compatibility spellings (the Kelvin sign for K) fold onto other people's addresses:
+        // such an email neither links nor names a new account.
+        if let email = identity.email, !Identifier.isNormalized(email) { throw AccountError.unusableEmail(email) }
         let user: User
         if let email = identity.email, let existing = try await storage.user(email: email) {
-            // Compatibility spellings (the Kelvin sign for K) fold onto other addresses: never link those.
-            guard identity.mayLinkByEmail, !existing.isAdmin, Identifier.isNormalized(email) else {
-                throw AccountError.accountExists(email: email)
-            }
+            // Uniqueness folds fully (ß is ss), but a link needs the same address up to plain case.
+            guard identity.mayLinkByEmail, !existing.isAdmin, let stored = existing.email,
+                Identifier.isSameAddressIgnoringCase(stored, email)
+            else { throw AccountError.accountExists(email: email) }
             user = existing
         } else {
             let username = try await UsernameDerivation(storage: storage).username(

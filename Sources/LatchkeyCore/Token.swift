@@ -72,11 +72,13 @@ public struct NewToken: Sendable, Hashable {
     public var slidingLifetime: TimeInterval?
     public var digest: TokenDigest
     public var sealedSecret: Data?
+    /// The app token that created this one: revoking it revokes this one too.
+    public var parentID: Int64?
 
     public init(
         uuid: UUID, key: String, ownerID: Int64, title: String?, kind: TokenKind, scopes: [String],
         created: Date, expires: Date?, slidingLifetime: TimeInterval?, digest: TokenDigest,
-        sealedSecret: Data?
+        sealedSecret: Data?, parentID: Int64? = nil
     ) {
         self.uuid = uuid
         self.key = key
@@ -89,6 +91,7 @@ public struct NewToken: Sendable, Hashable {
         self.slidingLifetime = slidingLifetime
         self.digest = digest
         self.sealedSecret = sealedSecret
+        self.parentID = parentID
     }
 
     public func stored(id: Int64) -> Token {

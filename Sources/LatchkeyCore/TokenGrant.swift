@@ -3,7 +3,8 @@ import Foundation
 /// What a creator may hand on to the tokens it creates. A token never creates a token
 /// with a broader kind, a scope it lacks, or a later expiry than its own; the account
 /// itself (a password or OpenID sign-in, the operator's CLI, a sign-in session acting
-/// for its user) is bounded only by what the request asks.
+/// for its user) is bounded only by what the request asks. A token an app token creates
+/// lives no longer than its creator: revoking the creator revokes it.
 public struct TokenGrant: Sendable, Hashable {
     /// The kinds of token it may create.
     public var kinds: Set<TokenKind>
@@ -11,11 +12,14 @@ public struct TokenGrant: Sendable, Hashable {
     public var scopes: Set<String>?
     /// The latest expiry it may give; nil: no limit.
     public var expires: Date?
+    /// The app token whose grant this is: tokens it creates are revoked with it.
+    public var tokenID: Int64?
 
-    public init(kinds: Set<TokenKind>, scopes: Set<String>?, expires: Date?) {
+    public init(kinds: Set<TokenKind>, scopes: Set<String>?, expires: Date?, tokenID: Int64? = nil) {
         self.kinds = kinds
         self.scopes = scopes
         self.expires = expires
+        self.tokenID = tokenID
     }
 
     /// The account itself: any kind, any scope, any lifetime within `Lifetime.maximum`.
@@ -26,7 +30,7 @@ public struct TokenGrant: Sendable, Hashable {
     public init(of token: Token) {
         switch token.kind {
         case .session: self = .account
-        case .app: self.init(kinds: [.app], scopes: Set(token.scopes), expires: token.expires)
+        case .app: self.init(kinds: [.app], scopes: Set(token.scopes), expires: token.expires, tokenID: token.id)
         }
     }
 

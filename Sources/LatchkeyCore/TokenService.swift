@@ -150,7 +150,7 @@ public struct TokenService: Sendable {
             NewToken(
                 uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
                 scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
-                digest: secret.digest, sealedSecret: sealed))
+                digest: secret.digest, sealedSecret: sealed, parentID: grant.tokenID))
         metrics.tokenCreated(request.kind)
         return IssuedToken(token: token, secret: secret)
     }
@@ -239,7 +239,8 @@ public struct TokenService: Sendable {
         return secretBox.open(sealed)
     }
 
-    /// Revoking deletes: a revoked token leaves nothing that could authenticate.
+    /// Revoking deletes: a revoked token leaves nothing that could authenticate, and the
+    /// tokens it created (and theirs) go with it.
     @discardableResult
     public func revoke(_ token: Token) async throws -> Bool {
         let deleted = try await storage.deleteToken(id: token.id)

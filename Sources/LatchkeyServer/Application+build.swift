@@ -23,12 +23,14 @@ public struct ServerConfiguration: Sendable {
     /// A connection that sends nothing for this long is closed, so that slow or idle
     /// clients cannot hold connections forever.
     public var idleTimeout: Duration
+    /// A request's body must arrive in full within this long of its head.
+    public var requestTimeout: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, sessionLifetime: TimeInterval = 7 * 86_400,
         appTokenLifetime: TimeInterval? = nil, garbageCollectionGrace: TimeInterval = 86_400,
         garbageCollectionInterval: Duration = .seconds(3_600), publicURL: String? = nil,
-        idleTimeout: Duration = .seconds(60)
+        idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30)
     ) {
         self.host = host
         self.port = port
@@ -38,6 +40,7 @@ public struct ServerConfiguration: Sendable {
         self.garbageCollectionInterval = garbageCollectionInterval
         self.publicURL = publicURL
         self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
     }
 
     /// The base of every absolute URL the service writes, without a trailing slash.
@@ -84,7 +87,10 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     Application(
         router: buildRouter(configuration: configuration, services: services),
-        server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [RequestBodyDeadline(deadline: TimeAmount(configuration.requestTimeout))],
+                idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "latchkey"),
         services: storageServices + [
             TokenGarbageCollector(

@@ -96,7 +96,16 @@ enum PostgresMigrations {
                 """,
             ]
         ),
-        Migration(name: "4-unicode-folding", statements: [], code: refoldNames),
+        Migration(
+            name: "4-unicode-folding", statements: ["CREATE INDEX users_by_username ON users (username)"],
+            code: refoldNames),
+        Migration(
+            name: "5-token-parents",
+            statements: [
+                // Revoking an app token revokes the tokens it created.
+                "ALTER TABLE tokens ADD COLUMN parent_id BIGINT REFERENCES tokens(id) ON DELETE CASCADE",
+                "CREATE INDEX tokens_by_parent ON tokens (parent_id)",
+            ]),
     ]
 
     /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's

@@ -72,8 +72,11 @@ public final class PostgresStorage: LatchkeyStorage {
     public func user(username: String) async throws -> User? {
         try await fetchUsers(
             PostgresQuery(
-                unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE username_folded = $1",
-                binds: try binds(Identifier.folded(username)))
+                // The name exactly as stored wins: two accounts from before NFKC folding may share a fold.
+                unsafeSQL: """
+                    SELECT \(Self.userColumns) FROM users WHERE username = $1 OR username_folded = $2
+                    ORDER BY (username = $1) DESC LIMIT 1
+                    """, binds: try binds(username, Identifier.folded(username)))
         ).first
     }
 
@@ -82,9 +85,10 @@ public final class PostgresStorage: LatchkeyStorage {
         try await fetchUsers(
             PostgresQuery(
                 unsafeSQL: """
-                    SELECT \(Self.userColumns) FROM users WHERE username_folded = $1 OR email_folded = $2
-                    ORDER BY (username_folded = $1) DESC LIMIT 1
-                    """, binds: try binds(Identifier.folded(login), Identifier.foldedEmail(login)))
+                    SELECT \(Self.userColumns) FROM users
+                    WHERE username = $3 OR username_folded = $1 OR email_folded = $2
+                    ORDER BY (username = $3) DESC, (username_folded = $1) DESC LIMIT 1
+                    """, binds: try binds(Identifier.folded(login), Identifier.foldedEmail(login), login))
         ).first
     }
 
@@ -166,11 +170,11 @@ public final class PostgresStorage: LatchkeyStorage {
             let rows = try await client.query(
                 """
                 INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
-                                    sliding_lifetime_s, digest, sealed_secret)
+                                    sliding_lifetime_s, digest, sealed_secret, parent_id)
                 VALUES (\(token.uuid), \(token.key), \(token.ownerID), \(token.title), \(token.kind.rawValue),
                         \(Columns.scopes(token.scopes)), \(Columns.microseconds(token.created)),
                         \(token.expires.map(Columns.microseconds)), \(token.slidingLifetime.map { Int64($0) }),
-                        \(token.digest.bytes), \(token.sealedSecret))
+                        \(token.digest.bytes), \(token.sealedSecret), \(token.parentID))
                 RETURNING id
                 """, logger: logger)
             var id: Int64 = 0

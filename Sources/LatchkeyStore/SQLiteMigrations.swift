@@ -75,6 +75,7 @@ enum SQLiteMigrations {
                     """)
         }
         migrator.registerMigration("4-unicode-folding") { db in
+            try db.execute(sql: "CREATE INDEX users_by_username ON users (username)")
             // Names were folded with lowercased(); fold them again by NFKC case-fold. A name
             // that now collides with an earlier account keeps its old fold rather than fail the start.
             for row in try Row.fetchAll(db, sql: "SELECT id, username, email FROM users ORDER BY id") {
@@ -91,6 +92,14 @@ enum SQLiteMigrations {
                             """, arguments: [folded, id, folded, id])
                 }
             }
+        }
+        migrator.registerMigration("5-token-parents") { db in
+            // Revoking an app token revokes the tokens it created (GRDB turns foreign keys on).
+            try db.execute(
+                sql: """
+                    ALTER TABLE tokens ADD COLUMN parent_id INTEGER REFERENCES tokens(id) ON DELETE CASCADE;
+                    CREATE INDEX tokens_by_parent ON tokens (parent_id);
+                    """)
         }
         return migrator
     }

@@ -76,15 +76,21 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func user(username: String) async throws -> User? {
-        try await fetchUser(where: "username_folded = ?", Identifier.folded(username))
+        // The name exactly as stored wins: two accounts from before NFKC folding may share a fold.
+        try await fetchUser(
+            where: "username = ? OR username_folded = ? ORDER BY username = ? DESC", username,
+            Identifier.folded(username), username)
     }
 
     public func user(login: String) async throws -> User? {
         let (username, email) = (Identifier.folded(login), Identifier.foldedEmail(login))
-        // A username wins over another account's email that happens to be spelled the same.
+        // The name exactly as stored wins, then a username over another account's email that
+        // happens to be spelled the same.
         return try await fetchUser(
-            where: "username_folded = ? OR email_folded = ? ORDER BY username_folded = ? DESC", username, email,
-            username)
+            where: """
+                username = ? OR username_folded = ? OR email_folded = ?
+                ORDER BY username = ? DESC, username_folded = ? DESC
+                """, login, username, email, login, username)
     }
 
     public func users() async throws -> [User] {
@@ -157,14 +163,14 @@ public final class SQLiteStorage: LatchkeyStorage {
             try db.execute(
                 sql: """
                     INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
-                                        sliding_lifetime_s, digest, sealed_secret)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                        sliding_lifetime_s, digest, sealed_secret, parent_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     token.uuid.uuidString.lowercased(), token.key, token.ownerID, token.title, token.kind.rawValue,
                     Columns.scopes(token.scopes), Columns.microseconds(token.created),
                     token.expires.map(Columns.microseconds), token.slidingLifetime.map { Int64($0) },
-                    token.digest.bytes, token.sealedSecret,
+                    token.digest.bytes, token.sealedSecret, token.parentID,
                 ])
             return token.stored(id: db.lastInsertedRowID)
         }

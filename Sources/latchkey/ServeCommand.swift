@@ -36,6 +36,11 @@ struct ServeCommand: AsyncParsableCommand {
     var publicURL: String?
     @Option(help: "Close connections idle this long (env LATCHKEY_IDLE_TIMEOUT; default 60s).")
     var idleTimeout: String?
+    @Option(
+        help:
+            "Close a connection whose request body takes longer than this to arrive (env LATCHKEY_REQUEST_TIMEOUT; default 30s)."
+    )
+    var requestTimeout: String?
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
@@ -84,13 +89,14 @@ struct ServeCommand: AsyncParsableCommand {
             } ?? 8080
         guard (0...65_535).contains(port) else { throw CLIError("the port must be between 0 and 65535, not \(port)") }
         let idle = try Lifetime.parse(idleTimeout ?? environment("LATCHKEY_IDLE_TIMEOUT") ?? "60s")
+        let request = try Lifetime.parse(requestTimeout ?? environment("LATCHKEY_REQUEST_TIMEOUT") ?? "30s")
         return ServerConfiguration(
             host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1", port: port,
             sessionLifetime: try Lifetime.parse(sessionLifetime ?? environment("LATCHKEY_SESSION_LIFETIME") ?? "7d"),
             appTokenLifetime: try (appTokenLifetime ?? environment("LATCHKEY_APP_TOKEN_LIFETIME")).map(Lifetime.parse),
             garbageCollectionGrace: try Lifetime.parse(gcGrace ?? environment("LATCHKEY_GC_GRACE") ?? "1d"),
             publicURL: try (publicURL ?? environment("LATCHKEY_PUBLIC_URL")).map(Self.checkedPublicURL),
-            idleTimeout: .seconds(Int64(idle)))
+            idleTimeout: .seconds(Int64(idle)), requestTimeout: .seconds(Int64(request)))
     }
 
     /// An absolute http(s) URL with a host and nothing after its path.

@@ -41,6 +41,11 @@ struct IdentifierTests {
             await #expect(throws: AccountError.mixedScripts("\u{410}dmin", scripts: ["Cyrillic", "Latin"])) {
                 try await accounts.createUser(username: "\u{410}dmin", password: nil)
             }
+            for invisible in ["admin\u{34F}", "admin\u{FE00}", "admin\u{E0100}", "admin\u{3164}", "ad\u{200D}min"] {
+                await #expect(throws: AccountError.invalidUsername(invisible)) {
+                    try await accounts.createUser(username: invisible, password: nil)
+                }
+            }
             #expect(
                 "\(AccountError.mixedScripts("\u{410}dmin", scripts: ["Cyrillic", "Latin"]))"
                     == "'\u{410}dmin' mixes letters of different scripts (Cyrillic, Latin): use one script")

@@ -183,6 +183,18 @@ struct OpenIDSignInTests {
         }
     }
 
+    @Test func aWithdrawnKeyStopsVerifyingWithinTheKeySetLifetime() async throws {
+        try await withProvider { provider, _, client in
+            #expect(try await signIn(client, try await provider.sign(provider.claims(now: clock.now))).0 == .created)
+            provider.publish([FakeOpenIDProvider.ecKid])  // the RSA key is withdrawn (say, compromised)
+            clock.advance(by: 3601)
+            let withdrawn = try await provider.sign(provider.claims(now: clock.now))
+            try await expectRefusal(client, withdrawn, "Token could not be verified")
+            let current = try await provider.sign(provider.claims(now: clock.now), kid: FakeOpenIDProvider.ecKid)
+            #expect(try await signIn(client, current).0 == .created)
+        }
+    }
+
     @Test func keysAreFoundByDiscoveryWhenNoJWKSURLIsGiven() async throws {
         try await withProvider(keys: .discovery) { provider, _, client in
             let (status, _) = try await signIn(client, try await provider.sign(provider.claims(now: clock.now)))

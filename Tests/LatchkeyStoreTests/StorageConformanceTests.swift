@@ -224,6 +224,25 @@ struct StorageConformanceTests {
     }
 
     @Test(arguments: TestBackend.available)
+    func revokingATokenRevokesTheTokensItCreated(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let tokens = TokenService(storage: storage, secretBox: nil)
+            let owner = try await makeUser(storage, "sam")
+            let parent = try await tokens.create(for: owner, TokenRequest(kind: .app, scopes: ["user:admin"]))
+            let child = try await tokens.create(
+                for: owner, TokenRequest(kind: .app, scopes: ["user:admin"]), grantedBy: TokenGrant(of: parent.token))
+            let grandchild = try await tokens.create(
+                for: owner, TokenRequest(kind: .app), grantedBy: TokenGrant(of: child.token))
+            let sibling = try await tokens.create(for: owner, TokenRequest(kind: .app))
+            #expect(try await tokens.revoke(parent.token))
+            for gone in [parent, child, grandchild] {
+                #expect(try await storage.token(uuid: gone.token.uuid) == nil)
+            }
+            #expect(try await storage.token(uuid: sibling.token.uuid) != nil, "a token the account made stays")
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func healthCheckAnswers(backend: TestBackend) async throws {
         try await backend.withStorage { storage in try await storage.checkHealth() }
     }
@@ -263,6 +282,7 @@ struct SQLiteFileTests {
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '4-unicode-folding'")
+            try db.execute(sql: "DROP INDEX users_by_username")
             try db.execute(
                 sql: "UPDATE users SET username = ?, username_folded = ? WHERE username = 'placeholder'",
                 arguments: ["JOSE\u{301}", "jose\u{301}"])
@@ -270,6 +290,30 @@ struct SQLiteFileTests {
         try queue.close()
         let upgraded = try SQLiteStorage(path: path)
         #expect(try await upgraded.user(username: "jos\u{e9}")?.username == "JOSE\u{301}")
+    }
+
+    @Test func namesThatCollideOnlyAfterFoldingKeepFindingTheirOwnAccount() async throws {
+        // Two accounts from before migration 4, "strasse9" and "straße9": the second keeps its
+        // old fold, and each is still found by its own exact name.
+        let path = try makeScratchDirectory().appendingPathComponent("old.db").path
+        do {
+            let storage = try SQLiteStorage(path: path)
+            try await makeUser(storage, "strasse9")
+            try await makeUser(storage, "placeholder")
+        }
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '4-unicode-folding'")
+            try db.execute(sql: "DROP INDEX users_by_username")
+            try db.execute(
+                sql: "UPDATE users SET username = 'straße9', username_folded = 'straße9' WHERE username = 'placeholder'"
+            )
+        }
+        try queue.close()
+        let upgraded = try SQLiteStorage(path: path)
+        #expect(try await upgraded.user(username: "straße9")?.username == "straße9")
+        #expect(try await upgraded.user(username: "strasse9")?.username == "strasse9")
+        #expect(try await upgraded.user(login: "straße9")?.username == "straße9")
     }
 
     @Test func aFileThatIsNotADatabaseIsAClearError() throws {

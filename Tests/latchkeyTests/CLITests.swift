@@ -310,9 +310,29 @@ struct ServeTests {
     }
 }
 
+extension ServeTests {
+    @Test func aBodyTrickledSlowerThanTheRequestTimeoutIsCutOff() async throws {
+        let server = try ServerProcess(
+            arguments: ["--idle-timeout", "60s", "--request-timeout", "2s"], in: try makeScratchDirectory())
+        #expect(await server.waitUntilListening(), "\(server.printed)")
+        defer { _ = server.stop() }
+        let started = ContinuousClock.now
+        let closed = try readUntilClosed(
+            port: server.port,
+            sending:
+                "POST /api/tokens/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+            within: 20, tricklingEvery: true)
+        #expect(closed, "a body trickled a byte at a time held the connection for 20 s")
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+}
+
 /// Connects, sends `text`, and reads until the server closes the connection (true) or
 /// `seconds` pass (false).
-private func readUntilClosed(port: Int, sending text: String, within seconds: Int) throws -> Bool {
+/// With `tricklingEvery`, one more byte of body follows after each second without an answer.
+private func readUntilClosed(
+    port: Int, sending text: String, within seconds: Int, tricklingEvery: Bool = false
+) throws -> Bool {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_in()
@@ -334,6 +354,7 @@ private func readUntilClosed(port: Int, sending text: String, within seconds: In
         let count = recv(descriptor, &buffer, buffer.count, 0)
         if count == 0 { return true }
         if count < 0, errno != EAGAIN, errno != EWOULDBLOCK { return true }  // reset: closed too
+        if tricklingEvery { _ = " ".withCString { send(descriptor, $0, 1, Int32(MSG_NOSIGNAL)) } }
     }
     return false
 }

@@ -18,6 +18,9 @@ public actor IDTokenVerifier {
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
     ]
     static let refetchInterval: TimeInterval = 60
+    /// Keys are fetched again after this long even when every key id is known, so that a key
+    /// the provider withdrew stops verifying (while the provider is down, the cached keys serve).
+    static let keySetLifetime: TimeInterval = 3600
 
     private let providers: [String: OpenIDProvider]
     private let clock: any WallClock
@@ -117,12 +120,13 @@ public actor IDTokenVerifier {
         let issuer = provider.issuer
         let now = clock.now
         let cached = keySets[issuer]
+        let known = cached.map { set in kid.map { set.declaredAlgorithms[$0] != nil } ?? true } ?? false
         if let cached {
-            let known = kid.map { cached.declaredAlgorithms[$0] != nil } ?? true
-            if known || now.timeIntervalSince(cached.fetched) < Self.refetchInterval { return cached }
+            let age = now.timeIntervalSince(cached.fetched)
+            if age < Self.refetchInterval || (known && age < Self.keySetLifetime) { return cached }
         }
         if let backoff = backoffs[issuer], now < backoff.until {
-            if let cached { return cached }
+            if let cached, known { return cached }
             throw OpenIDError.providerUnavailable(backoff.reason)
         }
         let fetch: Task<KeySet, any Error>
@@ -146,6 +150,7 @@ public actor IDTokenVerifier {
                 let reason = if case OpenIDError.providerUnavailable(let reason) = error { reason } else { "\(error)" }
                 backoffs[issuer] = (clock.now.addingTimeInterval(failureBackoff), reason)
             }
+            if let cached, known { return cached }  // stale keys beat none while the provider is down
             throw error
         }
     }

@@ -23,6 +23,19 @@ struct LeakedTokenController {
         var received: Int
     }
 
+    /// Where a reporter found a token, for the audit log: scheme, host and path only
+    /// (a query often carries the secret itself), secrets redacted, printable, at most 500 characters.
+    static func describe(foundAt url: String) -> String {
+        var place = url
+        if let components = URLComponents(string: url), let host = components.host {
+            place = "\(components.scheme.map { "\($0)://" } ?? "")\(host)\(components.percentEncodedPath)"
+        } else if let cut = url.firstIndex(where: { $0 == "?" || $0 == "#" }) {
+            place = String(url[..<cut])
+        }
+        let printable = String(place.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
+        return String(SecretRedaction.redact(printable).prefix(500))
+    }
+
     /// A report: a JSON list of tokens, each a string or `{"token": …, "url": …}`.
     @Sendable func report(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<Received> {
         let (allowed, retryAfter) = await limiter.allow(context.clientIP ?? "unknown")
@@ -51,7 +64,7 @@ struct LeakedTokenController {
                 AuditEvent(
                     at: services.clock.now, kind: "token.leaked", tokenUUID: found.uuid, userID: found.ownerID,
                     detail: "reported from \(context.clientIP ?? "unknown")"
-                        + (url.map { " as found at \($0.prefix(500))" } ?? "")))
+                        + (url.map { " as found at \(Self.describe(foundAt: $0))" } ?? "")))
             context.logger.warning("Revoked a reported leaked token", metadata: ["token": "\(found.uuid)"])
         }
         return EditedResponse(status: .accepted, response: Received(received: items.count))

@@ -14,8 +14,8 @@ enum QuayWire {
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
-            format: "%@, %02d %@ %04d %02d:%02d:%02d -0000", weekdays[Int(parts.tm_wday)], parts.tm_mday,
-            months[Int(parts.tm_mon)], parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec)
+            format: "%@, %02d %@ %04ld %02d:%02d:%02d -0000", weekdays[Int(parts.tm_wday)], parts.tm_mday,
+            months[Int(parts.tm_mon)], Int(parts.tm_year) + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
 
     /// Quay's `truthy_bool` for `?expiring=`: these spellings are false, anything else true.

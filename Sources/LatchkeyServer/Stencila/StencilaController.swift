@@ -71,8 +71,10 @@ struct StencilaController {
             signedIn = try await services.accounts.signIn(with: identity)
         } catch let error as AccountError {
             services.metrics.openIDLogin(succeeded: false)
-            if case .accountExists = error { throw StencilaError(status: .forbidden, message: "\(error)") }
-            throw StencilaError.badRequest("\(error)")
+            switch error {
+            case .accountExists, .unusableEmail: throw StencilaError(status: .forbidden, message: "\(error)")
+            default: throw StencilaError.badRequest("\(error)")
+            }
         } catch let error as StorageError {
             // Another sign-in took the name or email a moment ago.
             services.metrics.openIDLogin(succeeded: false)
@@ -112,7 +114,10 @@ struct StencilaController {
             }
             return StencilaToken(token)
         }
-        return StencilaToken(try await services.tokens.refresh(try await ownedToken(key: named, context: context)))
+        let token = try await ownedToken(key: named, context: context)
+        // Refreshing extends a life: only for a token within the caller's own grant.
+        guard let principal = context.identity, principal.grant.covers(token) else { return StencilaToken(token) }
+        return StencilaToken(try await services.tokens.refresh(token))
     }
 
     /// `DELETE /api/tokens/{token}/`.
