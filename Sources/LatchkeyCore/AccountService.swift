@@ -5,6 +5,7 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
     case invalidEmail(String)
     case emptyPassword
     case nameTooLong
+    case nameHasControlCharacters
     /// Letters of scripts that can be mistaken for each other (Cyrillic `А` beside Latin `dmin`).
     case mixedScripts(String, scripts: [String])
     /// An OpenID Connect identity whose email belongs to an account it may not sign in to.
@@ -12,6 +13,8 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
     /// An email spelled with compatibility characters (the Kelvin sign for K), which would
     /// be taken for another address.
     case unusableEmail(String)
+    /// An OpenID Connect identity whose subject or email holds control characters.
+    case unusableIdentity
 
     public var description: String {
         switch self {
@@ -20,10 +23,12 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
         case .invalidEmail(let email): "'\(email)' is not a valid email address"
         case .emptyPassword: "the password must not be empty"
         case .nameTooLong: "first and last names must be at most \(AccountService.maxNameLength) characters"
+        case .nameHasControlCharacters: "first and last names must not contain control characters"
         case .mixedScripts(let name, let scripts):
             "'\(name)' mixes letters of different scripts (\(scripts.joined(separator: ", "))): use one script"
         case .unusableEmail(let email):
             "The email address \(email) is spelled with compatibility characters; it cannot sign in."
+        case .unusableIdentity: "The identity's subject or email address holds control characters; it cannot sign in."
         case .accountExists(let email):
             "For security reasons, please verify your email address first: an account with \(email) already exists; sign in to it another way."
         }
@@ -65,6 +70,9 @@ public struct AccountService: Sendable {
         guard firstName.count <= Self.maxNameLength, lastName.count <= Self.maxNameLength else {
             throw AccountError.nameTooLong
         }
+        guard !Identifier.hasControlCharacters(firstName + lastName) else {
+            throw AccountError.nameHasControlCharacters
+        }
         var passwordHash: String?
         if let password {
             guard !password.isEmpty else { throw AccountError.emptyPassword }
@@ -101,5 +109,6 @@ public struct AccountService: Sendable {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         return email.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
             && !email.contains(where: \.isWhitespace) && !Identifier.hasInvisibleCharacters(email)
+            && !Identifier.hasControlCharacters(email)
     }
 }

@@ -36,6 +36,17 @@ public enum Identifier {
             && first.lowercased().unicodeScalars.elementsEqual(second.lowercased().unicodeScalars)
     }
 
+    /// Whether `text` holds a control character (NUL, escapes, line breaks): never part of a
+    /// name, title or address, and PostgreSQL cannot store NUL at all.
+    public static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    /// `text` without its control characters, for names a provider vouches for.
+    public static func withoutControlCharacters(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control }))
+    }
+
     /// Whether `text` holds a character that shows as nothing (joiners, variation
     /// selectors, the Hangul filler): `admin` and `admin` + U+034F must not be two names.
     public static func hasInvisibleCharacters(_ text: String) -> Bool {

@@ -34,6 +34,10 @@ extension AccountService {
     /// Stencila Hub names them. An email that belongs to an account the identity may
     /// not sign in to is refused (`AccountError.accountExists`): never a takeover.
     public func signIn(with identity: VerifiedIdentity) async throws -> User? {
+        // A subject or email with control characters names nobody (PostgreSQL could not even store it).
+        guard !Identifier.hasControlCharacters(identity.provider + identity.subject + (identity.email ?? "")) else {
+            throw AccountError.unusableIdentity
+        }
         if let linked = try await storage.linkedUser(provider: identity.provider, subject: identity.subject) {
             return linked.isActive ? linked : nil
         }
@@ -52,8 +56,11 @@ extension AccountService {
                 email: identity.email, givenName: identity.givenName, familyName: identity.familyName)
             user = try await createUser(
                 username: username, email: identity.email,
-                firstName: String((identity.givenName ?? "").prefix(Self.maxNameLength)),
-                lastName: String((identity.familyName ?? "").prefix(Self.maxNameLength)), password: nil)
+                firstName: String(
+                    Identifier.withoutControlCharacters(identity.givenName ?? "").prefix(Self.maxNameLength)),
+                lastName: String(
+                    Identifier.withoutControlCharacters(identity.familyName ?? "").prefix(Self.maxNameLength)),
+                password: nil)
         }
         try await storage.link(provider: identity.provider, subject: identity.subject, to: user.id, at: clock.now)
         return user.isActive ? user : nil

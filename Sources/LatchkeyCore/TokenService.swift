@@ -37,6 +37,7 @@ public struct IssuedToken: Sendable {
 
 public enum TokenError: Error, Equatable, CustomStringConvertible {
     case titleTooLong
+    case titleHasControlCharacters
     case invalidScope(String)
     case expiryInPast
     /// Later than `Lifetime.maximum` from now, or a lifetime that is not a finite positive number.
@@ -48,6 +49,7 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .titleTooLong: "the title must be at most \(Token.maxTitleLength) characters"
+        case .titleHasControlCharacters: "the title must not contain control characters"
         case .invalidScope(let scope): "'\(scope)' is not a valid scope"
         case .expiryInPast: "the expiry must be in the future"
         case .expiryTooFar: "a token may live at most 100 years"
@@ -115,6 +117,9 @@ public struct TokenService: Sendable {
         -> IssuedToken
     {
         if let title = request.title, title.count > Token.maxTitleLength { throw TokenError.titleTooLong }
+        if let title = request.title, Identifier.hasControlCharacters(title) {
+            throw TokenError.titleHasControlCharacters
+        }
         for scope in request.scopes where !Self.isValidScope(scope) { throw TokenError.invalidScope(scope) }
         let now = clock.now
         var expires: Date?

@@ -21,6 +21,13 @@ enum Columns {
         text.split(separator: " ").map(String.init)
     }
 
+    /// Whether text can be stored and compared alike on every backend: PostgreSQL's text
+    /// cannot hold NUL and SQLite's C interface would cut it there ("sam\0x" read as "sam").
+    /// Nothing stored holds one, so a look-up for such a value answers "none" exactly.
+    static func isStorable(_ values: String...) -> Bool {
+        !values.contains { $0.utf8.contains(0) }
+    }
+
     /// `prefix%` for `LIKE … ESCAPE '\'`, with LIKE's own wildcards in the prefix taken literally.
     static func likePattern(prefix: String) -> String {
         prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")

@@ -70,7 +70,8 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func user(username: String) async throws -> User? {
-        try await fetchUsers(
+        guard Columns.isStorable(username) else { return nil }
+        return try await fetchUsers(
             PostgresQuery(
                 // The name exactly as stored wins: two accounts from before NFKC folding may share a fold.
                 unsafeSQL: """
@@ -81,8 +82,9 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func user(login: String) async throws -> User? {
+        guard Columns.isStorable(login) else { return nil }
         // A username wins over another account's email that happens to be spelled the same.
-        try await fetchUsers(
+        return try await fetchUsers(
             PostgresQuery(
                 unsafeSQL: """
                     SELECT \(Self.userColumns) FROM users
@@ -107,7 +109,8 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func user(email: String) async throws -> User? {
-        try await fetchUsers(
+        guard Columns.isStorable(email) else { return nil }
+        return try await fetchUsers(
             PostgresQuery(
                 unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE email_folded = $1",
                 binds: try binds(Identifier.foldedEmail(email)))
@@ -115,6 +118,7 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func usernameCount(withPrefix prefix: String) async throws -> Int {
+        guard Columns.isStorable(prefix) else { return 0 }
         let pattern = Columns.likePattern(prefix: Identifier.folded(prefix))
         return try await run { [self] in
             var count: Int64 = 0
@@ -126,7 +130,8 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func linkedUser(provider: String, subject: String) async throws -> User? {
-        try await fetchUsers(
+        guard Columns.isStorable(provider, subject) else { return nil }
+        return try await fetchUsers(
             PostgresQuery(
                 unsafeSQL: """
                     SELECT \(Self.userColumnNames.map { "u." + $0 }.joined(separator: ", "))
@@ -202,6 +207,7 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func tokens(_ query: TokenQuery) async throws -> [Token] {
+        guard Columns.isStorable(query.key ?? "") else { return [] }
         var (sql, bindings) = Self.filter(query)
         sql = "SELECT \(Self.tokenColumns("")) FROM tokens WHERE \(sql) ORDER BY id"
         if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
@@ -210,6 +216,7 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func countTokens(_ query: TokenQuery) async throws -> Int {
+        guard Columns.isStorable(query.key ?? "") else { return 0 }
         let (condition, bindings) = Self.filter(query)
         return try await run { [self] in
             var count: Int64 = 0
@@ -273,7 +280,8 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func client(clientID: String) async throws -> ServiceClient? {
-        try await fetchClients(
+        guard Columns.isStorable(clientID) else { return nil }
+        return try await fetchClients(
             PostgresQuery(
                 unsafeSQL: "SELECT id, client_id, name, secret_digest, created_us FROM clients WHERE client_id = $1",
                 binds: try binds(clientID))
@@ -286,7 +294,8 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func deleteClient(clientID: String) async throws -> Bool {
-        try await run { [self] in
+        guard Columns.isStorable(clientID) else { return false }
+        return try await run { [self] in
             var deleted = false
             for try await _ in try await client.query(
                 "DELETE FROM clients WHERE client_id = \(clientID) RETURNING id", logger: logger)

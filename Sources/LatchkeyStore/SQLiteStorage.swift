@@ -108,6 +108,7 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func usernameCount(withPrefix prefix: String) async throws -> Int {
+        guard Columns.isStorable(prefix) else { return 0 }
         let pattern = Columns.likePattern(prefix: Identifier.folded(prefix))
         return try await pool.read { db in
             try Int.fetchOne(
@@ -117,7 +118,8 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func linkedUser(provider: String, subject: String) async throws -> User? {
-        try await pool.read { db in
+        guard Columns.isStorable(provider, subject) else { return nil }
+        return try await pool.read { db in
             try Row.fetchOne(
                 db,
                 sql: """
@@ -147,7 +149,8 @@ public final class SQLiteStorage: LatchkeyStorage {
     private func fetchUser(where condition: String, _ values: any DatabaseValueConvertible & Sendable...) async throws
         -> User?
     {
-        try await pool.read { db in
+        guard !values.contains(where: { ($0 as? String).map { !Columns.isStorable($0) } ?? false }) else { return nil }
+        return try await pool.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT \(Self.userColumns) FROM users WHERE \(condition) LIMIT 1",
                 arguments: StatementArguments(values)
@@ -197,6 +200,7 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func tokens(_ query: TokenQuery) async throws -> [Token] {
+        guard Columns.isStorable(query.key ?? "") else { return [] }
         let (condition, arguments) = Self.filter(query)
         var sql = "SELECT \(Self.tokenColumns(prefix: "")) FROM tokens WHERE \(condition) ORDER BY id"
         if let limit = query.limit {
@@ -210,6 +214,7 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func countTokens(_ query: TokenQuery) async throws -> Int {
+        guard Columns.isStorable(query.key ?? "") else { return 0 }
         let (condition, arguments) = Self.filter(query)
         return try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tokens WHERE \(condition)", arguments: arguments) ?? 0
@@ -263,7 +268,8 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func client(clientID: String) async throws -> ServiceClient? {
-        try await fetchClients(where: "client_id = ?", [clientID]).first
+        guard Columns.isStorable(clientID) else { return nil }
+        return try await fetchClients(where: "client_id = ?", [clientID]).first
     }
 
     public func clients() async throws -> [ServiceClient] {
@@ -271,7 +277,8 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func deleteClient(clientID: String) async throws -> Bool {
-        try await pool.write { db in
+        guard Columns.isStorable(clientID) else { return false }
+        return try await pool.write { db in
             try db.execute(sql: "DELETE FROM clients WHERE client_id = ?", arguments: [clientID])
             return db.changesCount > 0
         }

@@ -243,6 +243,24 @@ struct StorageConformanceTests {
     }
 
     @Test(arguments: TestBackend.available)
+    func lookUpsOfValuesWithNULFindNothing(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            try await makeUser(storage, "sam", email: "sam@example.org")
+            #expect(try await storage.user(username: "sa\0m") == nil)
+            #expect(try await storage.user(login: "sam\0") == nil)
+            #expect(try await storage.user(email: "sam@example.org\0") == nil)
+            #expect(try await storage.linkedUser(provider: "p\0", subject: "s") == nil)
+            #expect(try await storage.client(clientID: "lkc_\0") == nil)
+            #expect(try await storage.tokens(TokenQuery(key: "lk_\0\0\0\0\0")).isEmpty)
+            let tokens = TokenService(storage: storage, secretBox: nil)
+            let owner = try #require(try await storage.user(username: "sam"))
+            await #expect(throws: TokenError.titleHasControlCharacters) {
+                try await tokens.create(for: owner, TokenRequest(kind: .app, title: "a\0b"))
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func healthCheckAnswers(backend: TestBackend) async throws {
         try await backend.withStorage { storage in try await storage.checkHealth() }
     }

@@ -186,7 +186,7 @@ let openAPIDocument = #"""
           }
          },
          "403": {
-          "description": "Credentials missing or wrong",
+          "description": "Credentials missing or wrong, or an app token (only a session starts a session)",
           "content": {
            "application/json": {
             "schema": {
@@ -274,7 +274,7 @@ let openAPIDocument = #"""
           }
          },
          "403": {
-          "description": "Not authenticated",
+          "description": "Not authenticated, or an app token without user:admin",
           "content": {
            "application/json": {
             "schema": {
@@ -302,7 +302,7 @@ let openAPIDocument = #"""
          "name": "token",
          "in": "path",
          "required": true,
-         "description": "The full token, or its 8-character id when authenticated as its owner.",
+         "description": "The full token, or its 8-character id with a session or user:admin token of its owner.",
          "schema": {
           "type": "string",
           "pattern": "^[A-Za-z0-9_]{1,64}$"
@@ -339,7 +339,7 @@ let openAPIDocument = #"""
           }
          },
          "403": {
-          "description": "Invalid Authorization header",
+          "description": "Invalid Authorization header, or an app token without user:admin",
           "content": {
            "application/json": {
             "schema": {
@@ -393,7 +393,7 @@ let openAPIDocument = #"""
           "description": "Deleted"
          },
          "403": {
-          "description": "Invalid Authorization header",
+          "description": "Invalid Authorization header, or an app token without user:admin",
           "content": {
            "application/json": {
             "schema": {
@@ -537,7 +537,7 @@ let openAPIDocument = #"""
           }
          },
          "403": {
-          "description": "Insufficient scope",
+          "description": "Insufficient scope (user:admin), or more scopes or a later expiry than the creating token holds",
           "content": {
            "application/json": {
             "schema": {
@@ -669,7 +669,7 @@ let openAPIDocument = #"""
         ],
         "responses": {
          "200": {
-          "description": "The token, with its code when recoverable",
+          "description": "The token, with its code when recoverable and within the caller's grant",
           "content": {
            "application/json": {
             "schema": {
@@ -833,7 +833,7 @@ let openAPIDocument = #"""
           }
          },
          "403": {
-          "description": "Not an administrator",
+          "description": "Not an administrator, or an app token without the superuser scope",
           "content": {
            "application/json": {
             "schema": {

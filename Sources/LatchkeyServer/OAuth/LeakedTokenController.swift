@@ -44,7 +44,7 @@ struct LeakedTokenController {
                 .tooManyRequests, headers: [.retryAfter: String(Int(retryAfter.rounded(.up)))],
                 message: "Too many reports from this address; try again later.")
         }
-        let body = try await request.body.collect(upTo: 1 << 20)
+        let body = try await request.collectBody(upTo: 1 << 20)
         guard case .array(let items) = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
             throw HTTPError(.badRequest, message: "The body must be a JSON list of tokens.")
         }

@@ -59,7 +59,7 @@ struct OAuthController {
     }
 
     private func tokenParameter(_ request: Request) async throws -> String {
-        let body = try await request.body.collect(upTo: 16 * 1024)
+        let body = try await request.collectBody(upTo: 16 * 1024)
         guard let token = FormEncoding.lastValues(String(buffer: body))["token"], !token.isEmpty else {
             throw OAuthError.invalidRequest("the token parameter is required")
         }

@@ -13,7 +13,7 @@ struct QuayCreateRequest {
     var scopes: [String]
 
     static func decode(_ request: Request, now: Date) async throws -> QuayCreateRequest {
-        let body = try await request.body.collect(upTo: maxBodySize)
+        let body = try await request.collectBody(upTo: maxBodySize)
         // Like Flask's `get_json(silent=True)`: a body that is not JSON counts as no fields.
         let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))) ?? .object([:])
         guard case .object(let fields) = value else {

@@ -72,7 +72,8 @@ struct StencilaController {
         } catch let error as AccountError {
             services.metrics.openIDLogin(succeeded: false)
             switch error {
-            case .accountExists, .unusableEmail: throw StencilaError(status: .forbidden, message: "\(error)")
+            case .accountExists, .unusableEmail, .unusableIdentity:
+                throw StencilaError(status: .forbidden, message: "\(error)")
             default: throw StencilaError.badRequest("\(error)")
             }
         } catch let error as StorageError {

@@ -19,7 +19,7 @@ struct StencilaCreateRequest {
     }
 
     static func decode(_ request: Request) async throws -> StencilaCreateRequest {
-        let body = try await request.body.collect(upTo: maxBodySize)
+        let body = try await request.collectBody(upTo: maxBodySize)
         let fields = try parseFields(body: body, contentType: request.headers[.contentType])
 
         var errors: [StencilaError.FieldError] = []

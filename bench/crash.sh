@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Crash safety with a bench-sized number of rounds: Tests/compat/test_crash_safety.py kills
+# the server with SIGKILL in the middle of a burst of token creations and revocations,
+# restarts it on the same database, and checks that every acknowledged creation still
+# authenticates and every acknowledged revocation still holds; on SQLite and PostgreSQL.
+#
+#   bench/crash.sh [--rounds N] [--sqlite-only]      (default: 20 rounds per backend)
+#
+# Builds latchkey in debug mode, as scripts/test does (set LATCHKEY_BIN to a binary already
+# built to skip the build), starts a throwaway PostgreSQL 15 unless LATCHKEY_TEST_POSTGRES_URL
+# names one (scripts/test-postgres.sh), makes the compat virtualenv as scripts/test does, and
+# runs pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+rounds=20
+sqlite_only=false
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) rounds=$2; shift 2 ;;
+        --sqlite-only) sqlite_only=true; shift ;;
+        *) echo "usage: bench/crash.sh [--rounds N] [--sqlite-only]" >&2; exit 2 ;;
+    esac
+done
+
+if [ -z "${LATCHKEY_BIN:-}" ]; then
+    swift build --product latchkey
+    LATCHKEY_BIN="$(swift build --show-bin-path)/latchkey"
+fi
+export LATCHKEY_BIN
+
+if [ "$sqlite_only" = true ]; then
+    unset LATCHKEY_TEST_POSTGRES_URL
+else
+    source "$root/scripts/test-postgres.sh"
+    start_test_postgres
+fi
+
+venv="${LATCHKEY_VENV:-$root/.venv-compat}"
+requirements="$root/Tests/compat/requirements.txt"
+if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/requirements.txt"
+fi
+
+LATCHKEY_CRASH_ROUNDS=$rounds "$venv/bin/python" -m pytest -q -s -p no:cacheprovider \
+    "$root/Tests/compat/test_crash_safety.py"

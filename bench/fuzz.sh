@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The fuzz suite with a bench-sized budget: Tests/compat/test_fuzz.py (every route, hostile
+# requests, a hypothesis state machine; no request may crash the server or answer 5xx) and
+# Tests/compat/test_logs_hold_no_secrets.py, on SQLite and PostgreSQL.
+#
+#   bench/fuzz.sh [--requests N] [--sqlite-only]      (default: 100000 requests per backend)
+#
+# Builds latchkey in debug mode, as scripts/test does (set LATCHKEY_BIN to a binary already
+# built to skip the build), starts a throwaway PostgreSQL 15 unless LATCHKEY_TEST_POSTGRES_URL
+# names one (scripts/test-postgres.sh), makes the compat virtualenv as scripts/test does, and
+# runs pytest. Fuzz failures list every request that crashed the server or answered 5xx.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+requests=100000
+sqlite_only=false
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --requests) requests=$2; shift 2 ;;
+        --sqlite-only) sqlite_only=true; shift ;;
+        *) echo "usage: bench/fuzz.sh [--requests N] [--sqlite-only]" >&2; exit 2 ;;
+    esac
+done
+
+if [ -z "${LATCHKEY_BIN:-}" ]; then
+    swift build --product latchkey
+    LATCHKEY_BIN="$(swift build --show-bin-path)/latchkey"
+fi
+export LATCHKEY_BIN
+
+if [ "$sqlite_only" = true ]; then
+    unset LATCHKEY_TEST_POSTGRES_URL
+else
+    source "$root/scripts/test-postgres.sh"
+    start_test_postgres
+fi
+
+venv="${LATCHKEY_VENV:-$root/.venv-compat}"
+requirements="$root/Tests/compat/requirements.txt"
+if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/requirements.txt"
+fi
+
+LATCHKEY_FUZZ_REQUESTS=$requests "$venv/bin/python" -m pytest -q -s -p no:cacheprovider \
+    "$root/Tests/compat/test_fuzz.py" "$root/Tests/compat/test_logs_hold_no_secrets.py"
