@@ -24,27 +24,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if [ -z "${LATCHKEY_BIN:-}" ]; then
-    swift build --product latchkey
-    LATCHKEY_BIN="$(swift build --show-bin-path)/latchkey"
-fi
-export LATCHKEY_BIN
-
-if [ "$sqlite_only" = true ]; then
-    unset LATCHKEY_TEST_POSTGRES_URL
-else
-    source "$root/scripts/test-postgres.sh"
-    start_test_postgres
-fi
-
-venv="${LATCHKEY_VENV:-$root/.venv-compat}"
-requirements="$root/Tests/compat/requirements.txt"
-if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$venv/requirements.txt"
-fi
+source "$root/scripts/compat-env.sh"
+prepare_compat_bench "$sqlite_only"
 
 LATCHKEY_CRASH_ROUNDS=$rounds "$venv/bin/python" -m pytest -q -s -p no:cacheprovider \
     "$root/Tests/compat/test_crash_safety.py"

@@ -104,8 +104,7 @@ public func buildApplication(
 public func buildRouter(configuration: ServerConfiguration, services: LatchkeyServices) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
-        RequestMetricsMiddleware(factory: services.metricsFactory)
-        RequestLogMiddleware()
+        RequestRecordMiddleware(factory: services.metricsFactory)
         ErrorMiddleware()
     }
     HealthController(storage: services.storage).addRoutes(to: router)

@@ -1,10 +1,13 @@
 import CoreMetrics
 import Hummingbird
+import Logging
 
-/// Counts requests by route pattern, method and status, and times them. The route
-/// is the registered pattern (`/api/tokens/{token}`), never the path as sent, so a
-/// token in a path can never become a label.
-struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+/// Records every request once it is answered: counts it by route pattern, method and
+/// status, times it, and writes one info line — `GET /api/tokens/{token} 200`. The
+/// route is the registered pattern, never the path as sent (which may carry a token),
+/// so a secret can become neither a metric label nor part of the line; no query, no
+/// headers. The log handler redacts secrets in every line as well (`SecretRedactingLogHandler`).
+struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware {
     let factory: any MetricsFactory
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
@@ -25,6 +28,8 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func record(_ request: Request, _ context: Context, status: Int, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         let route = context.endpointPath ?? "unmatched"
         let method = request.method.rawValue
         Counter(
@@ -35,13 +40,9 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         Timer(
             label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory
         )
-        .recordInterval(since: started)
-    }
-}
-
-extension Timer {
-    fileprivate func recordInterval(since started: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - started
-        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        .recordNanoseconds(nanoseconds)
+        if context.logger.logLevel <= .info {
+            context.logger.info("\(method) \(route) \(status)", metadata: ["duration_us": "\(nanoseconds / 1_000)"])
+        }
     }
 }
