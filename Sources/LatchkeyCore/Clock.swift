@@ -36,19 +36,26 @@ extension Date {
     /// Saturates instead of trapping: every date from outside is bounded before it is
     /// stored (`Lifetime.maximum`), but a conversion must never be what stops the process.
     public var microsecondsSince1970: Int64 {
-        let microseconds = (timeIntervalSince1970 * 1_000_000).rounded()
-        guard microseconds.isFinite else { return microseconds > 0 ? .max : (microseconds < 0 ? .min : 0) }
-        return Int64(exactly: microseconds) ?? (microseconds > 0 ? .max : .min)
+        Int64(saturating: (timeIntervalSince1970 * 1_000_000).rounded())
     }
 
     /// Whole seconds since 1970, rounded down, saturating like `microsecondsSince1970`.
     public var secondsSince1970: Int64 {
-        let seconds = timeIntervalSince1970.rounded(.down)
-        guard seconds.isFinite else { return seconds > 0 ? .max : (seconds < 0 ? .min : 0) }
-        return Int64(exactly: seconds) ?? (seconds > 0 ? .max : .min)
+        Int64(saturating: timeIntervalSince1970.rounded(.down))
     }
 
     public init(microsecondsSince1970 microseconds: Int64) {
         self.init(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+}
+
+extension Int64 {
+    /// `value` where it fits, else the nearest bound (0 for NaN): never a trap.
+    init(saturating value: Double) {
+        if value.isNaN {
+            self = 0
+        } else {
+            self = Int64(exactly: value) ?? (value > 0 ? .max : .min)
+        }
     }
 }

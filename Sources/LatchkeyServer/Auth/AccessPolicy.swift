@@ -80,20 +80,16 @@ public func authorize(_ operation: Operation, _ principal: Principal?) throws(Ac
     default: break
     }
     guard let principal else { throw .notAuthenticated }
-    let token = principal.token
     switch requirement {
     case .nothing, .serviceClientOrHolder, .anyToken:
         return
     case .session:
-        guard token.kind == .session else { throw .forbidden("an app token cannot start a sign-in session") }
+        guard principal.token.kind == .session else { throw .forbidden("an app token cannot start a sign-in session") }
     case .scope(let scope):
-        guard token.kind == .session || token.scopes.contains(scope) else {
-            throw .forbidden("this token does not hold the scope '\(scope)'")
-        }
+        // The grant's own rule: a session holds every scope, an app token only its own.
+        guard principal.grant.holds(scope) else { throw .forbidden("this token does not hold the scope '\(scope)'") }
     case .administrator(let scope):
         guard principal.user.isAdmin else { throw .forbidden("only administrators may do this") }
-        guard token.kind == .session || token.scopes.contains(scope) else {
-            throw .forbidden("this token does not hold the scope '\(scope)'")
-        }
+        guard principal.grant.holds(scope) else { throw .forbidden("this token does not hold the scope '\(scope)'") }
     }
 }
