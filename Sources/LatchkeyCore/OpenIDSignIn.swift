@@ -33,13 +33,13 @@ extension AccountService {
     /// email (NFKC case-fold), which is then linked; else a new account, named as
     /// Stencila Hub names them. An email that belongs to an account the identity may
     /// not sign in to is refused (`AccountError.accountExists`): never a takeover.
-    public func signIn(with identity: VerifiedIdentity) async throws -> User? {
+    public func signIn(with identity: VerifiedIdentity, by origin: Origin) async throws -> User? {
         // A subject or email with control characters names nobody (PostgreSQL could not even store it).
         guard !Identifier.hasControlCharacters(identity.provider + identity.subject + (identity.email ?? "")) else {
             throw AccountError.unusableIdentity
         }
         if let linked = try await storage.linkedUser(provider: identity.provider, subject: identity.subject) {
-            return linked.isActive ? linked : nil
+            return try await signedIn(linked, identity, by: origin)
         }
         // Compatibility spellings (the Kelvin sign for K) fold onto other people's addresses:
         // such an email neither links nor names a new account.
@@ -49,21 +49,39 @@ extension AccountService {
             // Uniqueness folds fully (ß is ss), but a link needs the same address up to plain case.
             guard identity.mayLinkByEmail, !existing.isAdmin, let stored = existing.email,
                 Identifier.isSameAddressIgnoringCase(stored, email)
-            else { throw AccountError.accountExists(email: email) }
+            else {
+                try await audit.record(
+                    .signInFailed, user: existing.id, by: origin,
+                    detail: "openid \(identity.provider): the email belongs to an account it may not sign in to")
+                throw AccountError.accountExists(email: email)
+            }
             user = existing
+            try await storage.link(provider: identity.provider, subject: identity.subject, to: user.id, at: clock.now)
+            try await audit.record(.openIDAccountLinked, user: user.id, by: origin, detail: identity.provider)
         } else {
             let username = try await UsernameDerivation(storage: storage).username(
                 email: identity.email, givenName: identity.givenName, familyName: identity.familyName)
-            user = try await createUser(
+            user = try await insertUser(
                 username: username, email: identity.email,
                 firstName: String(
                     Identifier.withoutControlCharacters(identity.givenName ?? "").prefix(Self.maxNameLength)),
                 lastName: String(
                     Identifier.withoutControlCharacters(identity.familyName ?? "").prefix(Self.maxNameLength)),
-                password: nil)
+                passwordHash: nil, isAdmin: false)
+            try await storage.link(provider: identity.provider, subject: identity.subject, to: user.id, at: clock.now)
+            try await audit.record(.openIDAccountCreated, user: user.id, by: origin, detail: identity.provider)
         }
-        try await storage.link(provider: identity.provider, subject: identity.subject, to: user.id, at: clock.now)
-        return user.isActive ? user : nil
+        return try await signedIn(user, identity, by: origin)
+    }
+
+    private func signedIn(_ user: User, _ identity: VerifiedIdentity, by origin: Origin) async throws -> User? {
+        guard user.isActive else {
+            try await audit.record(
+                .signInFailed, user: user.id, by: origin, detail: "openid \(identity.provider): inactive account")
+            return nil
+        }
+        try await audit.record(.signInSucceeded, user: user.id, by: origin, detail: "openid \(identity.provider)")
+        return user
     }
 }
 

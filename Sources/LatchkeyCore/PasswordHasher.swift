@@ -5,9 +5,10 @@ import NIOPosix
 
 /// scrypt password hashes as PHC strings: `$scrypt$ln=17,r=8,p=1$<salt>$<hash>`.
 ///
-/// Hashing costs about 128 MiB and a good fraction of a second by design, so it
-/// runs on a fixed-size thread pool: never on an event loop, and never more at
-/// once than the pool has threads.
+/// Hashing costs about 128 MiB and a good fraction of a second by design, so it runs
+/// on a thread pool, never on an event loop, and only through a `BoundedWorkQueue`:
+/// at most `maxRunning` derivations at once and a bounded line behind them, so a burst
+/// of sign-ins is refused (503) rather than queued without end, holding memory.
 public struct PasswordHasher: Sendable {
     public struct Parameters: Sendable, Hashable {
         /// log2 of scrypt's N.
@@ -34,17 +35,23 @@ public struct PasswordHasher: Sendable {
     static let hashLength = 32
 
     public let parameters: Parameters
+    public let queue: BoundedWorkQueue
     private let threadPool: NIOThreadPool
 
-    public init(parameters: Parameters = .owasp, threadPool: NIOThreadPool = .singleton) {
+    public init(
+        parameters: Parameters = .owasp, queue: BoundedWorkQueue = BoundedWorkQueue(),
+        threadPool: NIOThreadPool = .singleton
+    ) {
         self.parameters = parameters
+        self.queue = queue
         self.threadPool = threadPool
     }
 
-    public func hash(_ password: String) async throws -> String {
+    /// - Parameter isWanted: asked just before the work starts; false drops it (the client left).
+    public func hash(_ password: String, isWanted: @Sendable () -> Bool = { true }) async throws -> String {
         guard !password.isEmpty else { throw HashError.emptyPassword }
         let parameters = self.parameters
-        return try await threadPool.runIfActive {
+        return try await offload(isWanted: isWanted) {
             var salt = [UInt8](repeating: 0, count: Self.saltLength)
             var generator = SystemRandomNumberGenerator()
             for index in salt.indices { salt[index] = generator.next() }
@@ -53,20 +60,44 @@ public struct PasswordHasher: Sendable {
         }
     }
 
-    /// Checks `password` against `phc`. With `phc == nil` (no such user, or no
+    /// Checks `password` against `stored`: an scrypt PHC string, or a hash imported from
+    /// another system (`ImportedPasswordHash`). With `stored == nil` (no such user, or no
     /// password set) it still does the work of one verification and fails, so the
     /// answer takes as long whether or not the account exists.
-    public func verify(_ password: String, against phc: String?) async throws -> Bool {
+    public func verify(_ password: String, against stored: String?, isWanted: @Sendable () -> Bool = { true })
+        async throws -> Bool
+    {
         let parameters = self.parameters
-        return try await threadPool.runIfActive {
-            guard let phc, let stored = PHCString(phc) else {
+        return try await offload(isWanted: isWanted) {
+            if let stored, let imported = ImportedPasswordHash(stored) { return try imported.matches(password) }
+            guard let stored, let phc = PHCString(stored) else {
                 _ = try Self.derive(
                     password, salt: [UInt8](repeating: 0, count: Self.saltLength), parameters: parameters)
                 return false
             }
-            let derived = try Self.derive(password, salt: Array(stored.salt), parameters: stored.parameters)
-            return constantTimeEqual(derived, stored.hash)
+            let derived = try Self.derive(password, salt: Array(phc.salt), parameters: phc.parameters)
+            return constantTimeEqual(derived, phc.hash)
         }
+    }
+
+    /// Whether a hash that just verified should be replaced by one at this hasher's parameters.
+    public func needsRehash(_ stored: String) -> Bool {
+        PHCString(stored)?.parameters != parameters
+    }
+
+    /// Whether `latchkey user import` accepts `hash` (bcrypt or Django PBKDF2 at bounded costs, or scrypt).
+    public static func isImportable(_ hash: String) -> Bool {
+        ImportedPasswordHash(hash) != nil
+            || PHCString(hash).map {
+                $0.parameters.logRounds <= 20 && $0.parameters.blockSize <= 16 && $0.parameters.parallelism <= 4
+            } ?? false
+    }
+
+    private func offload<T: Sendable>(isWanted: @Sendable () -> Bool, _ work: @Sendable @escaping () throws -> T)
+        async throws -> T
+    {
+        let threadPool = self.threadPool
+        return try await queue.run(isWanted: isWanted) { try await threadPool.runIfActive(work) }
     }
 
     private static func derive(_ password: String, salt: [UInt8], parameters: Parameters) throws -> Data {

@@ -19,25 +19,6 @@ public struct ServiceClient: Sendable, Hashable {
     }
 }
 
-/// Something that happened to a token, kept for auditing.
-public struct AuditEvent: Sendable, Hashable {
-    public var at: Date
-    /// e.g. `token.leaked`.
-    public var kind: String
-    public var tokenUUID: UUID?
-    public var userID: Int64?
-    /// Never a secret.
-    public var detail: String
-
-    public init(at: Date, kind: String, tokenUUID: UUID?, userID: Int64?, detail: String) {
-        self.at = at
-        self.kind = kind
-        self.tokenUUID = tokenUUID
-        self.userID = userID
-        self.detail = detail
-    }
-}
-
 public enum ClientError: Error, Equatable, CustomStringConvertible {
     case invalidName(String)
 

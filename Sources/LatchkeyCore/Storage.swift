@@ -21,8 +21,13 @@ public protocol LatchkeyStorage: Sendable {
     func link(provider: String, subject: String, to userID: Int64, at date: Date) async throws
     /// An inactive user's tokens stop authenticating; nothing is deleted.
     func setActive(userID: Int64, _ isActive: Bool) async throws
+    /// nil: the account cannot sign in with a password.
+    func setPasswordHash(userID: Int64, _ hash: String?) async throws
 
-    func insertToken(_ token: NewToken) async throws -> Token
+    /// With `maxLivePerOwner`, counts the owner's live tokens (unexpired at `token.created`)
+    /// in the same transaction as the insert and throws `StorageError.tokenLimitReached`
+    /// at the limit, so concurrent creations cannot pass it.
+    func insertToken(_ token: NewToken, maxLivePerOwner: Int?) async throws -> Token
     /// The hot path of every authenticated request: one indexed read.
     func tokenAndOwner(digest: TokenDigest) async throws -> (Token, User)?
     func token(uuid: UUID) async throws -> Token?
@@ -31,8 +36,10 @@ public protocol LatchkeyStorage: Sendable {
     func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws
     /// - Returns: whether a token was deleted.
     func deleteToken(id: Int64) async throws -> Bool
-    /// - Returns: how many tokens were deleted.
-    func deleteTokens(expiredBefore cutoff: Date) async throws -> Int
+    /// - Returns: the tokens deleted (those that expired before `cutoff`).
+    func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token]
+    /// - Returns: the tokens deleted (every token of the owner).
+    func deleteTokens(ownerID: Int64) async throws -> [Token]
 
     /// Stores a service client; `client.id` is ignored and assigned by the store.
     func insertClient(_ client: ServiceClient) async throws -> ServiceClient
@@ -41,22 +48,33 @@ public protocol LatchkeyStorage: Sendable {
     /// - Returns: whether a client was deleted.
     func deleteClient(clientID: String) async throws -> Bool
 
-    func recordEvent(_ event: AuditEvent) async throws
+    /// Stores events in one transaction; each `id` is ignored and assigned by the store.
+    func recordEvents(_ events: [AuditEvent]) async throws
     /// The newest events first.
-    func events(limit: Int) async throws -> [AuditEvent]
+    func events(_ query: AuditQuery) async throws -> [AuditEvent]
+    /// - Returns: how many events were deleted.
+    func deleteEvents(before cutoff: Date) async throws -> Int
 
     /// Throws when the database cannot answer a trivial query.
     func checkHealth() async throws
 }
 
+extension LatchkeyStorage {
+    public func insertToken(_ token: NewToken) async throws -> Token {
+        try await insertToken(token, maxLivePerOwner: nil)
+    }
+}
+
 public enum StorageError: Error, Equatable, CustomStringConvertible {
     case usernameTaken(String)
     case emailTaken(String)
+    case tokenLimitReached
 
     public var description: String {
         switch self {
         case .usernameTaken(let name): "the username '\(name)' is already taken"
         case .emailTaken(let email): "the email '\(email)' is already in use"
+        case .tokenLimitReached: "the owner already has the most live tokens allowed"
         }
     }
 }

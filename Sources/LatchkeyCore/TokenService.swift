@@ -45,6 +45,8 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
     case recoveryUnavailable
     /// The request asks for more than its creator holds.
     case exceedsGrant(GrantViolation)
+    /// The owner already holds `TokenLimits.maxLivePerUser` live tokens.
+    case tooManyTokens(limit: Int)
 
     public var description: String {
         switch self {
@@ -55,6 +57,8 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
         case .expiryTooFar: "a token may live at most 100 years"
         case .recoveryUnavailable: "recoverable tokens are turned off on this server"
         case .exceedsGrant(let violation): "\(violation)"
+        case .tooManyTokens(let limit):
+            "Maximum amount of tokens allowed per user exceeded (\(limit)); revoke some first."
         }
     }
 }
@@ -90,6 +94,23 @@ public enum TokenVerification: Sendable {
     case rejected(TokenRejection)
 }
 
+/// Bounds on how many tokens a user holds and how fast they are made.
+public struct TokenLimits: Sendable, Hashable {
+    /// Live (unexpired) tokens per user, sessions included: knox's `TOKEN_LIMIT_PER_USER`.
+    public var maxLivePerUser: Int?
+    /// Creations per user, by any route; nil: unlimited (the operator's CLI).
+    public var creationRate: RateLimit?
+
+    public init(maxLivePerUser: Int? = 1000, creationRate: RateLimit? = nil) {
+        self.maxLivePerUser = maxLivePerUser
+        self.creationRate = creationRate
+    }
+
+    public static let `default` = TokenLimits()
+    /// What `serve` applies unless configured otherwise.
+    public static let server = TokenLimits(maxLivePerUser: 1000, creationRate: RateLimit(count: 300, window: 60))
+}
+
 /// The domain API over tokens that every dialect calls.
 public struct TokenService: Sendable {
     /// Use records (last used, sliding expiry) are written at most this often per token.
@@ -100,22 +121,29 @@ public struct TokenService: Sendable {
     /// nil: recoverable tokens are turned off.
     public let secretBox: SecretBox?
     public let metrics: LatchkeyMetrics
+    public let limits: TokenLimits
+    public let audit: AuditLog
+    private let creationLimiter: SlidingWindowLimiter?
 
     public init(
         storage: any LatchkeyStorage, clock: any WallClock = SystemClock(), secretBox: SecretBox?,
-        metrics: LatchkeyMetrics = .none
+        metrics: LatchkeyMetrics = .none, limits: TokenLimits = .default
     ) {
         self.storage = storage
         self.clock = clock
         self.secretBox = secretBox
         self.metrics = metrics
+        self.limits = limits
+        audit = AuditLog(storage: storage, clock: clock)
+        creationLimiter = limits.creationRate.map { SlidingWindowLimiter($0, clock: clock) }
     }
 
     /// Creates a token for `owner`. Every lifetime and expiry is bounded by `Lifetime.maximum`
     /// here, for every dialect and the CLI, and nothing exceeds what `grant` holds.
-    public func create(for owner: User, _ request: TokenRequest, grantedBy grant: TokenGrant = .account) async throws
-        -> IssuedToken
-    {
+    /// `origin` says who asked, and through what, for the audit log.
+    public func create(
+        for owner: User, _ request: TokenRequest, grantedBy grant: TokenGrant = .account, by origin: Origin
+    ) async throws -> IssuedToken {
         if let title = request.title, title.count > Token.maxTitleLength { throw TokenError.titleTooLong }
         if let title = request.title, Identifier.hasControlCharacters(title) {
             throw TokenError.titleHasControlCharacters
@@ -151,12 +179,24 @@ public struct TokenService: Sendable {
         }
         var scopes: [String] = []
         for scope in request.scopes where !scopes.contains(scope) { scopes.append(scope) }
-        let token = try await storage.insertToken(
-            NewToken(
-                uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
-                scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
-                digest: secret.digest, sealedSecret: sealed, parentID: grant.tokenID))
+        if let creationLimiter, case .refused(let retryAfter, let first) = creationLimiter.acquire("user:\(owner.id)") {
+            if first { try await audit.record(.tokenCreationThrottled, user: owner.id, by: origin) }
+            throw LimitExceeded(.tokenCreation, retryAfter: retryAfter)
+        }
+        let token: Token
+        do {
+            token = try await storage.insertToken(
+                NewToken(
+                    uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
+                    scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
+                    digest: secret.digest, sealedSecret: sealed, parentID: grant.tokenID),
+                maxLivePerOwner: limits.maxLivePerUser)
+        } catch StorageError.tokenLimitReached {
+            throw TokenError.tooManyTokens(limit: limits.maxLivePerUser ?? 0)
+        }
         metrics.tokenCreated(request.kind)
+        try await audit.record(
+            .tokenCreated, user: owner.id, token: token.uuid, by: origin, detail: Self.describe(token))
         return IssuedToken(token: token, secret: secret)
     }
 
@@ -246,18 +286,43 @@ public struct TokenService: Sendable {
 
     /// Revoking deletes: a revoked token leaves nothing that could authenticate, and the
     /// tokens it created (and theirs) go with it.
+    /// - Parameter kind: `.tokenLeaked` for a token revoked because it was reported exposed.
     @discardableResult
-    public func revoke(_ token: Token) async throws -> Bool {
+    public func revoke(_ token: Token, by origin: Origin, as kind: AuditKind = .tokenRevoked, detail: String = "")
+        async throws -> Bool
+    {
         let deleted = try await storage.deleteToken(id: token.id)
-        if deleted { metrics.tokensRevoked(reason: "revoked") }
+        guard deleted else { return false }
+        metrics.tokensRevoked(reason: kind == .tokenLeaked ? "leaked" : "revoked")
+        try await audit.record(
+            kind, user: token.ownerID, token: token.uuid, by: origin,
+            detail: [Self.describe(token), detail].filter { !$0.isEmpty }.joined(separator: "; "))
+        return true
+    }
+
+    /// Revokes every token of `owner` (the operator's `token revoke --user U --all`).
+    public func revokeAll(of owner: User, by origin: Origin) async throws -> [Token] {
+        let deleted = try await storage.deleteTokens(ownerID: owner.id)
+        if !deleted.isEmpty { metrics.tokensRevoked(deleted.count, reason: "revoked") }
+        try await audit.record(
+            deleted.map { (.tokenRevoked, $0.ownerID, $0.uuid, Self.describe($0) + "; every token of the user") },
+            by: origin)
         return deleted
     }
 
     /// Garbage collection: deletes tokens that expired more than `grace` ago.
     public func deleteExpired(grace: TimeInterval) async throws -> Int {
         let deleted = try await storage.deleteTokens(expiredBefore: clock.now.addingTimeInterval(-grace))
-        if deleted > 0 { metrics.tokensRevoked(deleted, reason: "expired") }
-        return deleted
+        guard !deleted.isEmpty else { return 0 }
+        metrics.tokensRevoked(deleted.count, reason: "expired")
+        try await audit.record(
+            deleted.map { (.tokenExpired, $0.ownerID, $0.uuid, Self.describe($0) + "; collected") }, by: .system)
+        return deleted.count
+    }
+
+    /// A token as the audit log names it: kind, key and title (never the secret).
+    static func describe(_ token: Token) -> String {
+        "\(token.kind.rawValue) \(token.key)" + (token.title.map { " '\($0)'" } ?? "")
     }
 
     /// Scopes are short printable words such as `user:admin` or `repo:read`.

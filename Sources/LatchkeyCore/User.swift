@@ -36,11 +36,12 @@ public struct NewUser: Sendable, Hashable {
     public var lastName: String
     public var passwordHash: String?
     public var isAdmin: Bool
+    public var isActive: Bool
     public var created: Date
 
     public init(
         username: String, email: String? = nil, firstName: String = "", lastName: String = "",
-        passwordHash: String?, isAdmin: Bool = false, created: Date
+        passwordHash: String?, isAdmin: Bool = false, isActive: Bool = true, created: Date
     ) {
         self.username = username
         self.email = email
@@ -48,6 +49,7 @@ public struct NewUser: Sendable, Hashable {
         self.lastName = lastName
         self.passwordHash = passwordHash
         self.isAdmin = isAdmin
+        self.isActive = isActive
         self.created = created
     }
 }

@@ -1,22 +1,42 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
+import LatchkeyCore
 import NIOCore
 
-/// The request context of every Latchkey route: Hummingbird's core, the peer
-/// address (recorded as a token's last-used IP) and, once authenticated, who
-/// the request acts for.
+/// The request context of every Latchkey route: Hummingbird's core, the client's address
+/// (recorded as a token's last-used IP, and the key of per-address limits) and, once
+/// authenticated, who the request acts for.
 public struct AppRequestContext: AuthRequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Principal?
     public let remoteAddress: SocketAddress?
+    /// The socket's peer, or the address a trusted proxy reports (`ClientAddressMiddleware`).
+    public var clientIP: String?
+    private let channel: any Channel
+    /// A test router's channel is never active: only one that was can be seen to close.
+    private let channelWasActive: Bool
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        clientIP = remoteAddress?.ipAddress
+        channel = source.channel
+        channelWasActive = source.channel.isActive
     }
 
-    public var clientIP: String? { remoteAddress?.ipAddress }
+    /// Whether the client is still connected: work it alone waits for is dropped once it is not.
+    public var isClientConnected: @Sendable () -> Bool {
+        { [channel, channelWasActive] in
+            !channelWasActive || (channel.isActive && !ClientHangUpWatcher.hasHungUp(channel))
+        }
+    }
+
+    /// Who is acting and through which dialect, for the audit log.
+    func origin(via dialect: String) -> Origin {
+        Origin(userID: identity?.user.id, via: dialect, address: clientIP)
+    }
 
     /// JSON without `\/` escapes, so the URLs in bodies read as they are.
     public var responseEncoder: JSONEncoder { Self.encoder }
@@ -26,4 +46,24 @@ public struct AppRequestContext: AuthRequestContext, RemoteAddressRequestContext
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder
     }()
+}
+
+/// Sets `clientIP` from `X-Forwarded-For` when the socket's peer is a trusted proxy.
+struct ClientAddressMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let resolver: ClientAddressResolver
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard !resolver.trustedProxies.isEmpty else { return try await next(request, context) }
+        var context = context
+        context.clientIP = resolver.clientAddress(
+            peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        return try await next(request, context)
+    }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }

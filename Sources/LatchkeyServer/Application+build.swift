@@ -25,12 +25,19 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration
     /// A request's body must arrive in full within this long of its head.
     public var requestTimeout: Duration
+    /// Proxies whose `X-Forwarded-For` names the client; from anyone else it is ignored.
+    public var trustedProxies: [CIDR]
+    /// Leaked-token reports per client address.
+    public var leakReportLimit: RateLimit
+    /// Audit events are deleted this long after they happened.
+    public var auditRetention: TimeInterval
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, sessionLifetime: TimeInterval = 7 * 86_400,
         appTokenLifetime: TimeInterval? = nil, garbageCollectionGrace: TimeInterval = 86_400,
         garbageCollectionInterval: Duration = .seconds(3_600), publicURL: String? = nil,
-        idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30)
+        idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30), trustedProxies: [CIDR] = [],
+        leakReportLimit: RateLimit = RateLimit(count: 10, window: 60)!, auditRetention: TimeInterval = 365 * 86_400
     ) {
         self.host = host
         self.port = port
@@ -41,6 +48,9 @@ public struct ServerConfiguration: Sendable {
         self.publicURL = publicURL
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
+        self.trustedProxies = trustedProxies
+        self.leakReportLimit = leakReportLimit
+        self.auditRetention = auditRetention
     }
 
     /// The base of every absolute URL the service writes, without a trailing slash.
@@ -66,15 +76,18 @@ public struct LatchkeyServices: Sendable {
 
     public init(
         storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(),
-        clock: any WallClock = SystemClock(), openID: IDTokenVerifier? = nil
+        clock: any WallClock = SystemClock(), openID: IDTokenVerifier? = nil, tokenLimits: TokenLimits = .server,
+        signInLimits: SignInLimits = .default
     ) {
         self.storage = storage
         self.clock = clock
         metricsRegistry = PrometheusCollectorRegistry()
         metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
         metrics = LatchkeyMetrics(factory: metricsFactory)
-        tokens = TokenService(storage: storage, clock: clock, secretBox: secretBox, metrics: metrics)
-        accounts = AccountService(storage: storage, hasher: hasher, clock: clock, metrics: metrics)
+        tokens = TokenService(
+            storage: storage, clock: clock, secretBox: secretBox, metrics: metrics, limits: tokenLimits)
+        accounts = AccountService(
+            storage: storage, hasher: hasher, clock: clock, metrics: metrics, signInLimits: signInLimits)
         self.openID = openID ?? IDTokenVerifier(providers: [], clock: clock)
     }
 }
@@ -89,13 +102,16 @@ public func buildApplication(
         router: buildRouter(configuration: configuration, services: services),
         server: .http1(
             configuration: .init(
-                additionalChannelHandlers: [RequestBodyDeadline(deadline: TimeAmount(configuration.requestTimeout))],
+                additionalChannelHandlers: [
+                    RequestBodyDeadline(deadline: TimeAmount(configuration.requestTimeout)), ClientHangUpWatcher(),
+                ],
                 idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "latchkey"),
         services: storageServices + [
             TokenGarbageCollector(
                 tokens: services.tokens, grace: configuration.garbageCollectionGrace,
-                interval: configuration.garbageCollectionInterval, logger: logger)
+                auditRetention: configuration.auditRetention, interval: configuration.garbageCollectionInterval,
+                logger: logger)
         ],
         logger: logger
     )
@@ -104,6 +120,7 @@ public func buildApplication(
 public func buildRouter(configuration: ServerConfiguration, services: LatchkeyServices) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.addMiddleware {
+        ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies))
         RequestRecordMiddleware(factory: services.metricsFactory)
         ErrorMiddleware()
     }
@@ -113,6 +130,6 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
     StencilaController(services: services, configuration: configuration).addRoutes(to: router)
     QuayController(services: services, configuration: configuration).addRoutes(to: router)
     OAuthController(services: services).addRoutes(to: router)
-    LeakedTokenController(services: services).addRoutes(to: router)
+    LeakedTokenController(services: services, limit: configuration.leakReportLimit).addRoutes(to: router)
     return router
 }

@@ -3,11 +3,13 @@ import LatchkeyCore
 import Logging
 import ServiceLifecycle
 
-/// Deletes tokens that expired more than `grace` ago, once every `interval`,
-/// for as long as the server runs (Quay keeps expired tokens listed for a day).
+/// Once every `interval`, for as long as the server runs: deletes tokens that expired more
+/// than `grace` ago (Quay keeps expired tokens listed for a day), and audit events older
+/// than `auditRetention`.
 struct TokenGarbageCollector: Service {
     let tokens: TokenService
     let grace: TimeInterval
+    let auditRetention: TimeInterval
     let interval: Duration
     let logger: Logger
 
@@ -24,8 +26,10 @@ struct TokenGarbageCollector: Service {
         do {
             let deleted = try await tokens.deleteExpired(grace: grace)
             if deleted > 0 { logger.info("Deleted expired tokens", metadata: ["count": "\(deleted)"]) }
+            let events = try await tokens.audit.collect(olderThan: auditRetention)
+            if events > 0 { logger.info("Deleted old audit events", metadata: ["count": "\(events)"]) }
         } catch {
-            logger.warning("Token garbage collection failed; will retry", metadata: ["error": "\(type(of: error))"])
+            logger.warning("Garbage collection failed; will retry", metadata: ["error": "\(type(of: error))"])
         }
     }
 }

@@ -106,6 +106,16 @@ enum PostgresMigrations {
                 "ALTER TABLE tokens ADD COLUMN parent_id BIGINT REFERENCES tokens(id) ON DELETE CASCADE",
                 "CREATE INDEX tokens_by_parent ON tokens (parent_id)",
             ]),
+        Migration(
+            name: "6-audit-log",
+            statements: [
+                // Who acted (a user id), through what (dialect, command or client) and from where.
+                "ALTER TABLE events ADD COLUMN actor_id BIGINT",
+                "ALTER TABLE events ADD COLUMN via TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE events ADD COLUMN address TEXT",
+                "CREATE INDEX events_by_time ON events (at_us)",
+                "CREATE INDEX events_by_user ON events (user_id, at_us)",
+            ]),
     ]
 
     /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's

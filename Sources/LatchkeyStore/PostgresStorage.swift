@@ -42,7 +42,7 @@ public final class PostgresStorage: LatchkeyStorage {
                                        password_hash, is_active, is_admin, created_us)
                     VALUES (\(user.username), \(Identifier.folded(user.username)), \(user.email),
                             \(user.email.map(Identifier.foldedEmail)),
-                            \(user.firstName), \(user.lastName), \(user.passwordHash), TRUE, \(user.isAdmin),
+                            \(user.firstName), \(user.lastName), \(user.passwordHash), \(user.isActive), \(user.isAdmin),
                             \(Columns.microseconds(user.created)))
                     RETURNING id
                     """, logger: logger)
@@ -50,7 +50,8 @@ public final class PostgresStorage: LatchkeyStorage {
                 for try await (value) in rows.decode(Int64.self) { id = value }
                 return User(
                     id: id, username: user.username, email: user.email, firstName: user.firstName,
-                    lastName: user.lastName, passwordHash: user.passwordHash, isActive: true, isAdmin: user.isAdmin,
+                    lastName: user.lastName, passwordHash: user.passwordHash, isActive: user.isActive,
+                    isAdmin: user.isAdmin,
                     created: user.created)
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
                 // Two nodes may race to the same name; the unique index decides.
@@ -157,6 +158,12 @@ public final class PostgresStorage: LatchkeyStorage {
         }
     }
 
+    public func setPasswordHash(userID: Int64, _ hash: String?) async throws {
+        try await run { [self] in
+            try await client.query("UPDATE users SET password_hash = \(hash) WHERE id = \(userID)", logger: logger)
+        }
+    }
+
     private func fetchUsers(_ query: PostgresQuery) async throws -> [User] {
         try await run { [self] in
             var users: [User] = []
@@ -170,22 +177,43 @@ public final class PostgresStorage: LatchkeyStorage {
 
     // MARK: Tokens
 
-    public func insertToken(_ token: NewToken) async throws -> Token {
+    public func insertToken(_ token: NewToken, maxLivePerOwner: Int?) async throws -> Token {
         try await run { [self] in
-            let rows = try await client.query(
-                """
-                INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
-                                    sliding_lifetime_s, digest, sealed_secret, parent_id)
-                VALUES (\(token.uuid), \(token.key), \(token.ownerID), \(token.title), \(token.kind.rawValue),
-                        \(Columns.scopes(token.scopes)), \(Columns.microseconds(token.created)),
-                        \(token.expires.map(Columns.microseconds)), \(token.slidingLifetime.map { Int64($0) }),
-                        \(token.digest.bytes), \(token.sealedSecret), \(token.parentID))
-                RETURNING id
-                """, logger: logger)
-            var id: Int64 = 0
-            for try await (value) in rows.decode(Int64.self) { id = value }
-            return token.stored(id: id)
+            try await inTransaction { transaction in
+                if let maxLivePerOwner {
+                    // The owner's row lock makes concurrent creations on every node take turns.
+                    try await transaction.query(
+                        "SELECT 1 FROM users WHERE id = \(token.ownerID) FOR UPDATE", logger: logger)
+                    var live: Int64 = 0
+                    for try await (count) in try await transaction.query(
+                        """
+                        SELECT COUNT(*) FROM tokens WHERE user_id = \(token.ownerID)
+                        AND (expires_us IS NULL OR expires_us > \(Columns.microseconds(token.created)))
+                        """, logger: logger
+                    ).decode(Int64.self) {
+                        live = count
+                    }
+                    guard live < maxLivePerOwner else { throw StorageError.tokenLimitReached }
+                }
+                return try await insert(token, on: transaction)
+            }
         }
+    }
+
+    private func insert(_ token: NewToken, on connection: PostgresConnection) async throws -> Token {
+        let rows = try await connection.query(
+            """
+            INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
+                                sliding_lifetime_s, digest, sealed_secret, parent_id)
+            VALUES (\(token.uuid), \(token.key), \(token.ownerID), \(token.title), \(token.kind.rawValue),
+                    \(Columns.scopes(token.scopes)), \(Columns.microseconds(token.created)),
+                    \(token.expires.map(Columns.microseconds)), \(token.slidingLifetime.map { Int64($0) }),
+                    \(token.digest.bytes), \(token.sealedSecret), \(token.parentID))
+            RETURNING id
+            """, logger: logger)
+        var id: Int64 = 0
+        for try await (value) in rows.decode(Int64.self) { id = value }
+        return token.stored(id: id)
     }
 
     public func tokenAndOwner(digest: TokenDigest) async throws -> (Token, User)? {
@@ -252,14 +280,18 @@ public final class PostgresStorage: LatchkeyStorage {
         }
     }
 
-    public func deleteTokens(expiredBefore cutoff: Date) async throws -> Int {
-        try await run { [self] in
-            var count = 0
-            let rows = try await client.query(
-                "DELETE FROM tokens WHERE expires_us < \(Columns.microseconds(cutoff)) RETURNING id", logger: logger)
-            for try await _ in rows { count += 1 }
-            return count
-        }
+    public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
+        try await fetchTokens(
+            PostgresQuery(
+                unsafeSQL: "DELETE FROM tokens WHERE expires_us < $1 RETURNING \(Self.tokenColumns(""))",
+                binds: try binds(Columns.microseconds(cutoff))))
+    }
+
+    public func deleteTokens(ownerID: Int64) async throws -> [Token] {
+        try await fetchTokens(
+            PostgresQuery(
+                unsafeSQL: "DELETE FROM tokens WHERE user_id = $1 RETURNING \(Self.tokenColumns(""))",
+                binds: try binds(ownerID)))
     }
 
     // MARK: Service clients and events
@@ -321,29 +353,61 @@ public final class PostgresStorage: LatchkeyStorage {
         }
     }
 
-    public func recordEvent(_ event: AuditEvent) async throws {
+    public func recordEvents(_ events: [AuditEvent]) async throws {
         try await run { [self] in
-            try await client.query(
-                """
-                INSERT INTO events (at_us, kind, token_uuid, user_id, detail)
-                VALUES (\(Columns.microseconds(event.at)), \(event.kind), \(event.tokenUUID), \(event.userID), \(event.detail))
-                """, logger: logger)
+            try await inTransaction { transaction in
+                for event in events {
+                    try await transaction.query(
+                        """
+                        INSERT INTO events (at_us, kind, token_uuid, user_id, actor_id, via, address, detail)
+                        VALUES (\(Columns.microseconds(event.at)), \(event.kind), \(event.tokenUUID), \(event.userID),
+                                \(event.origin.userID), \(event.origin.via), \(event.origin.address), \(event.detail))
+                        """, logger: logger)
+                }
+            }
         }
     }
 
-    public func events(limit: Int) async throws -> [AuditEvent] {
-        try await run { [self] in
+    public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
+        var conditions = ["TRUE"]
+        var bindings = PostgresBindings()
+        if let userID = query.userID {
+            bindings.append(userID)
+            conditions.append("user_id = $\(bindings.count)")
+        }
+        if let since = query.since {
+            bindings.append(Columns.microseconds(since))
+            conditions.append("at_us >= $\(bindings.count)")
+        }
+        bindings.append(Int64(max(0, query.limit)))
+        let sql = """
+            SELECT id, at_us, kind, token_uuid, user_id, actor_id, via, address, detail FROM events
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT $\(bindings.count)
+            """
+        return try await run { [self, bindings] in
             var events: [AuditEvent] = []
-            let rows = try await client.query(
-                "SELECT at_us, kind, token_uuid, user_id, detail FROM events ORDER BY id DESC LIMIT \(limit)",
-                logger: logger)
-            for try await (at, kind, uuid, userID, detail) in rows.decode((Int64, String, UUID?, Int64?, String).self) {
+            let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            for try await (id, at, kind, uuid, userID, actorID, via, address, detail) in rows.decode(
+                (Int64, Int64, String, UUID?, Int64?, Int64?, String, String?, String).self)
+            {
                 events.append(
                     AuditEvent(
-                        at: Columns.date(microseconds: at), kind: kind, tokenUUID: uuid, userID: userID, detail: detail)
-                )
+                        id: id, at: Columns.date(microseconds: at), kind: kind, userID: userID, tokenUUID: uuid,
+                        origin: Origin(userID: actorID, via: via, address: address), detail: detail))
             }
             return events
+        }
+    }
+
+    public func deleteEvents(before cutoff: Date) async throws -> Int {
+        try await run { [self] in
+            var count = 0
+            for try await _ in try await client.query(
+                "DELETE FROM events WHERE at_us < \(Columns.microseconds(cutoff)) RETURNING id", logger: logger)
+            {
+                count += 1
+            }
+            return count
         }
     }
 
@@ -395,6 +459,16 @@ public final class PostgresStorage: LatchkeyStorage {
         let state = error.serverInfo?[.sqlState] ?? ""
         // 08: connection exception; 57P: operator intervention (shutdown); 28: authentication; 3D000: no such database.
         return state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("28") || state == "3D000"
+    }
+
+    /// One transaction on one connection; its errors come out as they were thrown (not wrapped
+    /// in `PostgresTransactionError`), so that lost connections still read as `StorageUnavailable`.
+    private func inTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger, body)
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error
+        }
     }
 
     private func fetchTokens(_ query: PostgresQuery) async throws -> [Token] {

@@ -101,6 +101,17 @@ enum SQLiteMigrations {
                     CREATE INDEX tokens_by_parent ON tokens (parent_id);
                     """)
         }
+        migrator.registerMigration("6-audit-log") { db in
+            // Who acted (a user id), through what (dialect, command or client) and from where.
+            try db.execute(
+                sql: """
+                    ALTER TABLE events ADD COLUMN actor_id INTEGER;
+                    ALTER TABLE events ADD COLUMN via TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE events ADD COLUMN address TEXT;
+                    CREATE INDEX events_by_time ON events (at_us);
+                    CREATE INDEX events_by_user ON events (user_id, at_us);
+                    """)
+        }
         return migrator
     }
 }

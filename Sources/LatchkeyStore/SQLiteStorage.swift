@@ -57,16 +57,17 @@ public final class SQLiteStorage: LatchkeyStorage {
                 sql: """
                     INSERT INTO users (username, username_folded, email, email_folded, first_name, last_name,
                                        password_hash, is_active, is_admin, created_us)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     user.username, Identifier.folded(user.username), user.email, user.email.map(Identifier.foldedEmail),
-                    user.firstName, user.lastName, user.passwordHash, user.isAdmin,
+                    user.firstName, user.lastName, user.passwordHash, user.isActive, user.isAdmin,
                     Columns.microseconds(user.created),
                 ])
             return User(
                 id: db.lastInsertedRowID, username: user.username, email: user.email, firstName: user.firstName,
-                lastName: user.lastName, passwordHash: user.passwordHash, isActive: true, isAdmin: user.isAdmin,
+                lastName: user.lastName, passwordHash: user.passwordHash, isActive: user.isActive,
+                isAdmin: user.isAdmin,
                 created: user.created)
         }
     }
@@ -146,6 +147,12 @@ public final class SQLiteStorage: LatchkeyStorage {
         }
     }
 
+    public func setPasswordHash(userID: Int64, _ hash: String?) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ?", arguments: [hash, userID])
+        }
+    }
+
     private func fetchUser(where condition: String, _ values: any DatabaseValueConvertible & Sendable...) async throws
         -> User?
     {
@@ -161,8 +168,17 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     // MARK: Tokens
 
-    public func insertToken(_ token: NewToken) async throws -> Token {
+    public func insertToken(_ token: NewToken, maxLivePerOwner: Int?) async throws -> Token {
         try await pool.write { db in
+            // One writer at a time: the count and the insert cannot interleave with another creation.
+            if let maxLivePerOwner,
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT COUNT(*) FROM tokens WHERE user_id = ? AND (expires_us IS NULL OR expires_us > ?)",
+                    arguments: [token.ownerID, Columns.microseconds(token.created)]) ?? 0 >= maxLivePerOwner
+            {
+                throw StorageError.tokenLimitReached
+            }
             try db.execute(
                 sql: """
                     INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
@@ -245,10 +261,20 @@ public final class SQLiteStorage: LatchkeyStorage {
         }
     }
 
-    public func deleteTokens(expiredBefore cutoff: Date) async throws -> Int {
+    public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
+        try await deleteTokens(where: "expires_us < ?", [Columns.microseconds(cutoff)])
+    }
+
+    public func deleteTokens(ownerID: Int64) async throws -> [Token] {
+        try await deleteTokens(where: "user_id = ?", [ownerID])
+    }
+
+    private func deleteTokens(where condition: String, _ arguments: StatementArguments) async throws -> [Token] {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM tokens WHERE expires_us < ?", arguments: [Columns.microseconds(cutoff)])
-            return db.changesCount
+            try Row.fetchAll(
+                db, sql: "DELETE FROM tokens WHERE \(condition) RETURNING \(Self.tokenColumns(prefix: ""))",
+                arguments: arguments
+            ).map(Self.token(from:))
         }
     }
 
@@ -299,27 +325,53 @@ public final class SQLiteStorage: LatchkeyStorage {
         }
     }
 
-    public func recordEvent(_ event: AuditEvent) async throws {
+    public func recordEvents(_ events: [AuditEvent]) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO events (at_us, kind, token_uuid, user_id, detail) VALUES (?, ?, ?, ?, ?)",
-                arguments: [
-                    Columns.microseconds(event.at), event.kind, event.tokenUUID?.uuidString.lowercased(), event.userID,
-                    event.detail,
-                ])
+            for event in events {
+                try db.execute(
+                    sql: """
+                        INSERT INTO events (at_us, kind, token_uuid, user_id, actor_id, via, address, detail)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        Columns.microseconds(event.at), event.kind, event.tokenUUID?.uuidString.lowercased(),
+                        event.userID, event.origin.userID, event.origin.via, event.origin.address, event.detail,
+                    ])
+            }
         }
     }
 
-    public func events(limit: Int) async throws -> [AuditEvent] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT at_us, kind, token_uuid, user_id, detail FROM events ORDER BY id DESC LIMIT ?",
-                arguments: [limit]
-            ).map { row in
+    public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
+        var conditions = ["1 = 1"]
+        var arguments = StatementArguments()
+        if let userID = query.userID {
+            conditions.append("user_id = ?")
+            arguments += [userID]
+        }
+        if let since = query.since {
+            conditions.append("at_us >= ?")
+            arguments += [Columns.microseconds(since)]
+        }
+        arguments += [max(0, query.limit)]
+        let sql = """
+            SELECT id, at_us, kind, token_uuid, user_id, actor_id, via, address, detail FROM events
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?
+            """
+        return try await pool.read { [arguments] db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 AuditEvent(
-                    at: Columns.date(microseconds: row[0]), kind: row[1],
-                    tokenUUID: (row[2] as String?).flatMap(UUID.init(uuidString:)), userID: row[3], detail: row[4])
+                    id: row["id"], at: Columns.date(microseconds: row["at_us"]), kind: row["kind"],
+                    userID: row["user_id"], tokenUUID: (row["token_uuid"] as String?).flatMap(UUID.init(uuidString:)),
+                    origin: Origin(userID: row["actor_id"], via: row["via"], address: row["address"]),
+                    detail: row["detail"])
             }
+        }
+    }
+
+    public func deleteEvents(before cutoff: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM events WHERE at_us < ?", arguments: [Columns.microseconds(cutoff)])
+            return db.changesCount
         }
     }
 

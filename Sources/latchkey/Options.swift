@@ -72,6 +72,24 @@ enum Output {
     }
 }
 
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
+
+extension TokenLimits {
+    /// The per-user limit `serve` applies, for the CLI's own creations (no rate: the operator is not throttled).
+    static func fromEnvironment() throws -> TokenLimits {
+        guard let text = environment("LATCHKEY_TOKEN_LIMIT_PER_USER") else { return .default }
+        guard let limit = Int(text), (1...1_000_000).contains(limit) else {
+            throw CLIError("LATCHKEY_TOKEN_LIMIT_PER_USER must be between 1 and 1000000, not '\(text)'")
+        }
+        return TokenLimits(maxLivePerUser: limit)
+    }
+}
+
 extension AccountService {
     /// The user the CLI's `--user` names.
     func requireUser(_ username: String) async throws -> User {

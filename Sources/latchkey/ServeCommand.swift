@@ -41,6 +41,35 @@ struct ServeCommand: AsyncParsableCommand {
             "Close a connection whose request body takes longer than this to arrive (env LATCHKEY_REQUEST_TIMEOUT; default 30s)."
     )
     var requestTimeout: String?
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help:
+            "A proxy (address or CIDR) whose X-Forwarded-For names the client; repeat for several (env LATCHKEY_TRUSTED_PROXIES, comma-separated; default: none)."
+    )
+    var trustedProxies: [String] = []
+    @Option(
+        help: "Failed password sign-ins allowed per account (env LATCHKEY_SIGNIN_LIMIT_ACCOUNT; default 10/15m).")
+    var signinLimitAccount: String?
+    @Option(
+        help:
+            "Failed password sign-ins allowed per client address (env LATCHKEY_SIGNIN_LIMIT_ADDRESS; default 100/15m).")
+    var signinLimitAddress: String?
+    @Option(help: "Tokens each user may create (env LATCHKEY_TOKEN_CREATE_RATE; default 300/1m).")
+    var tokenCreateRate: String?
+    @Option(
+        help: "Live tokens each user may hold, sessions included (env LATCHKEY_TOKEN_LIMIT_PER_USER; default 1000).")
+    var tokenLimitPerUser: Int?
+    @Option(help: "Leaked-token reports per client address (env LATCHKEY_LEAK_REPORT_RATE; default 10/1m).")
+    var leakReportRate: String?
+    @Option(help: "Delete audit events this long after they happened (env LATCHKEY_AUDIT_RETENTION; default 365d).")
+    var auditRetention: String?
+    @Option(help: "Password hashes computed at once (env LATCHKEY_PASSWORD_WORKERS; default: the core count).")
+    var passwordWorkers: Int?
+    @Option(
+        help:
+            "Password checks that may wait for a worker; beyond, sign-ins get 503 (env LATCHKEY_PASSWORD_QUEUE; default 4 per worker)."
+    )
+    var passwordQueue: Int?
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
@@ -52,8 +81,9 @@ struct ServeCommand: AsyncParsableCommand {
         let handle = try database.open(logger: logger)
         let clock = SystemClock()
         let services = LatchkeyServices(
-            storage: handle.storage, secretBox: secretBox, clock: clock,
-            openID: IDTokenVerifier(providers: try OpenIDOptions.providers(file: oidcProviders), clock: clock))
+            storage: handle.storage, secretBox: secretBox, hasher: try passwordHasher(), clock: clock,
+            openID: IDTokenVerifier(providers: try OpenIDOptions.providers(file: oidcProviders), clock: clock),
+            tokenLimits: try tokenLimits(), signInLimits: try signInLimits())
         var storageServices: [any Service] = []
         if let service = handle.service {
             // A shared database may be unreachable at start: serve anyway (readiness
@@ -96,7 +126,49 @@ struct ServeCommand: AsyncParsableCommand {
             appTokenLifetime: try (appTokenLifetime ?? environment("LATCHKEY_APP_TOKEN_LIFETIME")).map(Lifetime.parse),
             garbageCollectionGrace: try Lifetime.parse(gcGrace ?? environment("LATCHKEY_GC_GRACE") ?? "1d"),
             publicURL: try (publicURL ?? environment("LATCHKEY_PUBLIC_URL")).map(Self.checkedPublicURL),
-            idleTimeout: .seconds(Int64(idle)), requestTimeout: .seconds(Int64(request)))
+            idleTimeout: .seconds(Int64(idle)), requestTimeout: .seconds(Int64(request)),
+            trustedProxies: try
+                (trustedProxies.isEmpty
+                ? (environment("LATCHKEY_TRUSTED_PROXIES")?.split(separator: ",").map(String.init) ?? [])
+                : trustedProxies).map { try CIDR($0.trimmingCharacters(in: .whitespaces)) },
+            leakReportLimit: try RateLimit.parse(leakReportRate ?? environment("LATCHKEY_LEAK_REPORT_RATE") ?? "10/1m"),
+            auditRetention: try Lifetime.parse(auditRetention ?? environment("LATCHKEY_AUDIT_RETENTION") ?? "365d"))
+    }
+
+    private func signInLimits() throws -> SignInLimits {
+        SignInLimits(
+            perAccount: try RateLimit.parse(
+                signinLimitAccount ?? environment("LATCHKEY_SIGNIN_LIMIT_ACCOUNT") ?? "10/15m"),
+            perAddress: try RateLimit.parse(
+                signinLimitAddress ?? environment("LATCHKEY_SIGNIN_LIMIT_ADDRESS") ?? "100/15m"))
+    }
+
+    private func tokenLimits() throws -> TokenLimits {
+        TokenLimits(
+            maxLivePerUser: try Self.count(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: 1000),
+            creationRate: try RateLimit.parse(tokenCreateRate ?? environment("LATCHKEY_TOKEN_CREATE_RATE") ?? "300/1m"))
+    }
+
+    private func passwordHasher() throws -> PasswordHasher {
+        let workers = try Self.count(
+            passwordWorkers, "LATCHKEY_PASSWORD_WORKERS", default: ProcessInfo.processInfo.activeProcessorCount)
+        let queue = try Self.count(passwordQueue, "LATCHKEY_PASSWORD_QUEUE", default: 4 * workers, allowZero: true)
+        return PasswordHasher(queue: BoundedWorkQueue(maxRunning: workers, maxWaiting: queue))
+    }
+
+    /// A whole number from a flag or the environment, 1 (or 0) to 1,000,000.
+    private static func count(_ flag: Int?, _ variable: String, default fallback: Int, allowZero: Bool = false) throws
+        -> Int
+    {
+        let value =
+            try flag ?? environment(variable).map { text in
+                guard let value = Int(text) else { throw CLIError("\(variable) must be a whole number, not '\(text)'") }
+                return value
+            } ?? fallback
+        guard ((allowZero ? 0 : 1)...1_000_000).contains(value) else {
+            throw CLIError("\(variable) must be between \(allowZero ? 0 : 1) and 1000000, not \(value)")
+        }
+        return value
     }
 
     /// An absolute http(s) URL with a host and nothing after its path.
@@ -135,7 +207,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard try await accounts.storage.userCount() == 0 else { return }
         let password = TokenSecret.generate().value.dropFirst(TokenSecret.prefix.count).prefix(24)
         do {
-            _ = try await accounts.createUser(username: "admin", password: String(password), isAdmin: true)
+            _ = try await accounts.createUser(username: "admin", password: String(password), isAdmin: true, by: .system)
         } catch StorageError.usernameTaken {
             return  // another node sharing the database made it first
         }

@@ -27,7 +27,8 @@ struct TokenCommand: AsyncParsableCommand {
             let username = user
             let issued = try await database.withStorage { storage in
                 let owner = try await AccountService(storage: storage).requireUser(username)
-                return try await TokenService(storage: storage, secretBox: nil).create(for: owner, request)
+                return try await TokenService(storage: storage, secretBox: nil, limits: .fromEnvironment()).create(
+                    for: owner, request, by: .cli)
             }
             if output.json {
                 try Output.json(CreatedTokenView(secret: issued.secret, token: issued.token))
@@ -43,27 +44,35 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a user's tokens (never their secrets).")
+        static let configuration = CommandConfiguration(
+            abstract: "List a user's tokens, or every user's (never their secrets).")
 
-        @Option(help: "The owner's username.") var user: String
+        @Option(help: "The owner's username.") var user: String?
+        @Flag(help: "Every user's tokens, with their owners.") var all = false
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
+        func validate() throws {
+            if (user == nil) == !all { throw ValidationError("give exactly one of --user USER or --all") }
+        }
+
         func run() async throws {
             let username = user
-            let tokens = try await database.withStorage { storage in
-                let owner = try await AccountService(storage: storage).requireUser(username)
-                return try await storage.tokens(TokenQuery(ownerID: owner.id))
+            let (tokens, owners) = try await database.withStorage { storage in
+                let owner = try await username.asyncMap { try await AccountService(storage: storage).requireUser($0) }
+                let tokens = try await storage.tokens(TokenQuery(ownerID: owner?.id))
+                let owners = try await storage.users().reduce(into: [Int64: String]()) { $0[$1.id] = $1.username }
+                return (tokens, owners)
             }
             if output.json {
-                try Output.json(tokens.map(TokenView.init))
+                try Output.json(tokens.map { TokenView($0, owner: owners[$0.ownerID]) })
             } else {
                 Output.table(
-                    ["UUID", "KEY", "KIND", "EXPIRES", "LAST USED", "SCOPES", "TITLE"],
+                    ["UUID", "OWNER", "KEY", "KIND", "EXPIRES", "LAST USED", "SCOPES", "TITLE"],
                     tokens.map { token in
                         [
-                            token.uuid.uuidString.lowercased(), token.key, token.kind.rawValue,
-                            Output.date(token.expires),
+                            token.uuid.uuidString.lowercased(), owners[token.ownerID] ?? "-", token.key,
+                            token.kind.rawValue, Output.date(token.expires),
                             token.lastUsed.map { Output.date($0) } ?? "-",
                             token.scopes.isEmpty ? "-" : token.scopes.joined(separator: ","), token.title ?? "",
                         ]
@@ -73,17 +82,35 @@ struct TokenCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a token by its uuid.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a token by its uuid, or every token of a user (--user U --all).")
 
-        @Argument(help: "The token's uuid.") var uuid: String
+        @Argument(help: "The token's uuid.") var uuid: String?
+        @Option(help: "With --all: the user whose tokens to revoke.") var user: String?
+        @Flag(help: "Revoke every token of --user (sessions included).") var all = false
         @OptionGroup var database: DatabaseOptions
 
+        func validate() throws {
+            guard (uuid != nil) != (user != nil && all), user == nil || all else {
+                throw ValidationError("give a token's uuid, or --user USER --all")
+            }
+        }
+
         func run() async throws {
+            if let username = user {
+                let revoked = try await database.withStorage { storage in
+                    let owner = try await AccountService(storage: storage).requireUser(username)
+                    return try await TokenService(storage: storage, secretBox: nil).revokeAll(of: owner, by: .cli)
+                }
+                print("revoked \(revoked.count) token\(revoked.count == 1 ? "" : "s") of user \(username)")
+                return
+            }
+            let uuid = uuid ?? ""
             guard let id = UUID(uuidString: uuid) else { throw CLIError("'\(uuid)' is not a uuid") }
             let revoked = try await database.withStorage { storage in
                 let tokens = TokenService(storage: storage, secretBox: nil)
                 guard let token = try await tokens.find(uuid: id) else { return false }
-                return try await tokens.revoke(token)
+                return try await tokens.revoke(token, by: .cli)
             }
             guard revoked else { throw CLIError("there is no token with uuid \(uuid.lowercased())") }
             print("revoked token \(uuid.lowercased())")
@@ -114,6 +141,7 @@ struct TokenCommand: AsyncParsableCommand {
 
 struct TokenView: Encodable {
     var uuid: String
+    var owner: String?
     var key: String
     var kind: String
     var title: String?
@@ -122,8 +150,9 @@ struct TokenView: Encodable {
     var expires: Date?
     var lastUsed: Date?
 
-    init(_ token: Token) {
+    init(_ token: Token, owner: String?) {
         uuid = token.uuid.uuidString.lowercased()
+        self.owner = owner
         key = token.key
         kind = token.kind.rawValue
         title = token.title

@@ -4,7 +4,10 @@ import LatchkeyCore
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "user", abstract: "Manage user accounts.", subcommands: [Create.self, List.self])
+        commandName: "user", abstract: "Manage user accounts.",
+        subcommands: [
+            Create.self, List.self, Deactivate.self, Activate.self, SetPassword.self, ImportCommand.self,
+        ])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a user.")
@@ -29,13 +32,13 @@ struct UserCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let password = passwordStdin ? readPassword() : nil
+            let password = passwordStdin ? readPasswordFromStandardInput() : nil
             if let password, password.isEmpty { throw AccountError.emptyPassword }
             let (username, email, firstName, lastName, admin) = (username, email, firstName, lastName, admin)
             let user = try await database.withStorage { storage in
                 try await AccountService(storage: storage).createUser(
                     username: username, email: email, firstName: firstName, lastName: lastName, password: password,
-                    isAdmin: admin)
+                    isAdmin: admin, by: .cli)
             }
             if output.json {
                 try Output.json(UserView(user))
@@ -43,11 +46,64 @@ struct UserCommand: AsyncParsableCommand {
                 print("created user \(user.username) (id \(user.id))")
             }
         }
+    }
 
-        private func readPassword() -> String {
-            var text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-            if let newline = text.firstIndex(where: \.isNewline) { text = String(text[..<newline]) }
-            return text
+    struct Deactivate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Deactivate a user: their tokens and sign-ins are refused at once (nothing is deleted).")
+
+        @Argument(help: "The username.") var username: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            try await setActive(username, false, database)
+            print("deactivated user \(username)")
+        }
+    }
+
+    struct Activate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Activate a deactivated user again.")
+
+        @Argument(help: "The username.") var username: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            try await setActive(username, true, database)
+            print("activated user \(username)")
+        }
+    }
+
+    static func setActive(_ username: String, _ active: Bool, _ database: DatabaseOptions) async throws {
+        try await database.withStorage { storage in
+            let accounts = AccountService(storage: storage)
+            try await accounts.setActive(try await accounts.requireUser(username), active, by: .cli)
+        }
+    }
+
+    struct SetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a user's password.")
+
+        @Argument(help: "The username.") var username: String
+        @Flag(help: "Read the password from standard input (up to the end or first newline).")
+        var passwordStdin = false
+        @OptionGroup var database: DatabaseOptions
+
+        func validate() throws {
+            // A password on the command line would show in `ps` and the shell's history.
+            guard passwordStdin else {
+                throw ValidationError("give the password on standard input with --password-stdin")
+            }
+        }
+
+        func run() async throws {
+            let password = readPasswordFromStandardInput()
+            guard !password.isEmpty else { throw AccountError.emptyPassword }
+            let username = username
+            try await database.withStorage { storage in
+                let accounts = AccountService(storage: storage)
+                try await accounts.setPassword(try await accounts.requireUser(username), to: password, by: .cli)
+            }
+            print("set the password of user \(username)")
         }
     }
 
@@ -97,4 +153,11 @@ struct UserView: Encodable {
         active = user.isActive
         created = user.created
     }
+}
+
+/// Standard input up to its end or first newline.
+func readPasswordFromStandardInput() -> String {
+    var text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    if let newline = text.firstIndex(where: \.isNewline) { text = String(text[..<newline]) }
+    return text
 }

@@ -14,31 +14,31 @@ struct AccountServiceTests {
     }
 
     @Test func signInWorksByUsernameOrEmailIgnoringCase() async throws {
-        let sam = try await accounts.createUser(username: "sam", email: "Sam@Example.org", password: "pw")
-        #expect(try await accounts.authenticate(login: "sam", password: "pw") == sam)
-        #expect(try await accounts.authenticate(login: "SAM", password: "pw") == sam)
-        #expect(try await accounts.authenticate(login: "sam@example.ORG", password: "pw") == sam)
+        let sam = try await accounts.createUser(username: "sam", email: "Sam@Example.org", password: "pw", by: .cli)
+        #expect(try await accounts.authenticate(login: "sam", password: "pw", by: .cli) == sam)
+        #expect(try await accounts.authenticate(login: "SAM", password: "pw", by: .cli) == sam)
+        #expect(try await accounts.authenticate(login: "sam@example.ORG", password: "pw", by: .cli) == sam)
         #expect(sam.passwordHash?.hasPrefix("$scrypt$") == true)
     }
 
     @Test func wrongPasswordsUnknownUsersAndInactiveUsersFail() async throws {
-        let sam = try await accounts.createUser(username: "sam", password: "pw")
-        #expect(try await accounts.authenticate(login: "sam", password: "PW") == nil)
-        #expect(try await accounts.authenticate(login: "nobody", password: "pw") == nil)
+        let sam = try await accounts.createUser(username: "sam", password: "pw", by: .cli)
+        #expect(try await accounts.authenticate(login: "sam", password: "PW", by: .cli) == nil)
+        #expect(try await accounts.authenticate(login: "nobody", password: "pw", by: .cli) == nil)
         try await storage.setActive(userID: sam.id, false)
-        #expect(try await accounts.authenticate(login: "sam", password: "pw") == nil)
+        #expect(try await accounts.authenticate(login: "sam", password: "pw", by: .cli) == nil)
     }
 
     @Test func anAccountWithoutAPasswordCannotSignInWithOne() async throws {
-        _ = try await accounts.createUser(username: "oidc", password: nil)
-        #expect(try await accounts.authenticate(login: "oidc", password: "") == nil)
-        #expect(try await accounts.authenticate(login: "oidc", password: "x") == nil)
+        _ = try await accounts.createUser(username: "oidc", password: nil, by: .cli)
+        #expect(try await accounts.authenticate(login: "oidc", password: "", by: .cli) == nil)
+        #expect(try await accounts.authenticate(login: "oidc", password: "x", by: .cli) == nil)
     }
 
     @Test(arguments: ["", "has space", "semi;colon", String(repeating: "a", count: 151), "new\nline"])
     func invalidUsernamesAreRefused(username: String) async throws {
         await #expect(throws: AccountError.invalidUsername(username)) {
-            try await accounts.createUser(username: username, password: "pw")
+            try await accounts.createUser(username: username, password: "pw", by: .cli)
         }
         #expect(try await storage.userCount() == 0)
     }
@@ -46,18 +46,18 @@ struct AccountServiceTests {
     @Test(arguments: ["no-at-sign", "two@@example.org", "@example.org", "x@nodot", "sp ace@example.org"])
     func invalidEmailsAreRefused(email: String) async throws {
         await #expect(throws: AccountError.invalidEmail(email)) {
-            try await accounts.createUser(username: "sam", email: email, password: "pw")
+            try await accounts.createUser(username: "sam", email: email, password: "pw", by: .cli)
         }
     }
 
     @Test func emptyPasswordsAreRefused() async throws {
         await #expect(throws: AccountError.emptyPassword) {
-            try await accounts.createUser(username: "sam", password: "")
+            try await accounts.createUser(username: "sam", password: "", by: .cli)
         }
     }
 
     @Test func usernamesMayUseDjangosCharacters() async throws {
-        let user = try await accounts.createUser(username: "jo.e+x-y_z@home", password: "pw")
+        let user = try await accounts.createUser(username: "jo.e+x-y_z@home", password: "pw", by: .cli)
         #expect(user.username == "jo.e+x-y_z@home")
     }
 }

@@ -30,20 +30,20 @@ struct IdentifierTests {
     func usernamesCollideByNormalFormAndMixedScriptsAreRefused(backend: TestBackend) async throws {
         try await backend.withStorage { storage in
             let accounts = AccountService(storage: storage, hasher: fastPasswordHasher)
-            let composed = try await accounts.createUser(username: "jos\u{e9}", password: nil)
+            let composed = try await accounts.createUser(username: "jos\u{e9}", password: nil, by: .cli)
             await #expect(throws: StorageError.usernameTaken("jose\u{301}")) {
-                try await accounts.createUser(username: "jose\u{301}", password: nil)
+                try await accounts.createUser(username: "jose\u{301}", password: nil, by: .cli)
             }
-            _ = try await accounts.createUser(username: "admin", password: nil)
+            _ = try await accounts.createUser(username: "admin", password: nil, by: .cli)
             await #expect(throws: StorageError.usernameTaken("ADMIN"), "stored and shown in NFKC") {
-                try await accounts.createUser(username: "ＡＤＭＩＮ", password: nil)
+                try await accounts.createUser(username: "ＡＤＭＩＮ", password: nil, by: .cli)
             }
             await #expect(throws: AccountError.mixedScripts("\u{410}dmin", scripts: ["Cyrillic", "Latin"])) {
-                try await accounts.createUser(username: "\u{410}dmin", password: nil)
+                try await accounts.createUser(username: "\u{410}dmin", password: nil, by: .cli)
             }
             for invisible in ["admin\u{34F}", "admin\u{FE00}", "admin\u{E0100}", "admin\u{3164}", "ad\u{200D}min"] {
                 await #expect(throws: AccountError.invalidUsername(invisible)) {
-                    try await accounts.createUser(username: invisible, password: nil)
+                    try await accounts.createUser(username: invisible, password: nil, by: .cli)
                 }
             }
             #expect(
@@ -51,10 +51,10 @@ struct IdentifierTests {
                     == "'\u{410}dmin' mixes letters of different scripts (Cyrillic, Latin): use one script")
             // Found by either spelling, and by the email's folded form.
             #expect(try await storage.user(username: "JOSE\u{301}")?.id == composed.id)
-            _ = try await accounts.createUser(username: "kim", email: "Kim@Example.org", password: nil)
+            _ = try await accounts.createUser(username: "kim", email: "Kim@Example.org", password: nil, by: .cli)
             #expect(try await storage.user(email: "\u{212A}IM@example.ORG")?.username == "kim")
             await #expect(throws: StorageError.emailTaken("kim@EXAMPLE.org")) {
-                try await accounts.createUser(username: "kim2", email: "kim@EXAMPLE.org", password: nil)
+                try await accounts.createUser(username: "kim2", email: "kim@EXAMPLE.org", password: nil, by: .cli)
             }
         }
     }

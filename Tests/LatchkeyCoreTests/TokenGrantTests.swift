@@ -24,10 +24,11 @@ struct TokenGrantTests {
             .at(clock.now.addingTimeInterval(Lifetime.maximum + 1)),
         ] {
             await #expect(throws: TokenError.self, "\(expiry)") {
-                try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: expiry))
+                try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: expiry), by: .cli)
             }
         }
-        let longest = try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: .after(Lifetime.maximum)))
+        let longest = try await tokens.create(
+            for: owner, TokenRequest(kind: .app, expiry: .after(Lifetime.maximum)), by: .cli)
         #expect(longest.token.expires == clock.now.addingTimeInterval(Lifetime.maximum))
         #expect(try await storage.tokens(TokenQuery(ownerID: owner.id)).count == 1, "nothing else was stored")
     }
@@ -45,31 +46,33 @@ struct TokenGrantTests {
         let tokens = service(storage)
         let owner = try await makeUser(storage, "sam")
         let parent = try await tokens.create(
-            for: owner, TokenRequest(kind: .app, scopes: ["user:admin", "repo:read"], expiry: .after(3600)))
+            for: owner, TokenRequest(kind: .app, scopes: ["user:admin", "repo:read"], expiry: .after(3600)), by: .cli)
         let grant = TokenGrant(of: parent.token)
 
         await #expect(throws: TokenError.exceedsGrant(.kind(.session))) {
-            try await tokens.create(for: owner, TokenRequest(kind: .session, expiry: .sliding(60)), grantedBy: grant)
+            try await tokens.create(
+                for: owner, TokenRequest(kind: .session, expiry: .sliding(60)), grantedBy: grant, by: .cli)
         }
         await #expect(throws: TokenError.exceedsGrant(.scope("repo:write"))) {
             try await tokens.create(
                 for: owner, TokenRequest(kind: .app, scopes: ["repo:read", "repo:write"], expiry: .after(60)),
-                grantedBy: grant)
+                grantedBy: grant, by: .cli)
         }
         await #expect(throws: TokenError.exceedsGrant(.expiry)) {
-            try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: .never), grantedBy: grant)
+            try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: .never), grantedBy: grant, by: .cli)
         }
         await #expect(throws: TokenError.exceedsGrant(.expiry)) {
-            try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: .after(3601)), grantedBy: grant)
+            try await tokens.create(
+                for: owner, TokenRequest(kind: .app, expiry: .after(3601)), grantedBy: grant, by: .cli)
         }
         let child = try await tokens.create(
             for: owner, TokenRequest(kind: .app, scopes: ["repo:read"], expiry: grant.capping(.never, now: clock.now)),
-            grantedBy: grant)
+            grantedBy: grant, by: .cli)
         #expect(child.token.expires == parent.token.expires, "a default expiry is shortened to the creator's")
         #expect(grant.covers(child.token))
         #expect(!TokenGrant(of: child.token).covers(parent.token), "the narrower token does not cover the wider")
 
-        let session = try await tokens.create(for: owner, TokenRequest(kind: .session, expiry: .sliding(60)))
+        let session = try await tokens.create(for: owner, TokenRequest(kind: .session, expiry: .sliding(60)), by: .cli)
         #expect(TokenGrant(of: session.token) == .account, "a session acts for its user")
     }
 
@@ -80,7 +83,8 @@ struct TokenGrantTests {
             let owner = try await makeUser(storage, "sam")
             for round in 0..<5 {
                 // A sliding token: every use writes its expiry, racing the delete.
-                let issued = try await tokens.create(for: owner, TokenRequest(kind: .session, expiry: .sliding(600)))
+                let issued = try await tokens.create(
+                    for: owner, TokenRequest(kind: .session, expiry: .sliding(600)), by: .cli)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for user in 0..<8 {
                         group.addTask {
@@ -93,7 +97,7 @@ struct TokenGrantTests {
                             }
                         }
                     }
-                    group.addTask { try await tokens.revoke(issued.token) }
+                    group.addTask { try await tokens.revoke(issued.token, by: .cli) }
                     try await group.waitForAll()
                 }
                 guard case .rejected(.unknown) = try await tokens.verify(issued.secret.value) else {

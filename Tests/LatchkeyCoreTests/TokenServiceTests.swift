@@ -31,7 +31,8 @@ struct TokenServiceTests {
     }
 
     @Test func aCreatedTokenVerifiesAndNamesItsOwner() async throws {
-        let issued = try await service.create(for: owner, TokenRequest(kind: .app, title: "ci", scopes: ["repo:read"]))
+        let issued = try await service.create(
+            for: owner, TokenRequest(kind: .app, title: "ci", scopes: ["repo:read"]), by: .cli)
         guard case .valid(let token, let user) = try await service.verify(issued.secret.value) else {
             Issue.record("not valid")
             return
@@ -46,13 +47,13 @@ struct TokenServiceTests {
     }
 
     @Test func malformedUnknownAndRevokedSecretsAreRejected() async throws {
-        let issued = try await service.create(for: owner, TokenRequest(kind: .app))
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app), by: .cli)
         #expect(rejection(try await service.verify("lk_nonsense")) == .malformed)
         // A changed last character (never the one it already is: 1 secret in 62 ends in "x").
         let changed = issued.secret.value.dropLast() + (issued.secret.value.hasSuffix("x") ? "y" : "x")
         #expect(rejection(try await service.verify(changed)) == .malformed)
         #expect(rejection(try await service.verify(TokenSecret.generate().value)) == .unknown)
-        #expect(try await service.revoke(issued.token))
+        #expect(try await service.revoke(issued.token, by: .cli))
         #expect(rejection(try await service.verify(issued.secret.value)) == .unknown)
     }
 
@@ -63,7 +64,8 @@ struct TokenServiceTests {
         let fileService = TokenService(storage: fileStorage, clock: clock, secretBox: nil)
         var secrets: [String] = []
         for _ in 0..<20 {
-            secrets.append(try await fileService.create(for: fileOwner, TokenRequest(kind: .app)).secret.value)
+            secrets.append(
+                try await fileService.create(for: fileOwner, TokenRequest(kind: .app), by: .cli).secret.value)
         }
         var bytes = Data()
         for suffix in ["", "-wal", "-shm"] {
@@ -77,7 +79,7 @@ struct TokenServiceTests {
     }
 
     @Test func expiryIsCheckedAgainstTheClock() async throws {
-        let issued = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(3600)))
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(3600)), by: .cli)
         #expect(issued.token.expires == clock.now.addingTimeInterval(3600))
         clock.advance(by: 3599)
         _ = try expectValid(try await service.verify(issued.secret.value))
@@ -87,7 +89,8 @@ struct TokenServiceTests {
 
     @Test func slidingExpiryMovesWithUseButIsWrittenOnlyWhenItMovesAMinute() async throws {
         let week: TimeInterval = 7 * 86_400
-        let issued = try await service.create(for: owner, TokenRequest(kind: .session, expiry: .sliding(week)))
+        let issued = try await service.create(
+            for: owner, TokenRequest(kind: .session, expiry: .sliding(week)), by: .cli)
         let created = clock.now
 
         clock.advance(by: 30)
@@ -106,7 +109,7 @@ struct TokenServiceTests {
     }
 
     @Test func lastUseIsWrittenAtMostOnceAMinute() async throws {
-        let issued = try await service.create(for: owner, TokenRequest(kind: .app))
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app), by: .cli)
         #expect(try await storage.token(uuid: issued.token.uuid)?.lastUsed == nil)
 
         _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.1")
@@ -129,7 +132,7 @@ struct TokenServiceTests {
     }
 
     @Test func anInactiveOwnersTokensStopWorking() async throws {
-        let issued = try await service.create(for: owner, TokenRequest(kind: .app))
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app), by: .cli)
         try await storage.setActive(userID: owner.id, false)
         #expect(rejection(try await service.verify(issued.secret.value)) == .inactiveUser)
         try await storage.setActive(userID: owner.id, true)
@@ -138,30 +141,31 @@ struct TokenServiceTests {
 
     @Test func badRequestsAreRefusedAndStoreNothing() async throws {
         await #expect(throws: TokenError.titleTooLong) {
-            try await service.create(for: owner, TokenRequest(kind: .app, title: String(repeating: "é", count: 256)))
+            try await service.create(
+                for: owner, TokenRequest(kind: .app, title: String(repeating: "é", count: 256)), by: .cli)
         }
         await #expect(throws: TokenError.invalidScope("has space")) {
-            try await service.create(for: owner, TokenRequest(kind: .app, scopes: ["has space"]))
+            try await service.create(for: owner, TokenRequest(kind: .app, scopes: ["has space"]), by: .cli)
         }
         await #expect(throws: TokenError.invalidScope("")) {
-            try await service.create(for: owner, TokenRequest(kind: .app, scopes: [""]))
+            try await service.create(for: owner, TokenRequest(kind: .app, scopes: [""]), by: .cli)
         }
         await #expect(throws: TokenError.expiryInPast) {
-            try await service.create(for: owner, TokenRequest(kind: .app, expiry: .at(clock.now)))
+            try await service.create(for: owner, TokenRequest(kind: .app, expiry: .at(clock.now)), by: .cli)
         }
         #expect(try await service.count(TokenQuery()) == 0)
         let longest = try await service.create(
-            for: owner, TokenRequest(kind: .app, title: String(repeating: "é", count: 255)))
+            for: owner, TokenRequest(kind: .app, title: String(repeating: "é", count: 255)), by: .cli)
         #expect(longest.token.title?.count == 255)
     }
 
     @Test func duplicateScopesAreStoredOnce() async throws {
-        let issued = try await service.create(for: owner, TokenRequest(kind: .app, scopes: ["a", "b", "a"]))
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app, scopes: ["a", "b", "a"]), by: .cli)
         #expect(issued.token.scopes == ["a", "b"])
     }
 
     @Test func recoverableTokensCanBeShownAgainOnlyWithTheServerKey() async throws {
-        let issued = try await service.create(for: owner, TokenRequest(kind: .app, recoverable: true))
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app, recoverable: true), by: .cli)
         let stored = try #require(try await service.find(uuid: issued.token.uuid))
         #expect(stored.isRecoverable)
         #expect(service.recoverSecret(of: stored) == issued.secret)
@@ -169,17 +173,17 @@ struct TokenServiceTests {
         let otherKey = TokenService(storage: storage, clock: clock, secretBox: SecretBox(key: .init(size: .bits256)))
         #expect(otherKey.recoverSecret(of: stored) == nil)
 
-        let plain = try await service.create(for: owner, TokenRequest(kind: .app))
+        let plain = try await service.create(for: owner, TokenRequest(kind: .app), by: .cli)
         #expect(service.recoverSecret(of: plain.token) == nil)
 
         let noKey = TokenService(storage: storage, clock: clock, secretBox: nil)
         await #expect(throws: TokenError.recoveryUnavailable) {
-            try await noKey.create(for: owner, TokenRequest(kind: .app, recoverable: true))
+            try await noKey.create(for: owner, TokenRequest(kind: .app, recoverable: true), by: .cli)
         }
     }
 
     @Test func findingByKeyStaysWithinTheOwner() async throws {
-        let issued = try await service.create(for: owner, TokenRequest(kind: .app))
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app), by: .cli)
         let kim = try await makeUser(storage, "kim")
         #expect(try await service.find(key: issued.secret.key, ownerID: owner.id)?.id == issued.token.id)
         #expect(try await service.find(key: issued.secret.key, ownerID: kim.id) == nil)
@@ -188,9 +192,9 @@ struct TokenServiceTests {
     }
 
     @Test func garbageCollectionKeepsTokensWithinTheirGracePeriod() async throws {
-        let short = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(60)))
-        let long = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(7200)))
-        let forever = try await service.create(for: owner, TokenRequest(kind: .app))
+        let short = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(60)), by: .cli)
+        let long = try await service.create(for: owner, TokenRequest(kind: .app, expiry: .after(7200)), by: .cli)
+        let forever = try await service.create(for: owner, TokenRequest(kind: .app), by: .cli)
         clock.advance(by: 60 + 86_400)
         #expect(try await service.deleteExpired(grace: 86_400) == 0, "expired exactly a day ago: still kept")
         clock.advance(by: 1)

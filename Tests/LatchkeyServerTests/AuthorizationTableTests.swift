@@ -32,8 +32,10 @@ struct AuthorizationTableTests {
             let tokens = services.tokens
             func make(_ user: User, _ kind: TokenKind, _ scopes: [String]) async throws -> String {
                 let expiry: TokenRequest.Expiry = kind == .session ? .sliding(86_400) : .never
-                return try await tokens.create(for: user, TokenRequest(kind: kind, scopes: scopes, expiry: expiry))
-                    .secret.value
+                return try await tokens.create(
+                    for: user, TokenRequest(kind: kind, scopes: scopes, expiry: expiry), by: .cli
+                )
+                .secret.value
             }
             secrets = [
                 .samSession: try await make(sam, .session, []),
@@ -53,7 +55,8 @@ struct AuthorizationTableTests {
 
         /// A fresh app token of the caller's user, for the calls that name a token.
         func target(of caller: Caller) async throws -> IssuedToken {
-            try await services.tokens.create(for: owner(of: caller), TokenRequest(kind: .app, title: "target"))
+            try await services.tokens.create(
+                for: owner(of: caller), TokenRequest(kind: .app, title: "target"), by: .cli)
         }
     }
 

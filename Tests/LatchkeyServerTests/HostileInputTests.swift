@@ -22,8 +22,10 @@ struct HostileInputTests {
             storage: storage, secretBox: SecretBox(key: .init(size: .bits256)), hasher: fastPasswordHasher, clock: clock
         )
         sam = try await makeUser(storage, "sam")
-        session = try await services.tokens.create(for: sam, TokenRequest(kind: .session, expiry: .sliding(86_400)))
-            .secret.value
+        session = try await services.tokens.create(
+            for: sam, TokenRequest(kind: .session, expiry: .sliding(86_400)), by: .cli
+        )
+        .secret.value
     }
 
     func app(_ configuration: ServerConfiguration = ServerConfiguration()) -> some ApplicationProtocol {
@@ -82,7 +84,7 @@ struct HostileInputTests {
 
     @Test func anAppTokenNeverMintsASession() async throws {
         let app = try await services.tokens.create(
-            for: sam, TokenRequest(kind: .app, scopes: ["repo:read", "user:admin"], expiry: .after(3600)))
+            for: sam, TokenRequest(kind: .app, scopes: ["repo:read", "user:admin"], expiry: .after(3600)), by: .cli)
         try await self.app().test(.router) { client in
             try await client.execute(uri: "/api/tokens/", method: .post, headers: bearer(app.secret.value)) {
                 response in
@@ -95,7 +97,7 @@ struct HostileInputTests {
 
     @Test func anAppTokenCreatesOnlyNarrowerShorterLivedTokens() async throws {
         let parent = try await services.tokens.create(
-            for: sam, TokenRequest(kind: .app, scopes: ["user:admin", "repo:read"], expiry: .after(3600)))
+            for: sam, TokenRequest(kind: .app, scopes: ["user:admin", "repo:read"], expiry: .after(3600)), by: .cli)
         let headers = bearer(parent.secret.value)
         try await app(ServerConfiguration(appTokenLifetime: 30 * 86_400)).test(.router) { client in
             // Scopes it lacks, or a life beyond its own, are refused.
@@ -125,7 +127,7 @@ struct HostileInputTests {
 
             // It reads the code of a narrower sibling, never of a wider one.
             let wider = try await services.tokens.create(
-                for: sam, TokenRequest(kind: .app, scopes: ["user:admin", "repo:write"], recoverable: true))
+                for: sam, TokenRequest(kind: .app, scopes: ["user:admin", "repo:write"], recoverable: true), by: .cli)
             for (uuid, showsCode) in [(childUUID, true), (wider.token.uuid.uuidString.lowercased(), false)] {
                 try await client.execute(uri: "/api/v1/user/apptoken/\(uuid)", method: .get, headers: headers) {
                     response in

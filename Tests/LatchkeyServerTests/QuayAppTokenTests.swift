@@ -74,11 +74,11 @@ struct QuayFixture {
         sam = try await makeUser(storage, "sam", email: "sam@example.org")
         kim = try await makeUser(storage, "kim", isAdmin: true)
         samSession = try await services.tokens.create(
-            for: sam, TokenRequest(kind: .session, expiry: .sliding(365 * 86_400))
+            for: sam, TokenRequest(kind: .session, expiry: .sliding(365 * 86_400)), by: .cli
         )
         .secret.value
         kimSession = try await services.tokens.create(
-            for: kim, TokenRequest(kind: .session, expiry: .sliding(365 * 86_400))
+            for: kim, TokenRequest(kind: .session, expiry: .sliding(365 * 86_400)), by: .cli
         )
         .secret.value
     }

@@ -108,15 +108,26 @@ struct StorageConformanceTests {
             #expect(try await storage.client(clientID: "lkc_billing") == nil)
 
             let uuid = UUID()
-            try await storage.recordEvent(AuditEvent(at: start, kind: "first", tokenUUID: nil, userID: nil, detail: ""))
-            try await storage.recordEvent(
-                AuditEvent(at: start, kind: "second", tokenUUID: uuid, userID: 7, detail: "d"))
+            let first = AuditEvent(at: start, kind: "first", userID: nil, origin: .cli)
+            let second = AuditEvent(
+                at: start.addingTimeInterval(60), kind: "second", userID: 7, tokenUUID: uuid,
+                origin: Origin(userID: 3, via: "quay", address: "192.0.2.1"), detail: "d")
+            let third = AuditEvent(at: start.addingTimeInterval(120), kind: "third", userID: 8, origin: .system)
+            try await storage.recordEvents([first, second])
+            try await storage.recordEvents([third])
+            let stored = try await storage.events(AuditQuery())
+            #expect(stored.map(\.kind) == ["third", "second", "first"])
+            #expect(Set(stored.map(\.id)).count == 3)
+            var expected = second
+            expected.id = stored[1].id
+            #expect(stored[1] == expected)
+            #expect(try await storage.events(AuditQuery(limit: 1)).map(\.kind) == ["third"])
+            #expect(try await storage.events(AuditQuery(userID: 7)).map(\.kind) == ["second"])
             #expect(
-                try await storage.events(limit: 10) == [
-                    AuditEvent(at: start, kind: "second", tokenUUID: uuid, userID: 7, detail: "d"),
-                    AuditEvent(at: start, kind: "first", tokenUUID: nil, userID: nil, detail: ""),
-                ])
-            #expect(try await storage.events(limit: 1).count == 1)
+                try await storage.events(AuditQuery(since: start.addingTimeInterval(60))).map(\.kind)
+                    == ["third", "second"])
+            #expect(try await storage.deleteEvents(before: start.addingTimeInterval(60)) == 1)
+            #expect(try await storage.events(AuditQuery()).map(\.kind) == ["third", "second"])
         }
     }
 
@@ -214,7 +225,7 @@ struct StorageConformanceTests {
             let recent = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(-60)).0)
             let live = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(60)).0)
 
-            #expect(try await storage.deleteTokens(expiredBefore: start.addingTimeInterval(-3600)) == 1)
+            #expect(try await storage.deleteTokens(expiredBefore: start.addingTimeInterval(-3600)) == [old])
             #expect(try await storage.tokens(TokenQuery()) == [forever, recent, live])
             #expect(try await storage.deleteToken(id: recent.id))
             #expect(try await storage.deleteToken(id: recent.id) == false)
@@ -228,13 +239,14 @@ struct StorageConformanceTests {
         try await backend.withStorage { storage in
             let tokens = TokenService(storage: storage, secretBox: nil)
             let owner = try await makeUser(storage, "sam")
-            let parent = try await tokens.create(for: owner, TokenRequest(kind: .app, scopes: ["user:admin"]))
+            let parent = try await tokens.create(for: owner, TokenRequest(kind: .app, scopes: ["user:admin"]), by: .cli)
             let child = try await tokens.create(
-                for: owner, TokenRequest(kind: .app, scopes: ["user:admin"]), grantedBy: TokenGrant(of: parent.token))
+                for: owner, TokenRequest(kind: .app, scopes: ["user:admin"]), grantedBy: TokenGrant(of: parent.token),
+                by: .cli)
             let grandchild = try await tokens.create(
-                for: owner, TokenRequest(kind: .app), grantedBy: TokenGrant(of: child.token))
-            let sibling = try await tokens.create(for: owner, TokenRequest(kind: .app))
-            #expect(try await tokens.revoke(parent.token))
+                for: owner, TokenRequest(kind: .app), grantedBy: TokenGrant(of: child.token), by: .cli)
+            let sibling = try await tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await tokens.revoke(parent.token, by: .cli))
             for gone in [parent, child, grandchild] {
                 #expect(try await storage.token(uuid: gone.token.uuid) == nil)
             }
@@ -255,7 +267,7 @@ struct StorageConformanceTests {
             let tokens = TokenService(storage: storage, secretBox: nil)
             let owner = try #require(try await storage.user(username: "sam"))
             await #expect(throws: TokenError.titleHasControlCharacters) {
-                try await tokens.create(for: owner, TokenRequest(kind: .app, title: "a\0b"))
+                try await tokens.create(for: owner, TokenRequest(kind: .app, title: "a\0b"), by: .cli)
             }
         }
     }

@@ -58,7 +58,9 @@ func runLatchkeyAdminSQL(url: String, _ sql: String, logger: Logger) async throw
 }
 
 /// Real scrypt, at a cost small enough for tests (N=2^10 instead of 2^17).
-public let fastPasswordHasher = PasswordHasher(parameters: .init(logRounds: 10, blockSize: 8, parallelism: 1))
+/// Cheap scrypt parameters, and a wait line long enough for every test running at once.
+public let fastPasswordHasher = PasswordHasher(
+    parameters: .init(logRounds: 10, blockSize: 8, parallelism: 1), queue: BoundedWorkQueue(maxWaiting: 10_000))
 
 /// Creates a user straight in storage.
 @discardableResult
@@ -68,5 +70,5 @@ public func makeUser(
 ) async throws -> User {
     try await AccountService(storage: storage, hasher: fastPasswordHasher, clock: clock).createUser(
         username: username, email: email, firstName: username.capitalized, lastName: "Tester", password: password,
-        isAdmin: isAdmin)
+        isAdmin: isAdmin, by: .cli)
 }

@@ -60,7 +60,7 @@ struct CLITests {
     @Test func thePasswordFromStdinSignsIn() async throws {
         #expect(try run(["user", "create", "sam", "--password-stdin"], stdin: "two words\r\nignored").status == 0)
         let accounts = AccountService(storage: try SQLiteStorage(path: database))
-        #expect(try await accounts.authenticate(login: "sam", password: "two words") != nil)
+        #expect(try await accounts.authenticate(login: "sam", password: "two words", by: .cli) != nil)
     }
 
     @Test func badUserInputFailsInOneLine() throws {
@@ -219,7 +219,8 @@ struct ServeTests {
         let password = try #require(printed.firstMatch(of: /password "([A-Za-z0-9]+)"/)?.1)
         let storage = try SQLiteStorage(path: directory.appendingPathComponent("latchkey.db").path)
         let admin = try #require(
-            try await AccountService(storage: storage).authenticate(login: "admin", password: String(password)))
+            try await AccountService(storage: storage).authenticate(
+                login: "admin", password: String(password), by: .cli))
         #expect(admin.isAdmin)
 
         let keyFile = directory.appendingPathComponent("latchkey.db.key").path

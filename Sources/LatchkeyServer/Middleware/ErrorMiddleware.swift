@@ -23,6 +23,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw HTTPError(error.status, headers: error.headers, message: error.status.reasonPhrase)
         } catch let error as any HTTPResponseError {
             throw error
+        } catch let error as LimitExceeded {
+            throw HTTPError(error.status, headers: error.retryHeaders, message: "\(error)")
         } catch let error as StorageUnavailable {
             context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
             throw HTTPError(.serviceUnavailable, message: StorageUnavailable.publicMessage)

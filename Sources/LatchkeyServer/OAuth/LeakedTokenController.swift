@@ -8,11 +8,11 @@ import LatchkeyCore
 struct LeakedTokenController {
     static let maxTokens = 1000
     let services: LatchkeyServices
-    let limiter: RateLimiter
+    let limiter: SlidingWindowLimiter
 
-    init(services: LatchkeyServices, reportsPerMinute: Int = 10) {
+    init(services: LatchkeyServices, limit: RateLimit) {
         self.services = services
-        limiter = RateLimiter(limit: reportsPerMinute, window: 60, clock: services.clock)
+        limiter = SlidingWindowLimiter(limit, clock: services.clock)
     }
 
     func addRoutes(to router: Router<AppRequestContext>) {
@@ -38,11 +38,8 @@ struct LeakedTokenController {
 
     /// A report: a JSON list of tokens, each a string or `{"token": …, "url": …}`.
     @Sendable func report(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<Received> {
-        let (allowed, retryAfter) = await limiter.allow(context.clientIP ?? "unknown")
-        guard allowed else {
-            throw HTTPError(
-                .tooManyRequests, headers: [.retryAfter: String(Int(retryAfter.rounded(.up)))],
-                message: "Too many reports from this address; try again later.")
+        if case .refused(let retryAfter, _) = limiter.acquire(context.clientIP ?? "unknown") {
+            throw LimitExceeded(.leakReports, retryAfter: retryAfter)
         }
         let body = try await request.collectBody(upTo: 1 << 20)
         guard case .array(let items) = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) else {
@@ -59,12 +56,10 @@ struct LeakedTokenController {
                 default: (nil, nil)
                 }
             guard let token, let found = try await services.tokens.find(secret: token) else { continue }
-            try await services.tokens.revoke(found)
-            try await services.storage.recordEvent(
-                AuditEvent(
-                    at: services.clock.now, kind: "token.leaked", tokenUUID: found.uuid, userID: found.ownerID,
-                    detail: "reported from \(context.clientIP ?? "unknown")"
-                        + (url.map { " as found at \(Self.describe(foundAt: $0))" } ?? "")))
+            let revoked = try await services.tokens.revoke(
+                found, by: context.origin(via: "leak-report"), as: .tokenLeaked,
+                detail: "reported" + (url.map { " as found at \(Self.describe(foundAt: $0))" } ?? ""))
+            guard revoked else { continue }
             context.logger.warning("Revoked a reported leaked token", metadata: ["token": "\(found.uuid)"])
         }
         return EditedResponse(status: .accepted, response: Received(received: items.count))

@@ -36,14 +36,18 @@ struct OAuthController {
     /// a holder only the token it authenticates with. 200 even for unknown tokens.
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         let token = try await tokenParameter(request)
-        if try await authenticatedClient(request) == nil {
+        var origin = context.origin(via: "oauth")
+        if let client = try await authenticatedClient(request) {
+            origin.via = "client:\(client.clientID)"
+        } else {
             guard case .token(let presented) = PresentedCredential(authorization: request.headers[.authorization]),
                 presented == token,
-                case .valid = try await services.tokens.verify(presented, clientIP: context.clientIP)
+                case .valid(let held, _) = try await services.tokens.verify(presented, clientIP: context.clientIP)
             else { throw OAuthError.invalidClient }
+            origin.userID = held.ownerID
         }
         if let found = try await services.tokens.find(secret: token) {
-            try await services.tokens.revoke(found)
+            try await services.tokens.revoke(found, by: origin)
         }
         return Response(status: .ok)
     }
@@ -107,6 +111,10 @@ struct OAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as OAuthError {
             throw error
+        } catch let error as LimitExceeded {
+            throw OAuthError(
+                status: error.status, code: error.isOverload ? "temporarily_unavailable" : "slow_down",
+                description: "\(error)", headers: error.retryHeaders)
         } catch let error as StorageUnavailable {
             context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
             throw OAuthError(status: .serviceUnavailable, code: "temporarily_unavailable", description: nil)

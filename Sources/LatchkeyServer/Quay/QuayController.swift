@@ -42,7 +42,7 @@ struct QuayController {
                 TokenRequest(
                     kind: .app, title: body.title, scopes: body.scopes, expiry: expiry,
                     recoverable: services.tokens.secretBox != nil),
-                grantedBy: principal.grant)
+                grantedBy: principal.grant, by: context.origin(via: "quay"))
         } catch TokenError.exceedsGrant(let violation) {
             throw QuayError(status: .forbidden, kind: .insufficientScope, detail: "\(violation)")
         } catch let error as TokenError {
@@ -98,7 +98,9 @@ struct QuayController {
     /// `DELETE /api/v1/user/apptoken/{uuid}` → 204, expired or not (a hard delete).
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try authorized(.manageTokens, context)
-        guard try await services.tokens.revoke(try await ownedToken(context, principal)) else {
+        guard
+            try await services.tokens.revoke(try await ownedToken(context, principal), by: context.origin(via: "quay"))
+        else {
             throw QuayError.notFound
         }
         return Response(status: .noContent)

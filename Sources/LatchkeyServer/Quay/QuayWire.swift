@@ -34,6 +34,7 @@ struct QuayError: Error, HTTPResponseError {
         case notFound = "not_found"
         case serverError = "server_error"
         case downstreamIssue = "downstream_issue"
+        case tooManyRequests = "too_many_requests"
     }
 
     struct Body: Encodable {
@@ -101,6 +102,10 @@ struct QuayErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let kind: QuayError.Kind = error.status == .notFound ? .notFound : .invalidRequest
             throw QuayError(
                 status: error.status, kind: kind, detail: error.status.reasonPhrase, externalBaseURL: externalBaseURL)
+        } catch let error as LimitExceeded {
+            throw QuayError(
+                status: error.status, kind: error.isOverload ? .downstreamIssue : .tooManyRequests,
+                detail: "\(error)", headers: error.retryHeaders, externalBaseURL: externalBaseURL)
         } catch let error as StorageUnavailable {
             context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
             throw QuayError(

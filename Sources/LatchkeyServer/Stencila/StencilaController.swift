@@ -33,9 +33,11 @@ struct StencilaController {
         let user: User
         var grant = TokenGrant.account
         if let username = body.username, let password = body.password {
-            guard let found = try await services.accounts.authenticate(login: username, password: password) else {
-                throw StencilaError.incorrectCredentials
-            }
+            guard
+                let found = try await services.accounts.authenticate(
+                    login: username, password: password, by: context.origin(via: "stencila"),
+                    isWanted: context.isClientConnected)
+            else { throw StencilaError.incorrectCredentials }
             user = found
         } else if let openid = body.openid {
             user = try await signInWithOpenID(openid, context: context)
@@ -47,7 +49,7 @@ struct StencilaController {
         }
         let issued = try await services.tokens.create(
             for: user, TokenRequest(kind: .session, expiry: .sliding(configuration.sessionLifetime)),
-            grantedBy: grant)
+            grantedBy: grant, by: Origin(userID: user.id, via: "stencila", address: context.clientIP))
         return EditedResponse(status: .created, response: StencilaCreatedToken(issued, owner: user))
     }
 
@@ -68,7 +70,7 @@ struct StencilaController {
         }
         let signedIn: User?
         do {
-            signedIn = try await services.accounts.signIn(with: identity)
+            signedIn = try await services.accounts.signIn(with: identity, by: context.origin(via: "stencila"))
         } catch let error as AccountError {
             services.metrics.openIDLogin(succeeded: false)
             switch error {
@@ -132,7 +134,9 @@ struct StencilaController {
         } else {
             token = try await ownedToken(key: named, context: context)
         }
-        guard try await services.tokens.revoke(token) else { throw StencilaError.notFound }
+        var origin = context.origin(via: "stencila")
+        origin.userID = origin.userID ?? token.ownerID  // holding the secret acts for its owner
+        guard try await services.tokens.revoke(token, by: origin) else { throw StencilaError.notFound }
         return Response(status: .noContent)
     }
 

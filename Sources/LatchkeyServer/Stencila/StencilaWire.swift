@@ -105,6 +105,12 @@ struct StencilaErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             // For instance a body over the size limit: 413.
             throw StencilaError(status: error.status, message: error.status.reasonPhrase + ".")
+        } catch let error as LimitExceeded {
+            throw StencilaError(status: error.status, message: "\(error)", headers: error.retryHeaders)
+        } catch let error as TokenError {
+            // knox answers its per-user limit with 403.
+            if case .tooManyTokens = error { throw StencilaError(status: .forbidden, message: "\(error)") }
+            throw StencilaError.badRequest("\(error)")
         } catch let error as StorageUnavailable {
             context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
             throw StencilaError(status: .serviceUnavailable, message: StorageUnavailable.publicMessage)

@@ -1,0 +1,130 @@
+import Foundation
+
+/// Who did something and through what, for the audit log: the acting user (nil for an
+/// anonymous caller or the system itself), the dialect, command or client, and the address.
+public struct Origin: Sendable, Hashable {
+    public var userID: Int64?
+    /// `stencila`, `quay`, `oauth`, `client:<client id>`, `cli`, `system`, …
+    public var via: String
+    public var address: String?
+
+    public init(userID: Int64? = nil, via: String, address: String? = nil) {
+        self.userID = userID
+        self.via = via
+        self.address = address
+    }
+
+    /// The operator at the command line.
+    public static let cli = Origin(via: "cli")
+    /// The server itself (garbage collection).
+    public static let system = Origin(via: "system")
+}
+
+/// The kinds of audit event; raw values are stable (stored and queried).
+public enum AuditKind: String, Sendable, CaseIterable {
+    case tokenCreated = "token.created"
+    case tokenRevoked = "token.revoked"
+    case tokenExpired = "token.expired"
+    case tokenLeaked = "token.leaked"
+    case tokenCreationThrottled = "token.creation_throttled"
+    case signInSucceeded = "signin.succeeded"
+    case signInFailed = "signin.failed"
+    case signInThrottled = "signin.throttled"
+    case openIDAccountCreated = "openid.account_created"
+    case openIDAccountLinked = "openid.account_linked"
+    case userCreated = "user.created"
+    case userImported = "user.imported"
+    case userDeactivated = "user.deactivated"
+    case userActivated = "user.activated"
+    case passwordChanged = "user.password_changed"
+}
+
+/// Something that happened, kept for auditing. Never holds a secret or a password.
+public struct AuditEvent: Sendable, Hashable {
+    public var id: Int64
+    public var at: Date
+    /// An `AuditKind` raw value (kept as text: a newer node may write kinds this one does not know).
+    public var kind: String
+    /// The account the event is about.
+    public var userID: Int64?
+    public var tokenUUID: UUID?
+    public var origin: Origin
+    public var detail: String
+
+    public init(
+        id: Int64 = 0, at: Date, kind: String, userID: Int64?, tokenUUID: UUID? = nil, origin: Origin,
+        detail: String = ""
+    ) {
+        self.id = id
+        self.at = at
+        self.kind = kind
+        self.userID = userID
+        self.tokenUUID = tokenUUID
+        self.origin = origin
+        self.detail = detail
+    }
+}
+
+/// Which events to read, newest first.
+public struct AuditQuery: Sendable, Hashable {
+    public var userID: Int64?
+    public var since: Date?
+    public var limit: Int
+
+    public init(userID: Int64? = nil, since: Date? = nil, limit: Int = 1000) {
+        self.userID = userID
+        self.since = since
+        self.limit = limit
+    }
+}
+
+/// Writes and reads the audit log.
+public struct AuditLog: Sendable {
+    public static let maxDetailLength = 1000
+
+    public let storage: any LatchkeyStorage
+    public let clock: any WallClock
+
+    public init(storage: any LatchkeyStorage, clock: any WallClock = SystemClock()) {
+        self.storage = storage
+        self.clock = clock
+    }
+
+    /// Records an event now. The detail is redacted of anything shaped like a secret and
+    /// cut to `maxDetailLength`, so no caller can put a secret in the log by mistake.
+    public func record(
+        _ kind: AuditKind, user: Int64?, token: UUID? = nil, by origin: Origin, detail: String = ""
+    ) async throws {
+        try await record([(kind, user, token, detail)], by: origin)
+    }
+
+    /// Records several events at once, in one write.
+    public func record(_ items: [(AuditKind, user: Int64?, token: UUID?, detail: String)], by origin: Origin)
+        async throws
+    {
+        guard !items.isEmpty else { return }
+        var origin = origin
+        origin.address = origin.address.map { String($0.prefix(64)) }
+        origin.via = String(Self.clean(origin.via).prefix(100))
+        let now = clock.now
+        try await storage.recordEvents(
+            items.map { kind, user, token, detail in
+                AuditEvent(
+                    at: now, kind: kind.rawValue, userID: user, tokenUUID: token, origin: origin,
+                    detail: String(Self.clean(detail).prefix(Self.maxDetailLength)))
+            })
+    }
+
+    private static func clean(_ text: String) -> String {
+        SecretRedaction.redact(Identifier.withoutControlCharacters(text))
+    }
+
+    public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
+        try await storage.events(query)
+    }
+
+    /// Deletes events older than `retention`; how many went.
+    public func collect(olderThan retention: TimeInterval) async throws -> Int {
+        try await storage.deleteEvents(before: clock.now.addingTimeInterval(-retention))
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Synchronization
+
+/// At most `count` events in any `window`-long stretch of time: `10/15m`.
+public struct RateLimit: Sendable, Hashable, CustomStringConvertible {
+    public static let maxCount = 1_000_000
+    public static let maxWindow: TimeInterval = 366 * 86_400
+
+    public let count: Int
+    public let window: TimeInterval
+
+    /// nil unless `count` is 1...`maxCount` and `window` is 1 s...`maxWindow`.
+    public init?(count: Int, window: TimeInterval) {
+        guard (1...Self.maxCount).contains(count), window.isFinite, (1...Self.maxWindow).contains(window) else {
+            return nil
+        }
+        self.count = count
+        self.window = window
+    }
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public let text: String
+        public var description: String {
+            "'\(text)' is not a rate: use COUNT/DURATION, e.g. 10/15m (1 to 1000000 per 1s to 366d)"
+        }
+    }
+
+    /// `COUNT/DURATION`, the duration as `Lifetime` reads it: `10/15m`, `60/1m`, `1000/1d`.
+    public static func parse(_ text: String) throws -> RateLimit {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count <= 7, parts[0].allSatisfy({ $0.isASCII && $0.isNumber }),
+            let count = Int(parts[0]), let window = try? Lifetime.parse(String(parts[1])),
+            let limit = RateLimit(count: count, window: window)
+        else { throw ParseError(text: text) }
+        return limit
+    }
+
+    public var description: String { "\(count)/\(Int(window))s" }
+}
+
+/// A request refused by an abuse limit. Every dialect answers it the same way in its own
+/// shape: 429 (503 when the server itself is saturated) with `Retry-After`.
+public struct LimitExceeded: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case signIn = "sign_in"
+        case tokenCreation = "token_creation"
+        case leakReports = "leak_reports"
+        /// Every password worker is busy and the wait queue is full.
+        case passwordWork = "password_work"
+    }
+
+    public let kind: Kind
+    public let retryAfter: TimeInterval
+
+    public init(_ kind: Kind, retryAfter: TimeInterval) {
+        self.kind = kind
+        self.retryAfter = retryAfter
+    }
+
+    /// The server is saturated (503) rather than the caller too fast (429).
+    public var isOverload: Bool { kind == .passwordWork }
+
+    /// Whole seconds for `Retry-After`: at least 1, at most a window's maximum.
+    public var retryAfterSeconds: Int {
+        guard retryAfter.isFinite else { return Int(RateLimit.maxWindow) }
+        return Int(min(max(retryAfter, 1), RateLimit.maxWindow).rounded(.up))
+    }
+
+    public var description: String {
+        switch kind {
+        case .signIn: "Too many sign-in attempts; try again in \(retryAfterSeconds) seconds."
+        case .tokenCreation: "Too many tokens created; try again in \(retryAfterSeconds) seconds."
+        case .leakReports: "Too many reports from this address; try again later."
+        case .passwordWork: "The server is busy; try again in \(retryAfterSeconds) seconds."
+        }
+    }
+}
+
+/// Counts events per key in a sliding window (the two-window estimate: the previous
+/// window's count, weighted by how much of it still overlaps, plus the current one's),
+/// so a burst at a window's edge cannot double the limit. Memory is bounded: at most
+/// `maxKeys` keys, the idlest forgotten first. Time comes from the injected clock.
+public final class SlidingWindowLimiter: Sendable {
+    public enum Decision: Sendable, Equatable {
+        case allowed
+        /// `firstRefusal`: the first refusal for this key since it was last allowed, so
+        /// that engaging the limit is recorded once, not once per refused attempt.
+        case refused(retryAfter: TimeInterval, firstRefusal: Bool)
+    }
+
+    struct Entry {
+        var windowStart: Date
+        var previous: Int
+        var current: Int
+        var refusing: Bool
+        var lastTouched: Date
+    }
+
+    public let limit: RateLimit
+    public let maxKeys: Int
+    private let clock: any WallClock
+    private let entries = Mutex<[String: Entry]>([:])
+
+    public init(_ limit: RateLimit, clock: any WallClock, maxKeys: Int = 100_000) {
+        self.limit = limit
+        self.clock = clock
+        self.maxKeys = max(1, maxKeys)
+    }
+
+    public var keyCount: Int { entries.withLock { $0.count } }
+
+    /// Counts one event for `key` when the limit allows it.
+    public func acquire(_ key: String) -> Decision {
+        let now = clock.now
+        return entries.withLock { entries in
+            if entries[key] == nil && entries.count >= maxKeys { evict(from: &entries, now: now) }
+            var entry = rolled(entries[key], now: now)
+            let elapsed = fraction(of: entry, at: now)
+            let estimate = Double(entry.previous) * (1 - elapsed) + Double(entry.current)
+            let decision: Decision
+            if estimate + 1 <= Double(limit.count) {
+                entry.current += 1
+                entry.refusing = false
+                decision = .allowed
+            } else {
+                decision = .refused(retryAfter: retryAfter(entry, elapsed: elapsed), firstRefusal: !entry.refusing)
+                entry.refusing = true
+            }
+            entry.lastTouched = now
+            entries[key] = entry
+            return decision
+        }
+    }
+
+    /// Takes back one event counted for `key` (a sign-in that turned out correct).
+    public func refund(_ key: String) {
+        let now = clock.now
+        entries.withLock { entries in
+            guard let existing = entries[key] else { return }
+            var entry = rolled(existing, now: now)
+            if entry.current > 0 {
+                entry.current -= 1
+            } else if entry.previous > 0 {
+                entry.previous -= 1
+            }
+            entries[key] = entry
+        }
+    }
+
+    /// Moves `entry` to the window holding `now`.
+    private func rolled(_ entry: Entry?, now: Date) -> Entry {
+        guard var entry else {
+            return Entry(windowStart: now, previous: 0, current: 0, refusing: false, lastTouched: now)
+        }
+        let since = now.timeIntervalSince(entry.windowStart)
+        if since >= 2 * limit.window {
+            entry = Entry(windowStart: now, previous: 0, current: 0, refusing: entry.refusing, lastTouched: now)
+        } else if since >= limit.window {
+            entry.previous = entry.current
+            entry.current = 0
+            entry.windowStart = entry.windowStart.addingTimeInterval(limit.window)
+        }
+        return entry
+    }
+
+    /// How far into its current window `entry` is, 0..<1 (0 for a clock that went back).
+    private func fraction(of entry: Entry, at now: Date) -> Double {
+        min(max(now.timeIntervalSince(entry.windowStart) / limit.window, 0), 1)
+    }
+
+    /// How long until one more event would be allowed, from the same estimate.
+    private func retryAfter(_ entry: Entry, elapsed: Double) -> TimeInterval {
+        let room = Double(limit.count - 1)
+        if Double(entry.current) <= room, entry.previous > 0 {
+            // Within this window, once enough of the previous one has slid out.
+            let needed = 1 - (room - Double(entry.current)) / Double(entry.previous)
+            return max(needed - elapsed, 0) * limit.window
+        }
+        // In the next window, with this window's count as the previous one.
+        let needed = entry.current > 0 ? max(1 - room / Double(entry.current), 0) : 0
+        return (1 - elapsed) * limit.window + needed * limit.window
+    }
+
+    /// Forgets keys idle for two windows (they hold nothing); if that frees too little,
+    /// the idlest quarter.
+    private func evict(from entries: inout [String: Entry], now: Date) {
+        entries = entries.filter { now.timeIntervalSince($0.value.lastTouched) < 2 * limit.window }
+        guard entries.count >= maxKeys else { return }
+        let idlest = entries.sorted { $0.value.lastTouched < $1.value.lastTouched }.prefix(max(1, maxKeys / 4))
+        for (key, _) in idlest { entries[key] = nil }
+    }
+}
