@@ -186,7 +186,7 @@ let openAPIDocument = #"""
           }
          },
          "403": {
-          "description": "Credentials missing or wrong, or an app token (only a session starts a session)",
+          "description": "Credentials missing or wrong, an app token (only a session starts a session), or the per-user token limit reached",
           "content": {
            "application/json": {
             "schema": {
@@ -215,12 +215,40 @@ let openAPIDocument = #"""
            }
           }
          },
-         "503": {
-          "description": "Database or OpenID provider unavailable",
+         "429": {
+          "description": "Too many failed sign-ins for the account or from the address, or too many tokens created",
+          "headers": {
+           "Retry-After": {
+            "description": "Seconds until a retry can succeed",
+            "schema": {
+             "type": "integer",
+             "minimum": 1
+            }
+           }
+          },
           "content": {
            "application/json": {
             "schema": {
              "$ref": "#/components/schemas/StencilaError"
+            }
+           }
+          }
+         },
+         "503": {
+          "description": "Database or OpenID provider unavailable, or every password worker busy (then with Retry-After)",
+          "content": {
+           "application/json": {
+            "schema": {
+             "$ref": "#/components/schemas/StencilaError"
+            }
+           }
+          },
+          "headers": {
+           "Retry-After": {
+            "description": "Seconds until a retry can succeed",
+            "schema": {
+             "type": "integer",
+             "minimum": 1
             }
            }
           }
@@ -548,6 +576,25 @@ let openAPIDocument = #"""
          },
          "413": {
           "description": "Body too large",
+          "content": {
+           "application/json": {
+            "schema": {
+             "$ref": "#/components/schemas/QuayError"
+            }
+           }
+          }
+         },
+         "429": {
+          "description": "Too many tokens created by this user",
+          "headers": {
+           "Retry-After": {
+            "description": "Seconds until a retry can succeed",
+            "schema": {
+             "type": "integer",
+             "minimum": 1
+            }
+           }
+          },
           "content": {
            "application/json": {
             "schema": {
@@ -1096,6 +1143,15 @@ let openAPIDocument = #"""
            "application/json": {
             "schema": {
              "$ref": "#/components/schemas/LatchkeyError"
+            }
+           }
+          },
+          "headers": {
+           "Retry-After": {
+            "description": "Seconds until a retry can succeed",
+            "schema": {
+             "type": "integer",
+             "minimum": 1
             }
            }
           }
