@@ -79,14 +79,23 @@ extension Optional {
     }
 }
 
+/// A whole number from a flag, else the environment, else `fallback`; `from` to 1,000,000.
+func wholeNumber(_ flag: Int?, _ variable: String, default fallback: Int, from lowest: Int = 1) throws -> Int {
+    let value =
+        try flag ?? environment(variable).map { text in
+            guard let value = Int(text) else { throw CLIError("\(variable) must be a whole number, not '\(text)'") }
+            return value
+        } ?? fallback
+    guard (lowest...1_000_000).contains(value) else {
+        throw CLIError("\(variable) must be between \(lowest) and 1000000, not \(value)")
+    }
+    return value
+}
+
 extension TokenLimits {
     /// The per-user limit `serve` applies, for the CLI's own creations (no rate: the operator is not throttled).
     static func fromEnvironment() throws -> TokenLimits {
-        guard let text = environment("LATCHKEY_TOKEN_LIMIT_PER_USER") else { return .default }
-        guard let limit = Int(text), (1...1_000_000).contains(limit) else {
-            throw CLIError("LATCHKEY_TOKEN_LIMIT_PER_USER must be between 1 and 1000000, not '\(text)'")
-        }
-        return TokenLimits(maxLivePerUser: limit)
+        TokenLimits(maxLivePerUser: try wholeNumber(nil, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: 1000))
     }
 }
 

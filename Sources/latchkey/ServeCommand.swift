@@ -145,30 +145,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     private func tokenLimits() throws -> TokenLimits {
         TokenLimits(
-            maxLivePerUser: try Self.count(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: 1000),
+            maxLivePerUser: try wholeNumber(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: 1000),
             creationRate: try RateLimit.parse(tokenCreateRate ?? environment("LATCHKEY_TOKEN_CREATE_RATE") ?? "300/1m"))
     }
 
     private func passwordHasher() throws -> PasswordHasher {
-        let workers = try Self.count(
+        let workers = try wholeNumber(
             passwordWorkers, "LATCHKEY_PASSWORD_WORKERS", default: ProcessInfo.processInfo.activeProcessorCount)
-        let queue = try Self.count(passwordQueue, "LATCHKEY_PASSWORD_QUEUE", default: 4 * workers, allowZero: true)
+        let queue = try wholeNumber(passwordQueue, "LATCHKEY_PASSWORD_QUEUE", default: 4 * workers, from: 0)
         return PasswordHasher(queue: BoundedWorkQueue(maxRunning: workers, maxWaiting: queue))
-    }
-
-    /// A whole number from a flag or the environment, 1 (or 0) to 1,000,000.
-    private static func count(_ flag: Int?, _ variable: String, default fallback: Int, allowZero: Bool = false) throws
-        -> Int
-    {
-        let value =
-            try flag ?? environment(variable).map { text in
-                guard let value = Int(text) else { throw CLIError("\(variable) must be a whole number, not '\(text)'") }
-                return value
-            } ?? fallback
-        guard ((allowZero ? 0 : 1)...1_000_000).contains(value) else {
-            throw CLIError("\(variable) must be between \(allowZero ? 0 : 1) and 1000000, not \(value)")
-        }
-        return value
     }
 
     /// An absolute http(s) URL with a host and nothing after its path.

@@ -35,6 +35,72 @@ struct CLITests {
         #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
     }
 
+    @Test func operatorCommandsActOnAccountsAndAreAudited() async throws {
+        #expect(try run(["user", "create", "sam", "--password-stdin"], stdin: "old pass\n").status == 0)
+        #expect(try run(["user", "create", "kim", "--no-password"]).status == 0)
+        for user in ["sam", "sam", "kim"] {
+            #expect(try run(["token", "create", "--user", user, "--title", "t"]).status == 0)
+        }
+        let everyone = try #require(try json(try run(["token", "list", "--all", "--json"]).stdout) as? [[String: Any]])
+        #expect(everyone.map { $0["owner"] as? String } == ["sam", "sam", "kim"])
+        #expect(everyone.allSatisfy { $0["token"] == nil })
+        expectOneLineFailure(try run(["token", "list"]), "give exactly one of --user USER or --all")
+
+        #expect(try run(["user", "deactivate", "sam"]).stdout == "deactivated user sam\n")
+        let storage = try SQLiteStorage(path: database)
+        #expect(try await storage.user(username: "sam")?.isActive == false)
+        #expect(try run(["user", "activate", "sam"]).stdout == "activated user sam\n")
+        #expect(try run(["user", "set-password", "sam", "--password-stdin"], stdin: "new pass\n").status == 0)
+        let accounts = AccountService(storage: storage)
+        #expect(try await accounts.authenticate(login: "sam", password: "new pass", by: .cli) != nil)
+        expectOneLineFailure(
+            try run(["user", "set-password", "sam"]),
+            "give the password on standard input with --password-stdin")
+        expectOneLineFailure(try run(["user", "deactivate", "nobody"]), "there is no user named 'nobody'")
+
+        #expect(try run(["token", "revoke", "--user", "sam", "--all"]).stdout == "revoked 2 tokens of user sam\n")
+        #expect(try await storage.countTokens(TokenQuery()) == 1)
+
+        let events = try #require(
+            try json(try run(["audit", "--user", "sam", "--since", "1h", "--json"]).stdout) as? [[String: Any]])
+        #expect(
+            events.map { $0["kind"] as? String }.reversed() == [
+                "user.created", "token.created", "token.created", "user.deactivated", "user.activated",
+                "user.password_changed", "signin.succeeded", "token.revoked", "token.revoked",
+            ])
+        #expect(events.allSatisfy { $0["user"] as? String == "sam" })
+        #expect(
+            events.filter { $0["kind"] as? String != "signin.succeeded" }.allSatisfy { $0["via"] as? String == "cli" })
+        let table = try run(["audit"])
+        #expect(table.status == 0 && table.stdout.hasPrefix("TIME"))
+        #expect(try run(["audit", "gc", "--retention", "1d"]).stdout == "deleted 0 audit events\n")
+    }
+
+    @Test func importReportsBadRowsByLineAndImportsTheRest() throws {
+        let file = directory.appendingPathComponent("users.csv")
+        let bcrypt = "$2b$04$jKZo.rJpS25xzL6bwwfr9.I69.WIM4r8bFCtrypSnA1cP4aycIXi6"
+        try """
+        username,email,first_name,last_name,password,is_active,is_admin
+        quay,quay@example.org,Quay,User,\(bcrypt),true,false
+        "bad name",x@example.org,,,,true,false
+        hub,,"Hub, the",User,"pbkdf2_sha256$1000$saltsaltsalt$Z6FeZ5pFyNS17gXMtF1cE+D71DUDb57qYm+DpLFR2Us=",1,0
+        weak,,,,md5$x$y,true,false
+        short,row
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let result = try run(["user", "import", file.path])
+        #expect(result.status != 0)
+        #expect(result.stdout == "imported 2 users, skipped 3\n")
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(result.stderr)")
+        #expect(lines.first?.hasPrefix("latchkey: line 3: 'bad name' is not a valid username") == true)
+        #expect(lines.dropFirst().first?.hasPrefix("latchkey: line 5: the password hash is not") == true)
+        #expect(lines.dropFirst(2).first == "latchkey: line 6: 2 fields where the header names 7")
+        #expect(lines.last == "latchkey: 3 of 5 rows were skipped (see the lines above)")
+        let users = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
+        #expect(users.map { $0["username"] as? String } == ["quay", "hub"])
+        #expect(users.last?["firstName"] as? String == "Hub, the")
+    }
+
     @Test func createAndListUsers() throws {
         let created = try run(
             [
@@ -358,4 +424,5 @@ private func readUntilClosed(
         if tricklingEvery { _ = " ".withCString { send(descriptor, $0, 1, Int32(MSG_NOSIGNAL)) } }
     }
     return false
+
 }
