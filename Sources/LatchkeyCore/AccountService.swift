@@ -140,20 +140,19 @@ public struct AccountService: Sendable {
     }
 
     /// The active user whose username or email is `login` and whose password is `password`;
-    /// nil otherwise. Throttled per account and per address (`SignInLimits`): past a limit
-    /// it throws `LimitExceeded` without checking the password. A correct sign-in takes
-    /// its attempt back. An unknown login is counted and timed exactly like a wrong
-    /// password: one scrypt verification in every case.
+    /// nil otherwise. Throttled per login and per address (`SignInLimits`): past a limit it
+    /// throws `LimitExceeded` without checking the password. A correct sign-in takes its
+    /// attempt back. An unknown login is counted and timed exactly like a wrong password:
+    /// one scrypt verification in every case, and the login (NFKC case-folded) is the key
+    /// whether or not it names an account, so the throttle cannot tell which logins exist.
     /// - Parameter isWanted: asked just before the password work starts (false: the client left).
     public func authenticate(
         login: String, password: String, by origin: Origin, isWanted: @Sendable () -> Bool = { true }
     ) async throws -> User? {
         let user = try await storage.user(login: login)
-        // The typed login is never stored or kept verbatim (people type passwords there).
-        let accountKey =
-            user.map { "user:\($0.id)" } ?? "login:"
-            + TokenDigest(of: Identifier.folded(login)).bytes.base64EncodedString()
-        let addressKey = origin.address ?? "unknown"
+        // A digest: the typed login is never kept (people type passwords there), and every key is small.
+        let accountKey = TokenDigest(of: Identifier.folded(login)).bytes.base64EncodedString()
+        let addressKey = origin.address.map(CIDR.limitKey(for:)) ?? "unknown"
         if case .refused(let retryAfter, let first) = accountLimiter.acquire(accountKey) {
             try await throttled(user, by: origin, first: first, detail: "too many failures for this account")
             throw LimitExceeded(.signIn, retryAfter: retryAfter)

@@ -34,6 +34,13 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         prefixLength = length
     }
 
+    /// The key that per-address limits count under: an IPv4 address itself, an IPv6
+    /// address's /64 (one subscriber commonly holds a whole /64, 2^64 addresses).
+    public static func limitKey(for address: String) -> String {
+        guard let bytes = bytes(of: address) else { return address }
+        return (try? CIDR(bytes.count == 4 ? address : "\(address)/64"))?.description ?? address
+    }
+
     public func contains(_ address: String) -> Bool {
         guard let bytes = Self.bytes(of: address), bytes.count == network.count else { return false }
         return Self.masked(bytes, to: prefixLength) == network
@@ -87,12 +94,21 @@ public struct ClientAddressResolver: Sendable {
             $0.trimmingCharacters(in: .whitespaces)
         }
         var client = peer
-        for hop in hops.reversed() {
+        for hop in hops.reversed().map(Self.withoutPort) {
             guard CIDR.bytes(of: hop) != nil else { break }
             client = hop
             if !isTrusted(hop) { break }
         }
         return client
+    }
+
+    /// Some proxies write `192.0.2.1:51234` or `[2001:db8::1]:51234`.
+    static func withoutPort(_ hop: String) -> String {
+        if hop.hasPrefix("["), let close = hop.firstIndex(of: "]") {
+            return String(hop[hop.index(after: hop.startIndex)..<close])
+        }
+        if hop.filter({ $0 == ":" }).count == 1, let colon = hop.firstIndex(of: ":") { return String(hop[..<colon]) }
+        return hop
     }
 
     private func isTrusted(_ address: String) -> Bool {

@@ -26,6 +26,7 @@ enum ImportedPasswordHash {
             self = .djangoPBKDF2(iterations: iterations, salt: String(fields[2]), hash: hash)
         } else if text.count == 60,
             ["$2a$", "$2b$", "$2y$"].contains(String(text.prefix(4))),
+            text.dropFirst(4).prefix(2).allSatisfy({ $0.isASCII && $0.isNumber }),
             let cost = Int(text.dropFirst(4).prefix(2)), Self.bcryptCosts.contains(cost),
             text.dropFirst(6).first == "$",
             text.dropFirst(7).allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "/") })

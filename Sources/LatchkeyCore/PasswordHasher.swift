@@ -47,6 +47,15 @@ public struct PasswordHasher: Sendable {
         self.threadPool = threadPool
     }
 
+    /// A hasher with a thread pool of its own, exactly as wide as its queue lets jobs run
+    /// (started now, for the life of the process: the server's).
+    public static func dedicated(workers: Int, maxWaiting: Int) -> PasswordHasher {
+        let threadPool = NIOThreadPool(numberOfThreads: max(1, workers))
+        threadPool.start()
+        return PasswordHasher(
+            queue: BoundedWorkQueue(maxRunning: workers, maxWaiting: maxWaiting), threadPool: threadPool)
+    }
+
     /// - Parameter isWanted: asked just before the work starts; false drops it (the client left).
     public func hash(_ password: String, isWanted: @Sendable () -> Bool = { true }) async throws -> String {
         guard !password.isEmpty else { throw HashError.emptyPassword }
@@ -69,11 +78,12 @@ public struct PasswordHasher: Sendable {
     {
         let parameters = self.parameters
         return try await offload(isWanted: isWanted) {
-            if let stored, let imported = ImportedPasswordHash(stored) { return try imported.matches(password) }
             guard let stored, let phc = PHCString(stored) else {
+                // Not scrypt (no account, no password, or an imported hash): one scrypt's work
+                // anyway, so that the time taken does not tell these apart.
                 _ = try Self.derive(
                     password, salt: [UInt8](repeating: 0, count: Self.saltLength), parameters: parameters)
-                return false
+                return try stored.flatMap(ImportedPasswordHash.init)?.matches(password) ?? false
             }
             let derived = try Self.derive(password, salt: Array(phc.salt), parameters: phc.parameters)
             return constantTimeEqual(derived, phc.hash)
@@ -85,12 +95,14 @@ public struct PasswordHasher: Sendable {
         PHCString(stored)?.parameters != parameters
     }
 
-    /// Whether `latchkey user import` accepts `hash` (bcrypt or Django PBKDF2 at bounded costs, or scrypt).
+    /// Whether `latchkey user import` accepts `hash`: bcrypt or Django PBKDF2 at bounded costs,
+    /// or scrypt costing no more than OWASP's parameters (128 MiB, one lane).
     public static func isImportable(_ hash: String) -> Bool {
-        ImportedPasswordHash(hash) != nil
-            || PHCString(hash).map {
-                $0.parameters.logRounds <= 20 && $0.parameters.blockSize <= 16 && $0.parameters.parallelism <= 4
-            } ?? false
+        if ImportedPasswordHash(hash) != nil { return true }
+        guard let phc = PHCString(hash) else { return false }
+        let owasp = Parameters.owasp
+        return phc.parameters.logRounds <= owasp.logRounds && phc.parameters.blockSize <= owasp.blockSize
+            && phc.parameters.parallelism <= owasp.parallelism
     }
 
     private func offload<T: Sendable>(isWanted: @Sendable () -> Bool, _ work: @Sendable @escaping () throws -> T)

@@ -79,7 +79,7 @@ public struct LimitExceeded: Error, Sendable, Equatable, CustomStringConvertible
 /// Counts events per key in a sliding window (the two-window estimate: the previous
 /// window's count, weighted by how much of it still overlaps, plus the current one's),
 /// so a burst at a window's edge cannot double the limit. Memory is bounded: at most
-/// `maxKeys` keys, the idlest forgotten first. Time comes from the injected clock.
+/// `maxKeys` keys, those that weigh least forgotten first. Time comes from the injected clock.
 public final class SlidingWindowLimiter: Sendable {
     public enum Decision: Sendable, Equatable {
         case allowed
@@ -143,7 +143,8 @@ public final class SlidingWindowLimiter: Sendable {
             } else if entry.previous > 0 {
                 entry.previous -= 1
             }
-            entries[key] = entry
+            // A key that holds nothing takes no room (correct sign-ins leave no trace).
+            entries[key] = entry.current == 0 && entry.previous == 0 && !entry.refusing ? nil : entry
         }
     }
 
@@ -181,12 +182,18 @@ public final class SlidingWindowLimiter: Sendable {
         return (1 - elapsed) * limit.window + needed * limit.window
     }
 
-    /// Forgets keys idle for two windows (they hold nothing); if that frees too little,
-    /// the idlest quarter.
+    /// Forgets keys idle for two windows (they hold nothing), then, down to three quarters
+    /// of `maxKeys`, the keys that weigh least (the idlest first among equals): a flood of
+    /// new keys evicts other one-off keys, never a key an attacker has nearly used up.
     private func evict(from entries: inout [String: Entry], now: Date) {
         entries = entries.filter { now.timeIntervalSince($0.value.lastTouched) < 2 * limit.window }
-        guard entries.count >= maxKeys else { return }
-        let idlest = entries.sorted { $0.value.lastTouched < $1.value.lastTouched }.prefix(max(1, maxKeys / 4))
-        for (key, _) in idlest { entries[key] = nil }
+        let target = maxKeys * 3 / 4
+        guard entries.count > target else { return }
+        let lightest = entries.map { key, entry in
+            let rolled = rolled(entry, now: now)
+            let weight = Double(rolled.previous) * (1 - fraction(of: rolled, at: now)) + Double(rolled.current)
+            return (key: key, weight: weight, touched: entry.lastTouched)
+        }.sorted { ($0.weight, $0.touched) < ($1.weight, $1.touched) }
+        for victim in lightest.prefix(entries.count - target) { entries[victim.key] = nil }
     }
 }

@@ -34,9 +34,10 @@ public protocol LatchkeyStorage: Sendable {
     func tokens(_ query: TokenQuery) async throws -> [Token]
     func countTokens(_ query: TokenQuery) async throws -> Int
     func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws
-    /// - Returns: whether a token was deleted.
-    func deleteToken(id: Int64) async throws -> Bool
-    /// - Returns: the tokens deleted (those that expired before `cutoff`).
+    /// Deleting a token deletes the tokens it created, and theirs, in the same statement.
+    /// - Returns: every token deleted, the named one first; empty if there was none.
+    func deleteToken(id: Int64) async throws -> [Token]
+    /// - Returns: the tokens deleted (those that expired before `cutoff`, with the tokens they created).
     func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token]
     /// - Returns: the tokens deleted (every token of the owner).
     func deleteTokens(ownerID: Int64) async throws -> [Token]

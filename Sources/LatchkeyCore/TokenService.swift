@@ -292,11 +292,21 @@ public struct TokenService: Sendable {
         async throws -> Bool
     {
         let deleted = try await storage.deleteToken(id: token.id)
-        guard deleted else { return false }
+        guard !deleted.isEmpty else { return false }
         metrics.tokensRevoked(reason: kind == .tokenLeaked ? "leaked" : "revoked")
+        if deleted.count > 1 { metrics.tokensRevoked(deleted.count - 1, reason: "revoked") }
         try await audit.record(
-            kind, user: token.ownerID, token: token.uuid, by: origin,
-            detail: [Self.describe(token), detail].filter { !$0.isEmpty }.joined(separator: "; "))
+            deleted.map { gone in
+                gone.id == token.id
+                    ? (
+                        kind, gone.ownerID, gone.uuid,
+                        [Self.describe(gone), detail].filter { !$0.isEmpty }.joined(separator: "; ")
+                    )
+                    : (
+                        .tokenRevoked, gone.ownerID, gone.uuid,
+                        Self.describe(gone) + "; created by \(token.key), revoked with it"
+                    )
+            }, by: origin)
         return true
     }
 

@@ -268,30 +268,27 @@ public final class PostgresStorage: LatchkeyStorage {
         }
     }
 
-    public func deleteToken(id: Int64) async throws -> Bool {
-        try await run { [self] in
-            var deleted = false
-            for try await _ in try await client.query(
-                "DELETE FROM tokens WHERE id = \(id) RETURNING id", logger: logger)
-            {
-                deleted = true
-            }
-            return deleted
-        }
+    public func deleteToken(id: Int64) async throws -> [Token] {
+        try await deleteTokens(where: "id = $1", try binds(id))
     }
 
     public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
-        try await fetchTokens(
-            PostgresQuery(
-                unsafeSQL: "DELETE FROM tokens WHERE expires_us < $1 RETURNING \(Self.tokenColumns(""))",
-                binds: try binds(Columns.microseconds(cutoff))))
+        try await deleteTokens(where: "expires_us < $1", try binds(Columns.microseconds(cutoff)))
     }
 
     public func deleteTokens(ownerID: Int64) async throws -> [Token] {
+        try await deleteTokens(where: "user_id = $1", try binds(ownerID))
+    }
+
+    /// The tokens matching `condition` and every token they created, each reported (see
+    /// `Columns.tokenFamily`); parents first.
+    private func deleteTokens(where condition: String, _ bindings: PostgresBindings) async throws -> [Token] {
         try await fetchTokens(
             PostgresQuery(
-                unsafeSQL: "DELETE FROM tokens WHERE user_id = $1 RETURNING \(Self.tokenColumns(""))",
-                binds: try binds(ownerID)))
+                unsafeSQL: Columns.tokenFamily(matching: condition)
+                    + " DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(Self.tokenColumns(""))",
+                binds: bindings)
+        ).sorted { $0.id < $1.id }
     }
 
     // MARK: Service clients and events

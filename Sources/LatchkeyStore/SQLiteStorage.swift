@@ -254,11 +254,8 @@ public final class SQLiteStorage: LatchkeyStorage {
         try await pool.write { [arguments] db in try db.execute(sql: sql, arguments: arguments) }
     }
 
-    public func deleteToken(id: Int64) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(sql: "DELETE FROM tokens WHERE id = ?", arguments: [id])
-            return db.changesCount > 0
-        }
+    public func deleteToken(id: Int64) async throws -> [Token] {
+        try await deleteTokens(where: "id = ?", [id])
     }
 
     public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
@@ -269,12 +266,21 @@ public final class SQLiteStorage: LatchkeyStorage {
         try await deleteTokens(where: "user_id = ?", [ownerID])
     }
 
+    /// The tokens matching `condition` and every token they created, down the `parent_id`
+    /// chain, each reported: read first in the same transaction (SQLite's RETURNING leaves
+    /// out the rows a foreign key's cascade removes). Parents come first.
     private func deleteTokens(where condition: String, _ arguments: StatementArguments) async throws -> [Token] {
         try await pool.write { db in
-            try Row.fetchAll(
-                db, sql: "DELETE FROM tokens WHERE \(condition) RETURNING \(Self.tokenColumns(prefix: ""))",
+            let family = Columns.tokenFamily(matching: condition)
+            let tokens = try Row.fetchAll(
+                db,
+                sql: family
+                    + " SELECT \(Self.tokenColumns(prefix: "")) FROM tokens WHERE id IN (SELECT id FROM family)",
                 arguments: arguments
             ).map(Self.token(from:))
+            try db.execute(
+                sql: family + " DELETE FROM tokens WHERE id IN (SELECT id FROM family)", arguments: arguments)
+            return tokens.sorted { $0.id < $1.id }
         }
     }
 

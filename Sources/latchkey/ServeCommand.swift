@@ -153,7 +153,7 @@ struct ServeCommand: AsyncParsableCommand {
         let workers = try wholeNumber(
             passwordWorkers, "LATCHKEY_PASSWORD_WORKERS", default: ProcessInfo.processInfo.activeProcessorCount)
         let queue = try wholeNumber(passwordQueue, "LATCHKEY_PASSWORD_QUEUE", default: 4 * workers, from: 0)
-        return PasswordHasher(queue: BoundedWorkQueue(maxRunning: workers, maxWaiting: queue))
+        return PasswordHasher.dedicated(workers: workers, maxWaiting: queue)
     }
 
     /// An absolute http(s) URL with a host and nothing after its path.

@@ -149,7 +149,8 @@ enum ImportFile {
     /// One JSON object per line; a line that is not one becomes a row that fails with its reason.
     private static func jsonLines(_ text: String) -> [Row] {
         var rows: [Row] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // `\r\n` is one Character, and a newline like `\n`.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             guard let object = try? JSONDecoder().decode([String: Scalar].self, from: Data(line.utf8)) else {
                 rows.append(

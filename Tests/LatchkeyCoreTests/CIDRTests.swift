@@ -26,6 +26,13 @@ struct CIDRTests {
         #expect(throws: CIDR.ParseError.self) { try CIDR(text) }
     }
 
+    @Test func addressesAreCountedByTheirSubscribersNetwork() {
+        #expect(CIDR.limitKey(for: "192.0.2.7") == "192.0.2.7/32")
+        #expect(CIDR.limitKey(for: "::ffff:192.0.2.7") == "192.0.2.7/32")
+        #expect(CIDR.limitKey(for: "2001:db8:1:2:aaaa::1") == CIDR.limitKey(for: "2001:db8:1:2:ffff::9"))
+        #expect(CIDR.limitKey(for: "2001:db8:1:2::1") != CIDR.limitKey(for: "2001:db8:1:3::1"))
+    }
+
     @Test func forwardedForCountsOnlyFromTrustedProxies() throws {
         let resolver = ClientAddressResolver(trustedProxies: [try CIDR("10.0.0.0/8")])
         // Not from a proxy: the header is the client's to forge, and is ignored.
@@ -36,6 +43,8 @@ struct CIDRTests {
             resolver.clientAddress(peer: "10.0.0.2", forwardedFor: ["6.6.6.6, 198.51.100.1, 10.0.0.3"])
                 == "198.51.100.1")
         #expect(resolver.clientAddress(peer: "10.0.0.2", forwardedFor: ["6.6.6.6", "198.51.100.1"]) == "198.51.100.1")
+        #expect(resolver.clientAddress(peer: "10.0.0.2", forwardedFor: ["198.51.100.1:51234"]) == "198.51.100.1")
+        #expect(resolver.clientAddress(peer: "10.0.0.2", forwardedFor: ["[2001:db8::1]:443"]) == "2001:db8::1")
         // Garbage stops the walk at the last proxy that can be believed.
         #expect(resolver.clientAddress(peer: "10.0.0.2", forwardedFor: ["junk"]) == "10.0.0.2")
         #expect(resolver.clientAddress(peer: "10.0.0.2", forwardedFor: []) == "10.0.0.2")

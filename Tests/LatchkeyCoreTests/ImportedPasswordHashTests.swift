@@ -28,7 +28,9 @@ struct ImportedPasswordHashTests {
         "pbkdf2_sha256$10$salt$Z6FeZ5pFyNS17gXMtF1cE+D71DUDb57qYm+DpLFR2Us=",
         "pbkdf2_sha256$99999999$salt$Z6FeZ5pFyNS17gXMtF1cE+D71DUDb57qYm+DpLFR2Us=", "pbkdf2_sha256$1000$salt$notbase64",
         "pbkdf2_sha1$1000$salt$Z6FeZ5pFyNS17gXMtF1cE+D71DUDb57qYm+DpLFR2Us=", "md5$x$y", "plain text",
-        "$scrypt$ln=30,r=8,p=1$c2FsdA$aGFzaA",
+        "$scrypt$ln=30,r=8,p=1$c2FsdA$aGFzaA", "$scrypt$ln=18,r=8,p=1$c2FsdA$aGFzaA",
+        "$scrypt$ln=17,r=16,p=1$c2FsdA$aGFzaA",
+        "$2b$+4$" + String(repeating: "a", count: 53),
     ])
     func unknownKindsAndUnboundedCostsAreNotImported(hash: String) {
         #expect(!PasswordHasher.isImportable(hash))

@@ -61,6 +61,22 @@ struct RateLimitTests {
         if case .allowed = limiter.acquire("10.0.195.79") { Issue.record("the newest key was forgotten") }
     }
 
+    @Test func aFloodOfNewKeysDoesNotResetAKeyInUse() throws {
+        let limiter = SlidingWindowLimiter(try RateLimit.parse("10/15m"), clock: clock, maxKeys: 1000)
+        for _ in 0..<9 { #expect(limiter.acquire("victim") == .allowed) }
+        clock.advance(by: 60)
+        for junk in 0..<50_000 { _ = limiter.acquire("junk-\(junk)") }
+        #expect(limiter.acquire("victim") == .allowed)
+        if case .allowed = limiter.acquire("victim") { Issue.record("the flood reset the victim's count") }
+    }
+
+    @Test func aKeyThatHoldsNothingTakesNoRoom() throws {
+        let limiter = SlidingWindowLimiter(try RateLimit.parse("10/15m"), clock: clock)
+        #expect(limiter.acquire("ok") == .allowed)
+        limiter.refund("ok")
+        #expect(limiter.keyCount == 0)
+    }
+
     @Test func retryAfterIsWholeSecondsWithinBounds() {
         #expect(LimitExceeded(.signIn, retryAfter: 0.2).retryAfterSeconds == 1)
         #expect(LimitExceeded(.signIn, retryAfter: 59.01).retryAfterSeconds == 60)

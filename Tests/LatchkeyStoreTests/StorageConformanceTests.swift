@@ -227,9 +227,9 @@ struct StorageConformanceTests {
 
             #expect(try await storage.deleteTokens(expiredBefore: start.addingTimeInterval(-3600)) == [old])
             #expect(try await storage.tokens(TokenQuery()) == [forever, recent, live])
-            #expect(try await storage.deleteToken(id: recent.id))
-            #expect(try await storage.deleteToken(id: recent.id) == false)
-            #expect(try await storage.deleteToken(id: old.id) == false)
+            #expect(try await storage.deleteToken(id: recent.id) == [recent])
+            #expect(try await storage.deleteToken(id: recent.id).isEmpty)
+            #expect(try await storage.deleteToken(id: old.id).isEmpty)
             #expect(try await storage.tokens(TokenQuery()) == [forever, live])
         }
     }
@@ -251,6 +251,9 @@ struct StorageConformanceTests {
                 #expect(try await storage.token(uuid: gone.token.uuid) == nil)
             }
             #expect(try await storage.token(uuid: sibling.token.uuid) != nil, "a token the account made stays")
+            // Each token that went is in the audit log, not only the one named.
+            let revoked = try await storage.events(AuditQuery()).filter { $0.kind == "token.revoked" }
+            #expect(Set(revoked.map(\.tokenUUID)) == Set([parent, child, grandchild].map(\.token.uuid)))
         }
     }
 

@@ -99,6 +99,17 @@ struct CLITests {
         let users = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
         #expect(users.map { $0["username"] as? String } == ["quay", "hub"])
         #expect(users.last?["firstName"] as? String == "Hub, the")
+
+        // JSON lines, written on Windows (CRLF): each line is its own row.
+        let jsonLines = directory.appendingPathComponent("more.jsonl")
+        try (#"{"username": "crlf1", "is_active": false}"# + "\r\n" + "not json\r\n" + #"{"username": "crlf2"}"#)
+            .write(to: jsonLines, atomically: true, encoding: .utf8)
+        let more = try run(["user", "import", jsonLines.path])
+        #expect(more.stdout == "imported 2 users, skipped 1\n")
+        #expect(more.stderr.hasPrefix("latchkey: line 2: not a JSON object"))
+        let all = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
+        #expect(all.map { $0["username"] as? String }.suffix(2) == ["crlf1", "crlf2"])
+        #expect(all.first { $0["username"] as? String == "crlf1" }?["active"] as? Bool == false)
     }
 
     @Test func createAndListUsers() throws {

@@ -38,7 +38,7 @@ struct LeakedTokenController {
 
     /// A report: a JSON list of tokens, each a string or `{"token": …, "url": …}`.
     @Sendable func report(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<Received> {
-        if case .refused(let retryAfter, _) = limiter.acquire(context.clientIP ?? "unknown") {
+        if case .refused(let retryAfter, _) = limiter.acquire(context.clientIP.map(CIDR.limitKey(for:)) ?? "unknown") {
             throw LimitExceeded(.leakReports, retryAfter: retryAfter)
         }
         let body = try await request.collectBody(upTo: 1 << 20)
