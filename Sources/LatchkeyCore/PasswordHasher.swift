@@ -37,23 +37,33 @@ public struct PasswordHasher: Sendable {
     public let parameters: Parameters
     public let queue: BoundedWorkQueue
     private let threadPool: NIOThreadPool
+    /// Whether the pool's threads are the hasher's own, run below normal priority.
+    private let yieldsToRequests: Bool
 
     public init(
         parameters: Parameters = .owasp, queue: BoundedWorkQueue = BoundedWorkQueue(),
         threadPool: NIOThreadPool = .singleton
     ) {
+        self.init(parameters: parameters, queue: queue, threadPool: threadPool, yieldsToRequests: false)
+    }
+
+    private init(parameters: Parameters, queue: BoundedWorkQueue, threadPool: NIOThreadPool, yieldsToRequests: Bool) {
         self.parameters = parameters
         self.queue = queue
         self.threadPool = threadPool
+        self.yieldsToRequests = yieldsToRequests
     }
 
     /// A hasher with a thread pool of its own, exactly as wide as its queue lets jobs run
-    /// (started now, for the life of the process: the server's).
+    /// (started now, for the life of the process: the server's). Its threads run at a lower
+    /// priority (nice 10), so that when every core is busy deriving, the event loops that
+    /// verify tokens still get the CPU first.
     public static func dedicated(workers: Int, maxWaiting: Int) -> PasswordHasher {
         let threadPool = NIOThreadPool(numberOfThreads: max(1, workers))
         threadPool.start()
         return PasswordHasher(
-            queue: BoundedWorkQueue(maxRunning: workers, maxWaiting: maxWaiting), threadPool: threadPool)
+            parameters: .owasp, queue: BoundedWorkQueue(maxRunning: workers, maxWaiting: maxWaiting),
+            threadPool: threadPool, yieldsToRequests: true)
     }
 
     /// - Parameter isWanted: asked just before the work starts; false drops it (the client left).
@@ -108,8 +118,16 @@ public struct PasswordHasher: Sendable {
     private func offload<T: Sendable>(isWanted: @Sendable () -> Bool, _ work: @Sendable @escaping () throws -> T)
         async throws -> T
     {
-        let threadPool = self.threadPool
-        return try await queue.run(isWanted: isWanted) { try await threadPool.runIfActive(work) }
+        let (threadPool, yieldsToRequests) = (self.threadPool, self.yieldsToRequests)
+        return try await queue.run(isWanted: isWanted) {
+            try await threadPool.runIfActive {
+                #if os(Linux)
+                    // On Linux the nice value is per thread, and 0 names the calling one; setting it again is a no-op.
+                    if yieldsToRequests { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) }
+                #endif
+                return try work()
+            }
+        }
     }
 
     private static func derive(_ password: String, salt: [UInt8], parameters: Parameters) throws -> Data {
