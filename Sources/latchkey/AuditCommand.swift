@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LatchkeyCore
+import LatchkeyServer
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,18 +66,19 @@ struct AuditCommand: AsyncParsableCommand {
     }
 }
 
-/// An audit event as the CLI prints it; users by name (and id).
+/// An audit event as the CLI prints it; users by name (and id). Every key is always
+/// present (`null` when empty), so that readers see one shape.
 struct AuditEventView: Encodable {
     var id: Int64
     var at: Date
     var kind: String
-    var user: String?
-    var userID: Int64?
-    var by: String?
-    var byID: Int64?
+    @NullWhenAbsent var user: String?
+    @NullWhenAbsent var userID: Int64?
+    @NullWhenAbsent var by: String?
+    @NullWhenAbsent var byID: Int64?
     var via: String
-    var address: String?
-    var token: String?
+    @NullWhenAbsent var address: String?
+    @NullWhenAbsent var token: String?
     var detail: String
 
     init(_ event: AuditEvent, names: [Int64: String]) {

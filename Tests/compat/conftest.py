@@ -1,6 +1,7 @@
 """Shared fixtures: a real `latchkey serve` on a free port with a fresh database."""
 
 import base64
+import http.client
 import json
 import os
 import socket
@@ -8,6 +9,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -40,20 +42,72 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def latchkey_environment() -> dict[str, str]:
+    """The environment the server and the CLI run with: none of the caller's LATCHKEY_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}
+    env["LATCHKEY_SERVER_KEY"] = SERVER_KEY
+    return env
+
+
+def run_cli(database: str, *args: str, stdin: str = "", env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess:
+    """`latchkey ARGS --database DATABASE`, whatever its exit status (no server needed)."""
+    return subprocess.run(
+        [LATCHKEY, *args, "--database", database],
+        input=stdin, capture_output=True, text=True, env=env if env is not None else latchkey_environment(),
+    )
+
+
+class Answer:
+    """An HTTP answer: status, headers (names lowercased) and the body, parsed when it is JSON."""
+
+    def __init__(self, status: int, headers: dict[str, str], text: str):
+        self.status = status
+        self.headers = headers
+        self.text = text
+        try:
+            self.json = json.loads(text) if text else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self) -> str:
+        return f"<{self.status} {self.headers} {self.text[:300]!r}>"
+
+
+def http_request(port: int, method: str, path: str, body=None, headers: dict[str, str] | None = None,
+                 source: str = "127.0.0.1", timeout: float = 120) -> Answer:
+    """One request to the server on 127.0.0.1:`port` from the local address `source` (any of
+    127.0.0.0/8), so that tests can play several client addresses; `body` is sent as JSON."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=(source, 0))
+    try:
+        headers = dict(headers or {})
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode("utf-8", errors="replace")
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, text)
+    finally:
+        connection.close()
+
+
 class Latchkey:
     """A running server and the CLI pointed at its database."""
 
-    def __init__(self, directory: Path, database: str | None = None, name: str = "server", wait: bool = True):
+    def __init__(self, directory: Path, database: str | None = None, name: str = "server", wait: bool = True,
+                 args: Sequence[str] = ()):
+        """`args`: further `serve` options, after `--port` and `--database`."""
         self.directory = directory
         self.database = database or str(directory / "latchkey.db")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LATCHKEY_")}
-        self.env["LATCHKEY_SERVER_KEY"] = SERVER_KEY
+        self.env = latchkey_environment()
         self.log_path = directory / f"{name}.log"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [LATCHKEY, "serve", "--port", str(self.port), "--database", self.database],
+            [LATCHKEY, "serve", "--port", str(self.port), "--database", self.database, *args],
             stdout=self.log, stderr=subprocess.STDOUT, env=self.env, cwd=directory,
         )
         if wait:
@@ -73,12 +127,19 @@ class Latchkey:
             time.sleep(0.1)
 
     def cli(self, *args: str, stdin: str = "") -> str:
-        result = subprocess.run(
-            [LATCHKEY, *args, "--database", self.database],
-            input=stdin, capture_output=True, text=True, env=self.env,
-        )
+        result = run_cli(self.database, *args, stdin=stdin, env=self.env)
         assert result.returncode == 0, result.stderr
         return result.stdout
+
+    def cli_failing(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        """A CLI command expected to fail: asserts a non-zero exit and answers the result."""
+        result = run_cli(self.database, *args, stdin=stdin, env=self.env)
+        assert result.returncode != 0, f"`latchkey {' '.join(args)}` succeeded: {result.stdout}"
+        return result
+
+    def request(self, method: str, path: str, body=None, headers: dict[str, str] | None = None,
+                source: str = "127.0.0.1", timeout: float = 120) -> Answer:
+        return http_request(self.port, method, path, body, headers, source, timeout)
 
     def create_user(self, username: str, password: str, *names: str, email: str | None = None) -> int:
         """Creates a user with the CLI and answers its id."""
