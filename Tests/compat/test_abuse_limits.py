@@ -147,7 +147,7 @@ def test_signin_brute_force_is_throttled_per_account_and_per_address(backend, tm
             assert answer.status == 201 and SECRET.fullmatch(answer.json["token"]), answer
 
         events = audit(server, "--since", "1h")
-        throttled = sorted((event.get("user", "-"), event.get("address"), event["detail"])
+        throttled = sorted((event.get("user") or "-", event.get("address"), event["detail"])
                            for event in events if event["kind"] == "signin.throttled")
         # Once per engagement of a limit, not once per refused attempt: alice's and the unknown
         # name's logins, and 127.0.0.3's address.

@@ -291,7 +291,7 @@ def test_audit_log_records_operator_and_signin_events(backend, tmp_path):
         assert ids == sorted(ids, reverse=True) and [e["at"] for e in events] == sorted(
             (e["at"] for e in events), reverse=True), "not newest first"
         for event in events:
-            assert {"id", "at", "kind", "via", "detail"} <= set(event) <= AUDIT_FIELDS, event
+            assert set(event) == AUDIT_FIELDS, event  # every key, null when empty
         kinds = [event["kind"] for event in events]
         for kind in ("token.created", "token.revoked", "signin.succeeded", "signin.failed", "signin.throttled",
                      "user.created", "user.deactivated", "user.activated", "user.password_changed",
