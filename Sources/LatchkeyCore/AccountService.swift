@@ -204,6 +204,11 @@ public struct AccountService: Sendable {
         try await audit.record(.signInThrottled, user: user?.id, by: origin, detail: detail)
     }
 
+    /// Every account's username by id, for naming owners and actors in listings.
+    public func usernames() async throws -> [Int64: String] {
+        try await storage.users().reduce(into: [:]) { $0[$1.id] = $1.username }
+    }
+
     /// Deactivating refuses the account's tokens and sign-ins at once; nothing is deleted.
     public func setActive(_ user: User, _ isActive: Bool, by origin: Origin) async throws {
         try await storage.setActive(userID: user.id, isActive)

@@ -55,7 +55,7 @@ public final class BoundedWorkQueue: Sendable {
 
     private enum Admission {
         case now
-        case wait(UInt64)
+        case wait
         case refused(TimeInterval)
     }
 
@@ -76,7 +76,7 @@ public final class BoundedWorkQueue: Sendable {
                         return .refused(ahead * state.averageDuration)
                     }
                     state.waiters.append(Waiter(id: id, continuation: continuation))
-                    return .wait(id)
+                    return .wait
                 }
                 switch admission {
                 case .now: continuation.resume()

@@ -25,13 +25,13 @@ struct AuditCommand: AsyncParsableCommand {
             let window = try since.map(Lifetime.parse)
             let (username, limit) = (user, limit)
             let (events, names) = try await database.withStorage { storage in
-                let subject = try await username.asyncMap { try await AccountService(storage: storage).requireUser($0) }
-                let log = AuditLog(storage: storage)
+                let accounts = AccountService(storage: storage)
+                let subject = try await username.asyncMap { try await accounts.requireUser($0) }
+                let log = accounts.audit
                 let events = try await log.events(
                     AuditQuery(
                         userID: subject?.id, since: window.map { log.clock.now.addingTimeInterval(-$0) }, limit: limit))
-                let names = try await storage.users().reduce(into: [Int64: String]()) { $0[$1.id] = $1.username }
-                return (events, names)
+                return (events, try await accounts.usernames())
             }
             if output.json {
                 try Output.json(events.map { AuditEventView($0, names: names) })

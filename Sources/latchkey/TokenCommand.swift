@@ -59,10 +59,9 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             let username = user
             let (tokens, owners) = try await database.withStorage { storage in
-                let owner = try await username.asyncMap { try await AccountService(storage: storage).requireUser($0) }
-                let tokens = try await storage.tokens(TokenQuery(ownerID: owner?.id))
-                let owners = try await storage.users().reduce(into: [Int64: String]()) { $0[$1.id] = $1.username }
-                return (tokens, owners)
+                let accounts = AccountService(storage: storage)
+                let owner = try await username.asyncMap { try await accounts.requireUser($0) }
+                return (try await storage.tokens(TokenQuery(ownerID: owner?.id)), try await accounts.usernames())
             }
             if output.json {
                 try Output.json(tokens.map { TokenView($0, owner: owners[$0.ownerID]) })

@@ -61,8 +61,7 @@ struct QuayController {
     /// `GET /api/v1/superuser/apptokens[?expiring=]`: every user's app tokens, for administrators.
     @Sendable func listAll(_ request: Request, context: AppRequestContext) async throws -> QuayTokenList {
         _ = try authorized(.listAllTokens, context)
-        let usernames = Dictionary(
-            uniqueKeysWithValues: try await services.storage.users().map { ($0.id, $0.username) })
+        let usernames = try await services.accounts.usernames()
         return try await tokenList(request, owner: nil) { token in QuayToken(token, owner: usernames[token.ownerID]) }
     }
 
