@@ -59,7 +59,7 @@ public struct AccountService: Sendable {
     /// Django's limit, which clients of both dialects validate.
     public static let maxNameLength = 150
 
-    public let storage: any LatchkeyStorage
+    package let storage: any LatchkeyStorage
     public let hasher: PasswordHasher
     public let clock: any WallClock
     public let metrics: LatchkeyMetrics
@@ -202,6 +202,20 @@ public struct AccountService: Sendable {
         // Once when the limit engages, not once per refused attempt.
         guard first else { return }
         try await audit.record(.signInThrottled, user: user?.id, by: origin, detail: detail)
+    }
+
+    /// The account with this username (case-insensitive, the exact spelling first).
+    public func user(named username: String) async throws -> User? {
+        try await storage.user(username: username)
+    }
+
+    /// Every account, oldest first.
+    public func users() async throws -> [User] {
+        try await storage.users()
+    }
+
+    public func userCount() async throws -> Int {
+        try await storage.userCount()
     }
 
     /// Every account's username by id, for naming owners and actors in listings.

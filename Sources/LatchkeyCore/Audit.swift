@@ -82,7 +82,7 @@ public struct AuditQuery: Sendable, Hashable {
 public struct AuditLog: Sendable {
     public static let maxDetailLength = 1000
 
-    public let storage: any LatchkeyStorage
+    package let storage: any LatchkeyStorage
     public let clock: any WallClock
 
     public init(storage: any LatchkeyStorage, clock: any WallClock = SystemClock()) {

@@ -50,7 +50,8 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         let family = network.count == 4 ? AF_INET : AF_INET6
         _ = network.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
-        return String(cString: text) + "/\(prefixLength)"
+        let written = text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: written, as: UTF8.self) + "/\(prefixLength)"
     }
 
     /// The address's bytes: 4 for IPv4 (and IPv4-mapped IPv6), 16 for IPv6; nil if it is not one.
@@ -74,44 +75,5 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
             let bits = min(max(length - index * 8, 0), 8)
             return bits == 8 ? byte : byte & ~(UInt8(0xFF) >> bits)
         }
-    }
-}
-
-/// Which address a request comes from: the socket's peer, or, when that peer is a trusted
-/// proxy, the address it reports in `X-Forwarded-For` - the nearest one that is not itself
-/// a trusted proxy, reading from the right (each proxy appends; anything left of it is
-/// the client's to forge).
-public struct ClientAddressResolver: Sendable {
-    public let trustedProxies: [CIDR]
-
-    public init(trustedProxies: [CIDR] = []) {
-        self.trustedProxies = trustedProxies
-    }
-
-    public func clientAddress(peer: String?, forwardedFor: [String]) -> String? {
-        guard let peer, isTrusted(peer) else { return peer }
-        let hops = forwardedFor.joined(separator: ",").split(separator: ",").map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }
-        var client = peer
-        for hop in hops.reversed().map(Self.withoutPort) {
-            guard CIDR.bytes(of: hop) != nil else { break }
-            client = hop
-            if !isTrusted(hop) { break }
-        }
-        return client
-    }
-
-    /// Some proxies write `192.0.2.1:51234` or `[2001:db8::1]:51234`.
-    static func withoutPort(_ hop: String) -> String {
-        if hop.hasPrefix("["), let close = hop.firstIndex(of: "]") {
-            return String(hop[hop.index(after: hop.startIndex)..<close])
-        }
-        if hop.filter({ $0 == ":" }).count == 1, let colon = hop.firstIndex(of: ":") { return String(hop[..<colon]) }
-        return hop
-    }
-
-    private func isTrusted(_ address: String) -> Bool {
-        trustedProxies.contains { $0.contains(address) }
     }
 }

@@ -1,12 +1,11 @@
 import Crypto
 import CryptoExtras
 import Foundation
-import NIOPosix
 
 /// scrypt password hashes as PHC strings: `$scrypt$ln=17,r=8,p=1$<salt>$<hash>`.
 ///
 /// Hashing costs about 128 MiB and a good fraction of a second by design, so it runs
-/// on a thread pool, never on an event loop, and only through a `BoundedWorkQueue`:
+/// on an injected `BlockingExecutor`, never on an event loop, and only through a `BoundedWorkQueue`:
 /// at most `maxRunning` derivations at once and a bounded line behind them, so a burst
 /// of sign-ins is refused (503) rather than queued without end, holding memory.
 public struct PasswordHasher: Sendable {
@@ -36,34 +35,16 @@ public struct PasswordHasher: Sendable {
 
     public let parameters: Parameters
     public let queue: BoundedWorkQueue
-    private let threadPool: NIOThreadPool
-    /// Whether the pool's threads are the hasher's own, run below normal priority.
-    private let yieldsToRequests: Bool
+    private let executor: any BlockingExecutor
 
+    /// - Parameter executor: where derivations run; the server passes a pool of its own.
     public init(
         parameters: Parameters = .owasp, queue: BoundedWorkQueue = BoundedWorkQueue(),
-        threadPool: NIOThreadPool = .singleton
+        executor: any BlockingExecutor = DispatchExecutor()
     ) {
-        self.init(parameters: parameters, queue: queue, threadPool: threadPool, yieldsToRequests: false)
-    }
-
-    private init(parameters: Parameters, queue: BoundedWorkQueue, threadPool: NIOThreadPool, yieldsToRequests: Bool) {
         self.parameters = parameters
         self.queue = queue
-        self.threadPool = threadPool
-        self.yieldsToRequests = yieldsToRequests
-    }
-
-    /// A hasher with a thread pool of its own, exactly as wide as its queue lets jobs run
-    /// (started now, for the life of the process: the server's). Its threads run at a lower
-    /// priority (nice 10), so that when every core is busy deriving, the event loops that
-    /// verify tokens still get the CPU first.
-    public static func dedicated(workers: Int, maxWaiting: Int) -> PasswordHasher {
-        let threadPool = NIOThreadPool(numberOfThreads: max(1, workers))
-        threadPool.start()
-        return PasswordHasher(
-            parameters: .owasp, queue: BoundedWorkQueue(maxRunning: workers, maxWaiting: maxWaiting),
-            threadPool: threadPool, yieldsToRequests: true)
+        self.executor = executor
     }
 
     /// - Parameter isWanted: asked just before the work starts; false drops it (the client left).
@@ -118,16 +99,8 @@ public struct PasswordHasher: Sendable {
     private func offload<T: Sendable>(isWanted: @Sendable () -> Bool, _ work: @Sendable @escaping () throws -> T)
         async throws -> T
     {
-        let (threadPool, yieldsToRequests) = (self.threadPool, self.yieldsToRequests)
-        return try await queue.run(isWanted: isWanted) {
-            try await threadPool.runIfActive {
-                #if os(Linux)
-                    // On Linux the nice value is per thread, and 0 names the calling one; setting it again is a no-op.
-                    if yieldsToRequests { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10) }
-                #endif
-                return try work()
-            }
-        }
+        let executor = self.executor
+        return try await queue.run(isWanted: isWanted) { try await executor.run(work) }
     }
 
     private static func derive(_ password: String, salt: [UInt8], parameters: Parameters) throws -> Data {

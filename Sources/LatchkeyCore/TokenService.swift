@@ -94,29 +94,12 @@ public enum TokenVerification: Sendable {
     case rejected(TokenRejection)
 }
 
-/// Bounds on how many tokens a user holds and how fast they are made.
-public struct TokenLimits: Sendable, Hashable {
-    /// Live (unexpired) tokens per user, sessions included: knox's `TOKEN_LIMIT_PER_USER`.
-    public var maxLivePerUser: Int?
-    /// Creations per user, by any route; nil: unlimited (the operator's CLI).
-    public var creationRate: RateLimit?
-
-    public init(maxLivePerUser: Int? = 1000, creationRate: RateLimit? = nil) {
-        self.maxLivePerUser = maxLivePerUser
-        self.creationRate = creationRate
-    }
-
-    public static let `default` = TokenLimits()
-    /// What `serve` applies unless configured otherwise.
-    public static let server = TokenLimits(maxLivePerUser: 1000, creationRate: RateLimit(count: 300, window: 60))
-}
-
 /// The domain API over tokens that every dialect calls.
 public struct TokenService: Sendable {
     /// Use records (last used, sliding expiry) are written at most this often per token.
     public static let usageWriteInterval: TimeInterval = 60
 
-    public let storage: any LatchkeyStorage
+    package let storage: any LatchkeyStorage
     public let clock: any WallClock
     /// nil: recoverable tokens are turned off.
     public let secretBox: SecretBox?
@@ -253,6 +236,11 @@ public struct TokenService: Sendable {
             return TokenUsage()
         }
         return TokenUsage(expires: renewed)
+    }
+
+    /// Throws when tokens cannot be verified now (the database does not answer): readiness.
+    public func checkReadiness() async throws {
+        try await storage.checkHealth()
     }
 
     public func list(_ query: TokenQuery) async throws -> [Token] {

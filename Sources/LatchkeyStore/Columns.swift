@@ -28,29 +28,9 @@ enum Columns {
         !values.contains { $0.utf8.contains(0) }
     }
 
-    /// `WITH RECURSIVE family(id)`: the tokens matching `condition` and every token they
-    /// created, and theirs (the same SQL on both backends).
-    static func tokenFamily(matching condition: String) -> String {
-        """
-        WITH RECURSIVE family(id) AS (
-            SELECT id FROM tokens WHERE \(condition)
-            UNION SELECT t.id FROM tokens t JOIN family f ON t.parent_id = f.id)
-        """
-    }
-
     /// `prefix%` for `LIKE … ESCAPE '\'`, with LIKE's own wildcards in the prefix taken literally.
     static func likePattern(prefix: String) -> String {
         prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_") + "%"
-    }
-}
-
-public enum StoreError: Error, CustomStringConvertible {
-    case cannotOpen(location: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .cannotOpen(let location, let reason): "cannot open the database at \(location): \(reason)"
-        }
     }
 }

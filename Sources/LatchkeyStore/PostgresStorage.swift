@@ -64,81 +64,71 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func user(id: Int64) async throws -> User? {
-        try await fetchUsers(
-            PostgresQuery(unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE id = $1", binds: try binds(id))
-        )
-        .first
+        try await fetch(UserRow.self, "SELECT \(unescaped: Schema.userColumns) FROM users WHERE id = \(id)")
+            .first?.user()
     }
 
     public func user(username: String) async throws -> User? {
         guard Columns.isStorable(username) else { return nil }
-        return try await fetchUsers(
-            PostgresQuery(
-                // The name exactly as stored wins: two accounts from before NFKC folding may share a fold.
-                unsafeSQL: """
-                    SELECT \(Self.userColumns) FROM users WHERE username = $1 OR username_folded = $2
-                    ORDER BY (username = $1) DESC LIMIT 1
-                    """, binds: try binds(username, Identifier.folded(username)))
-        ).first
+        // The name exactly as stored wins: two accounts from before NFKC folding may share a fold.
+        return try await fetch(
+            UserRow.self,
+            """
+            SELECT \(unescaped: Schema.userColumns) FROM users
+            WHERE username = \(username) OR username_folded = \(Identifier.folded(username))
+            ORDER BY (username = \(username)) DESC LIMIT 1
+            """
+        ).first?.user()
     }
 
     public func user(login: String) async throws -> User? {
         guard Columns.isStorable(login) else { return nil }
-        // A username wins over another account's email that happens to be spelled the same.
-        return try await fetchUsers(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT \(Self.userColumns) FROM users
-                    WHERE username = $3 OR username_folded = $1 OR email_folded = $2
-                    ORDER BY (username = $3) DESC, (username_folded = $1) DESC LIMIT 1
-                    """, binds: try binds(Identifier.folded(login), Identifier.foldedEmail(login), login))
-        ).first
+        let (username, email) = (Identifier.folded(login), Identifier.foldedEmail(login))
+        // The name exactly as stored wins, then a username over another account's email that
+        // happens to be spelled the same.
+        return try await fetch(
+            UserRow.self,
+            """
+            SELECT \(unescaped: Schema.userColumns) FROM users
+            WHERE username = \(login) OR username_folded = \(username) OR email_folded = \(email)
+            ORDER BY (username = \(login)) DESC, (username_folded = \(username)) DESC LIMIT 1
+            """
+        ).first?.user()
     }
 
     public func users() async throws -> [User] {
-        try await fetchUsers(PostgresQuery(unsafeSQL: "SELECT \(Self.userColumns) FROM users ORDER BY id"))
+        try await fetch(UserRow.self, "SELECT \(unescaped: Schema.userColumns) FROM users ORDER BY id").map {
+            $0.user()
+        }
     }
 
     public func userCount() async throws -> Int {
-        try await run { [self] in
-            var count: Int64 = 0
-            for try await (value) in try await client.query("SELECT COUNT(*) FROM users", logger: logger)
-                .decode(Int64.self)
-            { count = value }
-            return Int(count)
-        }
+        try await count("SELECT COUNT(*) FROM users")
     }
 
     public func user(email: String) async throws -> User? {
         guard Columns.isStorable(email) else { return nil }
-        return try await fetchUsers(
-            PostgresQuery(
-                unsafeSQL: "SELECT \(Self.userColumns) FROM users WHERE email_folded = $1",
-                binds: try binds(Identifier.foldedEmail(email)))
-        ).first
+        return try await fetch(
+            UserRow.self,
+            "SELECT \(unescaped: Schema.userColumns) FROM users WHERE email_folded = \(Identifier.foldedEmail(email))"
+        ).first?.user()
     }
 
     public func usernameCount(withPrefix prefix: String) async throws -> Int {
         guard Columns.isStorable(prefix) else { return 0 }
         let pattern = Columns.likePattern(prefix: Identifier.folded(prefix))
-        return try await run { [self] in
-            var count: Int64 = 0
-            let rows = try await client.query(
-                "SELECT COUNT(*) FROM users WHERE username_folded LIKE \(pattern) ESCAPE '\\'", logger: logger)
-            for try await (value) in rows.decode(Int64.self) { count = value }
-            return Int(count)
-        }
+        return try await count("SELECT COUNT(*) FROM users WHERE username_folded LIKE \(pattern) ESCAPE '\\'")
     }
 
     public func linkedUser(provider: String, subject: String) async throws -> User? {
         guard Columns.isStorable(provider, subject) else { return nil }
-        return try await fetchUsers(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT \(Self.userColumnNames.map { "u." + $0 }.joined(separator: ", "))
-                    FROM identities i JOIN users u ON u.id = i.user_id WHERE i.provider = $1 AND i.subject = $2
-                    """, binds: try binds(provider, subject))
-        ).first
+        return try await fetch(
+            UserRow.self,
+            """
+            SELECT \(unescaped: Schema.columns(Schema.users, of: "u"))
+            FROM identities i JOIN users u ON u.id = i.user_id WHERE i.provider = \(provider) AND i.subject = \(subject)
+            """
+        ).first?.user()
     }
 
     public func link(provider: String, subject: String, to userID: Int64, at date: Date) async throws {
@@ -161,17 +151,6 @@ public final class PostgresStorage: LatchkeyStorage {
     public func setPasswordHash(userID: Int64, _ hash: String?) async throws {
         try await run { [self] in
             try await client.query("UPDATE users SET password_hash = \(hash) WHERE id = \(userID)", logger: logger)
-        }
-    }
-
-    private func fetchUsers(_ query: PostgresQuery) async throws -> [User] {
-        try await run { [self] in
-            var users: [User] = []
-            for try await row in try await client.query(query, logger: logger) {
-                var reader = ColumnReader(row)
-                users.append(try reader.user())
-            }
-            return users
         }
     }
 
@@ -228,32 +207,27 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func token(uuid: UUID) async throws -> Token? {
-        try await fetchTokens(
-            PostgresQuery(
-                unsafeSQL: "SELECT \(Self.tokenColumns("")) FROM tokens WHERE uuid = $1", binds: try binds(uuid))
-        ).first
+        try await fetch(TokenRow.self, "SELECT \(unescaped: Schema.tokenColumns) FROM tokens WHERE uuid = \(uuid)")
+            .first?.token()
     }
 
     public func tokens(_ query: TokenQuery) async throws -> [Token] {
         guard Columns.isStorable(query.key ?? "") else { return [] }
-        var (sql, bindings) = Self.filter(query)
-        sql = "SELECT \(Self.tokenColumns("")) FROM tokens WHERE \(sql) ORDER BY id"
-        if let limit = query.limit { sql += " LIMIT \(max(0, limit))" }
-        if query.offset > 0 { sql += " OFFSET \(query.offset)" }
-        return try await fetchTokens(PostgresQuery(unsafeSQL: sql, binds: bindings))
+        var page = ""
+        if let limit = query.limit { page += " LIMIT \(max(0, limit))" }
+        if query.offset > 0 { page += " OFFSET \(query.offset)" }
+        return try await fetch(
+            TokenRow.self,
+            """
+            SELECT \(unescaped: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions)
+            ORDER BY id\(unescaped: page)
+            """
+        ).map { try $0.token() }
     }
 
     public func countTokens(_ query: TokenQuery) async throws -> Int {
         guard Columns.isStorable(query.key ?? "") else { return 0 }
-        let (condition, bindings) = Self.filter(query)
-        return try await run { [self] in
-            var count: Int64 = 0
-            let rows = try await client.query(
-                PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM tokens WHERE \(condition)", binds: bindings),
-                logger: logger)
-            for try await (value) in rows.decode(Int64.self) { count = value }
-            return Int(count)
-        }
+        return try await count("SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)")
     }
 
     public func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws {
@@ -269,26 +243,27 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func deleteToken(id: Int64) async throws -> [Token] {
-        try await deleteTokens(where: "id = $1", try binds(id))
+        try await deleteTokens(where: Condition("id", .equal, id))
     }
 
     public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
-        try await deleteTokens(where: "expires_us < $1", try binds(Columns.microseconds(cutoff)))
+        try await deleteTokens(where: Condition("expires_us", .less, Columns.microseconds(cutoff)))
     }
 
     public func deleteTokens(ownerID: Int64) async throws -> [Token] {
-        try await deleteTokens(where: "user_id = $1", try binds(ownerID))
+        try await deleteTokens(where: Condition("user_id", .equal, ownerID))
     }
 
     /// The tokens matching `condition` and every token they created, each reported (see
-    /// `Columns.tokenFamily`); parents first.
-    private func deleteTokens(where condition: String, _ bindings: PostgresBindings) async throws -> [Token] {
-        try await fetchTokens(
-            PostgresQuery(
-                unsafeSQL: Columns.tokenFamily(matching: condition)
-                    + " DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(Self.tokenColumns(""))",
-                binds: bindings)
-        ).sorted { $0.id < $1.id }
+    /// `SQLWriter.appendInterpolation(tokenFamily:)`); parents first.
+    private func deleteTokens(where condition: Condition) async throws -> [Token] {
+        try await fetch(
+            TokenRow.self,
+            """
+            \(tokenFamily: condition)
+            DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(unescaped: Schema.tokenColumns)
+            """
+        ).map { try $0.token() }.sorted { $0.id < $1.id }
     }
 
     // MARK: Service clients and events
@@ -310,16 +285,14 @@ public final class PostgresStorage: LatchkeyStorage {
 
     public func client(clientID: String) async throws -> ServiceClient? {
         guard Columns.isStorable(clientID) else { return nil }
-        return try await fetchClients(
-            PostgresQuery(
-                unsafeSQL: "SELECT id, client_id, name, secret_digest, created_us FROM clients WHERE client_id = $1",
-                binds: try binds(clientID))
-        ).first
+        return try await fetch(
+            ClientRow.self, "SELECT \(unescaped: Schema.clientColumns) FROM clients WHERE client_id = \(clientID)"
+        ).first?.client()
     }
 
     public func clients() async throws -> [ServiceClient] {
-        try await fetchClients(
-            PostgresQuery(unsafeSQL: "SELECT id, client_id, name, secret_digest, created_us FROM clients ORDER BY id"))
+        try await fetch(ClientRow.self, "SELECT \(unescaped: Schema.clientColumns) FROM clients ORDER BY id")
+            .map { $0.client() }
     }
 
     public func deleteClient(clientID: String) async throws -> Bool {
@@ -332,21 +305,6 @@ public final class PostgresStorage: LatchkeyStorage {
                 deleted = true
             }
             return deleted
-        }
-    }
-
-    private func fetchClients(_ query: PostgresQuery) async throws -> [ServiceClient] {
-        try await run { [self] in
-            var clients: [ServiceClient] = []
-            for try await (id, clientID, name, digest, created) in try await client.query(query, logger: logger)
-                .decode((Int64, String, String, Data, Int64).self)
-            {
-                clients.append(
-                    ServiceClient(
-                        id: id, clientID: clientID, name: name, secretDigest: TokenDigest(bytes: digest),
-                        created: Columns.date(microseconds: created)))
-            }
-            return clients
         }
     }
 
@@ -366,34 +324,13 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
-        var conditions = ["TRUE"]
-        var bindings = PostgresBindings()
-        if let userID = query.userID {
-            bindings.append(userID)
-            conditions.append("user_id = $\(bindings.count)")
-        }
-        if let since = query.since {
-            bindings.append(Columns.microseconds(since))
-            conditions.append("at_us >= $\(bindings.count)")
-        }
-        bindings.append(Int64(max(0, query.limit)))
-        let sql = """
-            SELECT id, at_us, kind, token_uuid, user_id, actor_id, via, address, detail FROM events
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT $\(bindings.count)
+        try await fetch(
+            EventRow.self,
             """
-        return try await run { [self, bindings] in
-            var events: [AuditEvent] = []
-            let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-            for try await (id, at, kind, uuid, userID, actorID, via, address, detail) in rows.decode(
-                (Int64, Int64, String, UUID?, Int64?, Int64?, String, String?, String).self)
-            {
-                events.append(
-                    AuditEvent(
-                        id: id, at: Columns.date(microseconds: at), kind: kind, userID: userID, tokenUUID: uuid,
-                        origin: Origin(userID: actorID, via: via, address: address), detail: detail))
-            }
-            return events
-        }
+            SELECT \(unescaped: Schema.eventColumns) FROM events WHERE \(conditions: query.conditions)
+            ORDER BY id DESC LIMIT \(Int64(max(0, query.limit)))
+            """
+        ).map { try $0.event() }
     }
 
     public func deleteEvents(before cutoff: Date) async throws -> Int {
@@ -422,6 +359,7 @@ public final class PostgresStorage: LatchkeyStorage {
 
     /// Runs a call once the schema is ready, turning lost connections and calls
     /// that cannot get a connection in time into `StorageUnavailable`.
+    @discardableResult
     private func run<T: Sendable>(_ body: @Sendable @escaping () async throws -> T) async throws -> T {
         guard isPrepared.withLock({ $0 }) else {
             throw StorageUnavailable(reason: "the schema of \(location) is not ready yet")
@@ -468,146 +406,49 @@ public final class PostgresStorage: LatchkeyStorage {
         }
     }
 
-    private func fetchTokens(_ query: PostgresQuery) async throws -> [Token] {
+    /// Runs `query` and reads each row into a `Record` by column name.
+    private func fetch<Record: Decodable & Sendable>(_: Record.Type, _ query: PostgresQuery) async throws -> [Record] {
         try await run { [self] in
-            var tokens: [Token] = []
+            var records: [Record] = []
             for try await row in try await client.query(query, logger: logger) {
-                var reader = ColumnReader(row)
-                tokens.append(try reader.token())
+                records.append(try Record(from: PostgresRowDecoder(row)))
             }
-            return tokens
+            return records
         }
     }
 
-    private func binds(_ values: any PostgresEncodable...) throws -> PostgresBindings {
-        var bindings = PostgresBindings()
-        for value in values { try bindings.append(value) }
-        return bindings
-    }
-
-    static let userColumnNames = [
-        "id", "username", "email", "first_name", "last_name", "password_hash", "is_active", "is_admin", "created_us",
-    ]
-    static let tokenColumnNames = [
-        "id", "uuid", "key", "user_id", "title", "kind", "scopes", "created_us", "expires_us", "sliding_lifetime_s",
-        "last_used_us", "last_used_ip", "digest", "sealed_secret",
-    ]
-    static let userColumns = userColumnNames.joined(separator: ", ")
-
-    static func tokenColumns(_ prefix: String) -> String {
-        tokenColumnNames.map { prefix + $0 }.joined(separator: ", ")
-    }
-
-    private static func filter(_ query: TokenQuery) -> (String, PostgresBindings) {
-        var conditions = ["TRUE"]
-        var bindings = PostgresBindings()
-        func add(_ condition: String, _ value: some PostgresNonThrowingEncodable) {
-            bindings.append(value)
-            conditions.append(condition.replacingOccurrences(of: "?", with: "$\(bindings.count)"))
+    /// The single number a `SELECT COUNT(*)` answers.
+    private func count(_ query: PostgresQuery) async throws -> Int {
+        try await run { [self] in
+            var count: Int64 = 0
+            for try await (value) in try await client.query(query, logger: logger).decode(Int64.self) { count = value }
+            return Int(count)
         }
-        if let ownerID = query.ownerID { add("user_id = ?", ownerID) }
-        if let kind = query.kind { add("kind = ?", kind.rawValue) }
-        if let key = query.key { add("key = ?", key) }
-        if let after = query.expiringAfter { add("expires_us > ?", Columns.microseconds(after)) }
-        if let until = query.expiringUntil { add("expires_us <= ?", Columns.microseconds(until)) }
-        return (conditions.joined(separator: " AND "), bindings)
-    }
-}
-
-/// The hot path of every authenticated request, prepared once per connection.
-struct TokenAndOwnerByDigest: PostgresPreparedStatement {
-    static let sql = """
-        SELECT \(PostgresStorage.tokenColumns("t.")), \(PostgresStorage.userColumnNames.map { "u." + $0 }.joined(separator: ", "))
-        FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = $1
-        """
-    static let bindingDataTypes: [PostgresDataType] = [.bytea]
-    typealias Row = (Token, User)
-
-    var digest: Data
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings()
-        try bindings.append(digest)
-        return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Row {
-        var reader = ColumnReader(row)
-        return (try reader.token(), try reader.user())
-    }
-}
+    // MARK: Schema inspection
 
-/// Moves a token's expiry and last use; a NULL leaves that column as it is.
-struct RecordUsage: PostgresPreparedStatement {
-    static let sql = """
-        UPDATE tokens SET expires_us = COALESCE($1, expires_us),
-                          last_used_us = COALESCE($2, last_used_us),
-                          last_used_ip = CASE WHEN $2 IS NULL THEN last_used_ip ELSE $3 END
-        WHERE id = $4
-        """
-    static let bindingDataTypes: [PostgresDataType] = [.int8, .int8, .text, .int8]
-    typealias Row = Void
-
-    var tokenID: Int64
-    var expires: Int64?
-    var lastUsed: Int64?
-    var lastUsedIP: String?
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(expires)
-        bindings.append(lastUsed)
-        bindings.append(lastUsedIP)
-        bindings.append(tokenID)
-        return bindings
-    }
-
-    func decodeRow(_ row: PostgresRow) throws {}
-}
-
-/// Reads a row's columns in order, as `userColumnNames` and `tokenColumnNames` list them.
-struct ColumnReader {
-    private let row: PostgresRandomAccessRow
-    private var index = 0
-
-    init(_ row: PostgresRow) {
-        self.row = row.makeRandomAccess()
-    }
-
-    private mutating func next<T: PostgresDecodable>(_ type: T.Type = T.self) throws -> T {
-        defer { index += 1 }
-        return try row[index].decode(T.self)
-    }
-
-    mutating func user() throws -> User {
-        User(
-            id: try next(), username: try next(), email: try next(), firstName: try next(), lastName: try next(),
-            passwordHash: try next(), isActive: try next(), isAdmin: try next(),
-            created: Columns.date(microseconds: try next()))
-    }
-
-    mutating func token() throws -> Token {
-        let id: Int64 = try next()
-        let uuid: UUID = try next()
-        let key: String = try next()
-        let ownerID: Int64 = try next()
-        let title: String? = try next()
-        let kindText: String = try next()
-        guard let kind = TokenKind(rawValue: kindText) else {
-            throw StorageUnavailable(reason: "token \(id) has an unknown kind '\(kindText)'")
+    /// Each of Latchkey's tables with its columns in order, without the migrations' own table.
+    func tableColumns() async throws -> [String: [String]] {
+        try await run { [self] in
+            var tables: [String: [String]] = [:]
+            for try await (table, column) in try await client.query(
+                """
+                SELECT table_name::text, column_name::text FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name <> 'latchkey_migrations'
+                ORDER BY table_name, ordinal_position
+                """, logger: logger
+            ).decode((String, String).self) {
+                tables[table, default: []].append(column)
+            }
+            return tables
         }
-        let scopes: String = try next()
-        let created: Int64 = try next()
-        let expires: Int64? = try next()
-        let sliding: Int64? = try next()
-        let lastUsed: Int64? = try next()
-        let lastUsedIP: String? = try next()
-        let digest: Data = try next()
-        let sealed: Data? = try next()
-        return Token(
-            id: id, uuid: uuid, key: key, ownerID: ownerID, title: title, kind: kind, scopes: Columns.scopes(scopes),
-            created: Columns.date(microseconds: created), expires: expires.map(Columns.date(microseconds:)),
-            slidingLifetime: sliding.map(TimeInterval.init), lastUsed: lastUsed.map(Columns.date(microseconds:)),
-            lastUsedIP: lastUsedIP, digest: TokenDigest(bytes: digest), sealedSecret: sealed)
+    }
+
+    /// Runs one statement of the caller's as it is (tests that need a row Latchkey would never write).
+    func execute(unsafeSQL sql: String) async throws {
+        try await run { [self] in
+            try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
     }
 }

@@ -96,7 +96,7 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     public func users() async throws -> [User] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.userColumns) FROM users ORDER BY id").map(Self.user(from:))
+            try UserRow.fetchAll(db, sql: "SELECT \(Schema.userColumns) FROM users ORDER BY id").map { $0.user() }
         }
     }
 
@@ -121,13 +121,13 @@ public final class SQLiteStorage: LatchkeyStorage {
     public func linkedUser(provider: String, subject: String) async throws -> User? {
         guard Columns.isStorable(provider, subject) else { return nil }
         return try await pool.read { db in
-            try Row.fetchOne(
+            try UserRow.fetchOne(
                 db,
                 sql: """
-                    SELECT \(Self.userColumns(prefix: "u.")) FROM identities i JOIN users u ON u.id = i.user_id
+                    SELECT \(Schema.columns(Schema.users, of: "u")) FROM identities i JOIN users u ON u.id = i.user_id
                     WHERE i.provider = ? AND i.subject = ?
                     """, arguments: [provider, subject]
-            ).map(Self.user(from:))
+            )?.user()
         }
     }
 
@@ -158,11 +158,10 @@ public final class SQLiteStorage: LatchkeyStorage {
     {
         guard !values.contains(where: { ($0 as? String).map { !Columns.isStorable($0) } ?? false }) else { return nil }
         return try await pool.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT \(Self.userColumns) FROM users WHERE \(condition) LIMIT 1",
+            try UserRow.fetchOne(
+                db, sql: "SELECT \(Schema.userColumns) FROM users WHERE \(condition) LIMIT 1",
                 arguments: StatementArguments(values)
-            )
-            .map(Self.user(from:))
+            )?.user()
         }
     }
 
@@ -197,44 +196,43 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     public func tokenAndOwner(digest: TokenDigest) async throws -> (Token, User)? {
         try await pool.read { db in
-            let sql = """
-                SELECT \(Self.tokenColumns(prefix: "t.")), \(Self.userColumns(prefix: "u."))
-                FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = ?
-                """
-            guard let row = try Row.fetchOne(db, sql: sql, arguments: [digest.bytes]) else { return nil }
-            return (try Self.token(from: row), Self.user(from: row, offset: Self.tokenColumnCount))
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: Schema.tokenAndOwner + " WHERE t.digest = ?", arguments: [digest.bytes],
+                    adapter: Self.ownerScope),
+                let owner = row.scopes["owner"]
+            else { return nil }
+            return (try TokenRow(row: row).token(), try UserRow(row: owner).user())
         }
     }
 
     public func token(uuid: UUID) async throws -> Token? {
         try await pool.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT \(Self.tokenColumns(prefix: "")) FROM tokens WHERE uuid = ?",
+            try TokenRow.fetchOne(
+                db, sql: "SELECT \(Schema.tokenColumns) FROM tokens WHERE uuid = ?",
                 arguments: [uuid.uuidString.lowercased()]
-            ).map(Self.token(from:))
+            )?.token()
         }
     }
 
     public func tokens(_ query: TokenQuery) async throws -> [Token] {
         guard Columns.isStorable(query.key ?? "") else { return [] }
-        let (condition, arguments) = Self.filter(query)
-        var sql = "SELECT \(Self.tokenColumns(prefix: "")) FROM tokens WHERE \(condition) ORDER BY id"
+        var page = ""
         if let limit = query.limit {
-            sql += " LIMIT \(max(0, limit)) OFFSET \(max(0, query.offset))"
+            page = " LIMIT \(max(0, limit)) OFFSET \(max(0, query.offset))"
         } else if query.offset > 0 {
-            sql += " LIMIT -1 OFFSET \(query.offset)"
+            page = " LIMIT -1 OFFSET \(query.offset)"
         }
-        return try await pool.read { [sql] db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.token(from:))
-        }
+        let request: SQLRequest<TokenRow> = """
+            SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions) ORDER BY id\(sql: page)
+            """
+        return try await pool.read { db in try request.fetchAll(db).map { try $0.token() } }
     }
 
     public func countTokens(_ query: TokenQuery) async throws -> Int {
         guard Columns.isStorable(query.key ?? "") else { return 0 }
-        let (condition, arguments) = Self.filter(query)
-        return try await pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tokens WHERE \(condition)", arguments: arguments) ?? 0
-        }
+        let request: SQLRequest<Int> = "SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)"
+        return try await pool.read { db in try request.fetchOne(db) ?? 0 }
     }
 
     public func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws {
@@ -255,31 +253,32 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func deleteToken(id: Int64) async throws -> [Token] {
-        try await deleteTokens(where: "id = ?", [id])
+        try await deleteTokens(where: Condition("id", .equal, id))
     }
 
     public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
-        try await deleteTokens(where: "expires_us < ?", [Columns.microseconds(cutoff)])
+        try await deleteTokens(where: Condition("expires_us", .less, Columns.microseconds(cutoff)))
     }
 
     public func deleteTokens(ownerID: Int64) async throws -> [Token] {
-        try await deleteTokens(where: "user_id = ?", [ownerID])
+        try await deleteTokens(where: Condition("user_id", .equal, ownerID))
     }
 
     /// The tokens matching `condition` and every token they created, down the `parent_id`
     /// chain, each reported: read first in the same transaction (SQLite's RETURNING leaves
     /// out the rows a foreign key's cascade removes). Parents come first.
-    private func deleteTokens(where condition: String, _ arguments: StatementArguments) async throws -> [Token] {
-        try await pool.write { db in
-            let family = Columns.tokenFamily(matching: condition)
-            let tokens = try Row.fetchAll(
-                db,
-                sql: family
-                    + " SELECT \(Self.tokenColumns(prefix: "")) FROM tokens WHERE id IN (SELECT id FROM family)",
-                arguments: arguments
-            ).map(Self.token(from:))
-            try db.execute(
-                sql: family + " DELETE FROM tokens WHERE id IN (SELECT id FROM family)", arguments: arguments)
+    private func deleteTokens(where condition: Condition) async throws -> [Token] {
+        let select: SQLRequest<TokenRow> = """
+            \(tokenFamily: condition)
+            SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE id IN (SELECT id FROM family)
+            """
+        let delete: SQL = """
+            \(tokenFamily: condition)
+            DELETE FROM tokens WHERE id IN (SELECT id FROM family)
+            """
+        return try await pool.write { db in
+            let tokens = try select.fetchAll(db).map { try $0.token() }
+            try db.execute(literal: delete)
             return tokens.sorted { $0.id < $1.id }
         }
     }
@@ -318,16 +317,9 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     private func fetchClients(where condition: String, _ values: StatementArguments) async throws -> [ServiceClient] {
         try await pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT id, client_id, name, secret_digest, created_us FROM clients WHERE \(condition) ORDER BY id",
-                arguments: values
-            ).map { row in
-                ServiceClient(
-                    id: row[0], clientID: row[1], name: row[2], secretDigest: TokenDigest(bytes: row[3]),
-                    created: Columns.date(microseconds: row[4]))
-            }
+            try ClientRow.fetchAll(
+                db, sql: "SELECT \(Schema.clientColumns) FROM clients WHERE \(condition) ORDER BY id", arguments: values
+            ).map { $0.client() }
         }
     }
 
@@ -348,30 +340,11 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
-        var conditions = ["1 = 1"]
-        var arguments = StatementArguments()
-        if let userID = query.userID {
-            conditions.append("user_id = ?")
-            arguments += [userID]
-        }
-        if let since = query.since {
-            conditions.append("at_us >= ?")
-            arguments += [Columns.microseconds(since)]
-        }
-        arguments += [max(0, query.limit)]
-        let sql = """
-            SELECT id, at_us, kind, token_uuid, user_id, actor_id, via, address, detail FROM events
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?
+        let request: SQLRequest<EventRow> = """
+            SELECT \(sql: Schema.eventColumns) FROM events WHERE \(conditions: query.conditions)
+            ORDER BY id DESC LIMIT \(max(0, query.limit))
             """
-        return try await pool.read { [arguments] db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                AuditEvent(
-                    id: row["id"], at: Columns.date(microseconds: row["at_us"]), kind: row["kind"],
-                    userID: row["user_id"], tokenUUID: (row["token_uuid"] as String?).flatMap(UUID.init(uuidString:)),
-                    origin: Origin(userID: row["actor_id"], via: row["via"], address: row["address"]),
-                    detail: row["detail"])
-            }
-        }
+        return try await pool.read { db in try request.fetchAll(db).map { try $0.event() } }
     }
 
     public func deleteEvents(before cutoff: Date) async throws -> Int {
@@ -385,76 +358,23 @@ public final class SQLiteStorage: LatchkeyStorage {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
-    // MARK: Row mapping
+    /// Reads the owner of `Schema.tokenAndOwner`'s row by the users' own column names.
+    private static let ownerScope = ScopeAdapter([
+        "owner": ColumnMapping(Dictionary(uniqueKeysWithValues: Schema.users.map { ($0, Schema.ownerPrefix + $0) }))
+    ])
 
-    private static let userColumnNames = [
-        "id", "username", "email", "first_name", "last_name", "password_hash", "is_active", "is_admin", "created_us",
-    ]
-    private static let tokenColumnNames = [
-        "id", "uuid", "key", "user_id", "title", "kind", "scopes", "created_us", "expires_us", "sliding_lifetime_s",
-        "last_used_us", "last_used_ip", "digest", "sealed_secret",
-    ]
-    static let tokenColumnCount = tokenColumnNames.count
-    private static let userColumns = userColumns(prefix: "")
+    // MARK: Schema inspection
 
-    private static func userColumns(prefix: String) -> String {
-        userColumnNames.map { prefix + $0 }.joined(separator: ", ")
-    }
-
-    private static func tokenColumns(prefix: String) -> String {
-        tokenColumnNames.map { prefix + $0 }.joined(separator: ", ")
-    }
-
-    private static func user(from row: Row) -> User {
-        user(from: row, offset: 0)
-    }
-
-    private static func user(from row: Row, offset: Int) -> User {
-        User(
-            id: row[offset], username: row[offset + 1], email: row[offset + 2], firstName: row[offset + 3],
-            lastName: row[offset + 4], passwordHash: row[offset + 5], isActive: row[offset + 6],
-            isAdmin: row[offset + 7], created: Columns.date(microseconds: row[offset + 8]))
-    }
-
-    private static func token(from row: Row) throws -> Token {
-        let uuidText: String = row[1]
-        let kindText: String = row[5]
-        guard let uuid = UUID(uuidString: uuidText), let kind = TokenKind(rawValue: kindText) else {
-            throw DatabaseError(message: "token row \(row[0] as Int64) holds an unreadable uuid or kind")
+    /// Each of Latchkey's tables with its columns in order, without the migrator's own table.
+    func tableColumns() async throws -> [String: [String]] {
+        try await pool.read { db in
+            let tables = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT name FROM sqlite_master
+                    WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'grdb_migrations'
+                    """)
+            return try Dictionary(uniqueKeysWithValues: tables.map { ($0, try db.columns(in: $0).map(\.name)) })
         }
-        let slidingSeconds: Int64? = row[9]
-        return Token(
-            id: row[0], uuid: uuid, key: row[2], ownerID: row[3], title: row[4], kind: kind,
-            scopes: Columns.scopes(row[6] as String), created: Columns.date(microseconds: row[7]),
-            expires: (row[8] as Int64?).map(Columns.date(microseconds:)),
-            slidingLifetime: slidingSeconds.map(TimeInterval.init),
-            lastUsed: (row[10] as Int64?).map(Columns.date(microseconds:)), lastUsedIP: row[11],
-            digest: TokenDigest(bytes: row[12]), sealedSecret: row[13])
-    }
-
-    private static func filter(_ query: TokenQuery) -> (String, StatementArguments) {
-        var conditions = ["1 = 1"]
-        var arguments = StatementArguments()
-        if let ownerID = query.ownerID {
-            conditions.append("user_id = ?")
-            arguments += [ownerID]
-        }
-        if let kind = query.kind {
-            conditions.append("kind = ?")
-            arguments += [kind.rawValue]
-        }
-        if let key = query.key {
-            conditions.append("key = ?")
-            arguments += [key]
-        }
-        if let after = query.expiringAfter {
-            conditions.append("expires_us > ?")
-            arguments += [Columns.microseconds(after)]
-        }
-        if let until = query.expiringUntil {
-            conditions.append("expires_us <= ?")
-            arguments += [Columns.microseconds(until)]
-        }
-        return (conditions.joined(separator: " AND "), arguments)
     }
 }

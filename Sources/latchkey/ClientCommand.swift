@@ -18,8 +18,8 @@ struct ClientCommand: AsyncParsableCommand {
 
         func run() async throws {
             let name = self.name
-            let (client, secret) = try await database.withStorage { storage in
-                try await ClientService(storage: storage).create(name: name)
+            let (client, secret) = try await database.withServices { services in
+                try await services.clients.create(name: name)
             }
             if output.json {
                 try Output.json(["client_id": client.clientID, "client_secret": secret])
@@ -37,7 +37,7 @@ struct ClientCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let clients = try await database.withStorage { storage in try await storage.clients() }
+            let clients = try await database.withServices { services in try await services.clients.clients() }
             if output.json {
                 try Output.json(clients.map { ["client_id": $0.clientID, "name": $0.name] })
             } else {
@@ -55,10 +55,10 @@ struct ClientCommand: AsyncParsableCommand {
 
         func run() async throws {
             let clientID = self.clientID
-            guard try await database.withStorage({ storage in try await storage.deleteClient(clientID: clientID) })
-            else {
-                throw CLIError("there is no client with id \(clientID)")
+            let deleted = try await database.withServices { services in
+                try await services.clients.delete(clientID: clientID)
             }
+            guard deleted else { throw CLIError("there is no client with id \(clientID)") }
             print("revoked client \(clientID)")
         }
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import LatchkeyCore
+import LatchkeyServer
 import Logging
 
 @main

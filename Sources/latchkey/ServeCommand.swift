@@ -12,16 +12,21 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP server.")
 
     @Option(help: "Address to listen on (env LATCHKEY_HOST; default 127.0.0.1).") var host: String?
-    @Option(help: "Port to listen on (env LATCHKEY_PORT; default 8080).") var port: Int?
-    @Option(help: "Lifetime of sign-in tokens, renewed on each use (env LATCHKEY_SESSION_LIFETIME; default 7d).")
-    var sessionLifetime: String?
+    @Option(help: "Port to listen on (env LATCHKEY_PORT; default 8080).", transform: { try Port(parsing: $0) })
+    var port: Port?
+    @Option(
+        help: "Lifetime of sign-in tokens, renewed on each use (env LATCHKEY_SESSION_LIFETIME; default 7d).",
+        transform: { try Period(parsing: $0) })
+    var sessionLifetime: Period?
     @Option(
         help:
-            "Default lifetime of app tokens made through the Quay API (env LATCHKEY_APP_TOKEN_LIFETIME; default: none)."
-    )
-    var appTokenLifetime: String?
-    @Option(help: "Delete tokens this long after they expire (env LATCHKEY_GC_GRACE; default 1d).")
-    var gcGrace: String?
+            "Default lifetime of app tokens made through the Quay API (env LATCHKEY_APP_TOKEN_LIFETIME; default: none).",
+        transform: { try Period(parsing: $0) })
+    var appTokenLifetime: Period?
+    @Option(
+        help: "Delete tokens this long after they expire (env LATCHKEY_GC_GRACE; default 1d).",
+        transform: { try Period(parsing: $0) })
+    var gcGrace: Period?
     @Flag(
         help:
             "Keep no recoverable copy of app-token secrets: Quay's GET by uuid then omits token_code (env LATCHKEY_RECOVERABLE_TOKENS=false)."
@@ -31,49 +36,75 @@ struct ServeCommand: AsyncParsableCommand {
     var oidcProviders: String?
     @Option(
         help:
-            "Where clients reach this service, e.g. https://tokens.example.org, for links and error URLs (env LATCHKEY_PUBLIC_URL; default http://HOST:PORT)."
-    )
-    var publicURL: String?
-    @Option(help: "Close connections idle this long (env LATCHKEY_IDLE_TIMEOUT; default 60s).")
-    var idleTimeout: String?
+            "Where clients reach this service, e.g. https://tokens.example.org, for links and error URLs (env LATCHKEY_PUBLIC_URL; default http://HOST:PORT).",
+        transform: { try PublicURL(parsing: $0) })
+    var publicURL: PublicURL?
+    @Option(
+        help: "Close connections idle this long (env LATCHKEY_IDLE_TIMEOUT; default 60s).",
+        transform: { try Period(parsing: $0) })
+    var idleTimeout: Period?
     @Option(
         help:
-            "Close a connection whose request body takes longer than this to arrive (env LATCHKEY_REQUEST_TIMEOUT; default 30s)."
-    )
-    var requestTimeout: String?
+            "Close a connection whose request body takes longer than this to arrive (env LATCHKEY_REQUEST_TIMEOUT; default 30s).",
+        transform: { try Period(parsing: $0) })
+    var requestTimeout: Period?
     @Option(
         name: .customLong("trusted-proxy"),
         help:
-            "A proxy (address or CIDR) whose X-Forwarded-For names the client; repeat for several (env LATCHKEY_TRUSTED_PROXIES, comma-separated; default: none)."
-    )
-    var trustedProxies: [String] = []
+            "A proxy (address or CIDR) whose X-Forwarded-For names the client; repeat for several (env LATCHKEY_TRUSTED_PROXIES, comma-separated; default: none).",
+        transform: { try IPNetwork(parsing: $0) })
+    var trustedProxies: [IPNetwork] = []
     @Option(
-        help: "Failed password sign-ins allowed per account (env LATCHKEY_SIGNIN_LIMIT_ACCOUNT; default 10/15m).")
-    var signinLimitAccount: String?
-    @Option(
-        help:
-            "Failed password sign-ins allowed per client address (env LATCHKEY_SIGNIN_LIMIT_ADDRESS; default 100/15m).")
-    var signinLimitAddress: String?
-    @Option(help: "Tokens each user may create (env LATCHKEY_TOKEN_CREATE_RATE; default 300/1m).")
-    var tokenCreateRate: String?
-    @Option(
-        help: "Live tokens each user may hold, sessions included (env LATCHKEY_TOKEN_LIMIT_PER_USER; default 1000).")
-    var tokenLimitPerUser: Int?
-    @Option(help: "Leaked-token reports per client address (env LATCHKEY_LEAK_REPORT_RATE; default 10/1m).")
-    var leakReportRate: String?
-    @Option(help: "Delete audit events this long after they happened (env LATCHKEY_AUDIT_RETENTION; default 365d).")
-    var auditRetention: String?
-    @Option(help: "Password hashes computed at once (env LATCHKEY_PASSWORD_WORKERS; default: the core count).")
-    var passwordWorkers: Int?
+        help: "Failed password sign-ins allowed per account (env LATCHKEY_SIGNIN_LIMIT_ACCOUNT; default 10/15m).",
+        transform: { try Rate(parsing: $0) })
+    var signinLimitAccount: Rate?
     @Option(
         help:
-            "Password checks that may wait for a worker; beyond, sign-ins get 503 (env LATCHKEY_PASSWORD_QUEUE; default 4 per worker)."
-    )
-    var passwordQueue: Int?
+            "Failed password sign-ins allowed per client address (env LATCHKEY_SIGNIN_LIMIT_ADDRESS; default 100/15m).",
+        transform: { try Rate(parsing: $0) })
+    var signinLimitAddress: Rate?
+    @Option(
+        help: "Tokens each user may create (env LATCHKEY_TOKEN_CREATE_RATE; default 300/1m).",
+        transform: { try Rate(parsing: $0) })
+    var tokenCreateRate: Rate?
+    @Option(
+        help: "Live tokens each user may hold, sessions included (env LATCHKEY_TOKEN_LIMIT_PER_USER; default 1000).",
+        transform: { try PositiveCount(parsing: $0) })
+    var tokenLimitPerUser: PositiveCount?
+    @Option(
+        help: "Leaked-token reports per client address (env LATCHKEY_LEAK_REPORT_RATE; default 10/1m).",
+        transform: { try Rate(parsing: $0) })
+    var leakReportRate: Rate?
+    @Option(
+        help: "Delete audit events this long after they happened (env LATCHKEY_AUDIT_RETENTION; default 365d).",
+        transform: { try Period(parsing: $0) })
+    var auditRetention: Period?
+    @Option(
+        help: "Password hashes computed at once (env LATCHKEY_PASSWORD_WORKERS; default: the core count).",
+        transform: { try PositiveCount(parsing: $0) })
+    var passwordWorkers: PositiveCount?
+    @Option(
+        help:
+            "Password checks that may wait for a worker; beyond, sign-ins get 503 (env LATCHKEY_PASSWORD_QUEUE; default 4 per worker).",
+        transform: { try QueueLength(parsing: $0) })
+    var passwordQueue: QueueLength?
     @OptionGroup var database: DatabaseOptions
 
+    func validate() throws {
+        // Nodes sharing a PostgreSQL database must share the key that seals recoverable
+        // tokens, so there it cannot be made on first start (see `loadSecretBox`).
+        if recoverableTokens && database.isPostgres && environment("LATCHKEY_SERVER_KEY") == nil {
+            throw ValidationError(
+                "on PostgreSQL every node needs the same server key: set LATCHKEY_SERVER_KEY to base64 of 32 bytes (openssl rand -base64 32), or start with --no-recoverable-tokens"
+            )
+        }
+    }
+
     func run() async throws {
+        // Every setting first, so that a bad one fails before anything is opened or made.
         let configuration = try serverConfiguration()
+        let tokenLimits = try self.tokenLimits()
+        let signInLimits = try self.signInLimits()
         var logger = Logger(label: "latchkey")
         logger.logLevel = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
 
@@ -83,7 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
         let services = LatchkeyServices(
             storage: handle.storage, secretBox: secretBox, hasher: try passwordHasher(), clock: clock,
             openID: IDTokenVerifier(providers: try OpenIDOptions.providers(file: oidcProviders), clock: clock),
-            tokenLimits: try tokenLimits(), signInLimits: try signInLimits())
+            tokenLimits: tokenLimits, signInLimits: signInLimits)
         var storageServices: [any Service] = []
         if let service = handle.service {
             // A shared database may be unreachable at start: serve anyway (readiness
@@ -112,60 +143,40 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     private func serverConfiguration() throws -> ServerConfiguration {
-        let port =
-            try port ?? environment("LATCHKEY_PORT").map { text in
-                guard let value = Int(text) else { throw CLIError("LATCHKEY_PORT must be a number, not '\(text)'") }
-                return value
-            } ?? 8080
-        guard (0...65_535).contains(port) else { throw CLIError("the port must be between 0 and 65535, not \(port)") }
-        let idle = try Lifetime.parse(idleTimeout ?? environment("LATCHKEY_IDLE_TIMEOUT") ?? "60s")
-        let request = try Lifetime.parse(requestTimeout ?? environment("LATCHKEY_REQUEST_TIMEOUT") ?? "30s")
+        let proxies =
+            try trustedProxies.isEmpty ? IPNetwork.listFromEnvironment("LATCHKEY_TRUSTED_PROXIES") : trustedProxies
         return ServerConfiguration(
-            host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1", port: port,
-            sessionLifetime: try Lifetime.parse(sessionLifetime ?? environment("LATCHKEY_SESSION_LIFETIME") ?? "7d"),
-            appTokenLifetime: try (appTokenLifetime ?? environment("LATCHKEY_APP_TOKEN_LIFETIME")).map(Lifetime.parse),
-            garbageCollectionGrace: try Lifetime.parse(gcGrace ?? environment("LATCHKEY_GC_GRACE") ?? "1d"),
-            publicURL: try (publicURL ?? environment("LATCHKEY_PUBLIC_URL")).map(Self.checkedPublicURL),
-            idleTimeout: .seconds(Int64(idle)), requestTimeout: .seconds(Int64(request)),
-            trustedProxies: try
-                (trustedProxies.isEmpty
-                ? (environment("LATCHKEY_TRUSTED_PROXIES")?.split(separator: ",").map(String.init) ?? [])
-                : trustedProxies).map { try CIDR($0.trimmingCharacters(in: .whitespaces)) },
-            leakReportLimit: try RateLimit.parse(leakReportRate ?? environment("LATCHKEY_LEAK_REPORT_RATE") ?? "10/1m"),
-            auditRetention: try Lifetime.parse(auditRetention ?? environment("LATCHKEY_AUDIT_RETENTION") ?? "365d"))
+            host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1",
+            port: try setting(port, "LATCHKEY_PORT", default: "8080").value,
+            sessionLifetime: try setting(sessionLifetime, "LATCHKEY_SESSION_LIFETIME", default: "7d").seconds,
+            appTokenLifetime: try setting(appTokenLifetime, "LATCHKEY_APP_TOKEN_LIFETIME")?.seconds,
+            garbageCollectionGrace: try setting(gcGrace, "LATCHKEY_GC_GRACE", default: "1d").seconds,
+            publicURL: try setting(publicURL, "LATCHKEY_PUBLIC_URL")?.text,
+            idleTimeout: try setting(idleTimeout, "LATCHKEY_IDLE_TIMEOUT", default: "60s").duration,
+            requestTimeout: try setting(requestTimeout, "LATCHKEY_REQUEST_TIMEOUT", default: "30s").duration,
+            trustedProxies: proxies.map(\.cidr),
+            leakReportLimit: try setting(leakReportRate, "LATCHKEY_LEAK_REPORT_RATE", default: "10/1m").limit,
+            auditRetention: try setting(auditRetention, "LATCHKEY_AUDIT_RETENTION", default: "365d").seconds)
     }
 
     private func signInLimits() throws -> SignInLimits {
         SignInLimits(
-            perAccount: try RateLimit.parse(
-                signinLimitAccount ?? environment("LATCHKEY_SIGNIN_LIMIT_ACCOUNT") ?? "10/15m"),
-            perAddress: try RateLimit.parse(
-                signinLimitAddress ?? environment("LATCHKEY_SIGNIN_LIMIT_ADDRESS") ?? "100/15m"))
+            perAccount: try setting(signinLimitAccount, "LATCHKEY_SIGNIN_LIMIT_ACCOUNT", default: "10/15m").limit,
+            perAddress: try setting(signinLimitAddress, "LATCHKEY_SIGNIN_LIMIT_ADDRESS", default: "100/15m").limit)
     }
 
     private func tokenLimits() throws -> TokenLimits {
         TokenLimits(
-            maxLivePerUser: try wholeNumber(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: 1000),
-            creationRate: try RateLimit.parse(tokenCreateRate ?? environment("LATCHKEY_TOKEN_CREATE_RATE") ?? "300/1m"))
+            maxLivePerUser: try setting(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: "1000").value,
+            creationRate: try setting(tokenCreateRate, "LATCHKEY_TOKEN_CREATE_RATE", default: "300/1m").limit)
     }
 
     private func passwordHasher() throws -> PasswordHasher {
-        let workers = try wholeNumber(
-            passwordWorkers, "LATCHKEY_PASSWORD_WORKERS", default: ProcessInfo.processInfo.activeProcessorCount)
-        let queue = try wholeNumber(passwordQueue, "LATCHKEY_PASSWORD_QUEUE", default: 4 * workers, from: 0)
+        let workers =
+            try setting(passwordWorkers, "LATCHKEY_PASSWORD_WORKERS")?.value
+            ?? ProcessInfo.processInfo.activeProcessorCount
+        let queue = try setting(passwordQueue, "LATCHKEY_PASSWORD_QUEUE")?.value ?? 4 * workers
         return PasswordHasher.dedicated(workers: workers, maxWaiting: queue)
-    }
-
-    /// An absolute http(s) URL with a host and nothing after its path.
-    private static func checkedPublicURL(_ text: String) throws -> String {
-        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", url.host?.isEmpty == false, url.query == nil, url.fragment == nil,
-            url.user == nil
-        else {
-            throw CLIError(
-                "the public URL must look like https://tokens.example.org (http or https, no query), not '\(text)'")
-        }
-        return text
     }
 
     private var recoverableTokens: Bool {
@@ -174,22 +185,16 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The key that seals recoverable tokens: from LATCHKEY_SERVER_KEY, else (SQLite
-    /// only) a file beside the database, made on first start. Nodes sharing a
-    /// PostgreSQL database must share the key, so there it must be configured.
+    /// only, as `validate` has checked) a file beside the database, made on first start.
     private func loadSecretBox() throws -> SecretBox {
         if let key = environment("LATCHKEY_SERVER_KEY") { return try SecretBox(base64: key) }
-        guard !database.isPostgres else {
-            throw CLIError(
-                "on PostgreSQL every node needs the same server key: set LATCHKEY_SERVER_KEY to base64 of 32 bytes (openssl rand -base64 32), or start with --no-recoverable-tokens"
-            )
-        }
         return try SecretBox.loadOrCreate(at: StorageLocation.keyFilePath(forDatabase: database.location))
     }
 
     /// So that a newcomer can start with one command: an empty database gets an
     /// `admin` account whose password is printed this once.
     private static func createFirstAdminIfEmpty(_ accounts: AccountService) async throws {
-        guard try await accounts.storage.userCount() == 0 else { return }
+        guard try await accounts.userCount() == 0 else { return }
         let password = TokenSecret.generate().value.dropFirst(TokenSecret.prefix.count).prefix(24)
         do {
             _ = try await accounts.createUser(username: "admin", password: String(password), isAdmin: true, by: .system)

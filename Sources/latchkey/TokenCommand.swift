@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import LatchkeyCore
-import LatchkeyServer
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,22 +12,23 @@ struct TokenCommand: AsyncParsableCommand {
 
         @Option(help: "The owner's username.") var user: String
         @Option(help: "A label for the token.") var title: String
-        @Option(help: "Lifetime, e.g. 30d, 2w, 12h, 90m, 3600s (default: never expires).")
-        var expiresIn: String?
+        @Option(
+            help: "Lifetime, e.g. 30d, 2w, 12h, 90m, 3600s (default: never expires).",
+            transform: { try Period(parsing: $0) })
+        var expiresIn: Period?
         @Option(name: .customLong("scope"), help: "A scope to grant; repeat for several.")
         var scopes: [String] = []
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let lifetime = try expiresIn.map(Lifetime.parse)
             let request = TokenRequest(
-                kind: .app, title: title, scopes: scopes, expiry: lifetime.map { .after($0) } ?? .never)
+                kind: .app, title: title, scopes: scopes, expiry: expiresIn.map { .after($0.seconds) } ?? .never)
             let username = user
-            let issued = try await database.withStorage { storage in
-                let owner = try await AccountService(storage: storage).requireUser(username)
-                return try await TokenService(storage: storage, secretBox: nil, limits: .fromEnvironment()).create(
-                    for: owner, request, by: .cli)
+            let limits = try TokenLimits.fromEnvironment()
+            let issued = try await database.withServices(tokenLimits: limits) { services in
+                let owner = try await services.accounts.requireUser(username)
+                return try await services.tokens.create(for: owner, request, by: .cli)
             }
             if output.json {
                 try Output.json(CreatedTokenView(secret: issued.secret, token: issued.token))
@@ -58,10 +58,12 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let username = user
-            let (tokens, owners) = try await database.withStorage { storage in
-                let accounts = AccountService(storage: storage)
-                let owner = try await username.asyncMap { try await accounts.requireUser($0) }
-                return (try await storage.tokens(TokenQuery(ownerID: owner?.id)), try await accounts.usernames())
+            let (tokens, owners) = try await database.withServices { services in
+                let owner = try await username.asyncMap { try await services.accounts.requireUser($0) }
+                return (
+                    try await services.tokens.list(TokenQuery(ownerID: owner?.id)),
+                    try await services.accounts.usernames()
+                )
             }
             if output.json {
                 try Output.json(tokens.map { TokenView($0, owner: owners[$0.ownerID]) })
@@ -84,7 +86,7 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a token by its uuid, or every token of a user (--user U --all).")
 
-        @Argument(help: "The token's uuid.") var uuid: String?
+        @Argument(help: "The token's uuid.", transform: { try TokenUUID(parsing: $0) }) var uuid: TokenUUID?
         @Option(help: "With --all: the user whose tokens to revoke.") var user: String?
         @Flag(help: "Revoke every token of --user (sessions included).") var all = false
         @OptionGroup var database: DatabaseOptions
@@ -96,23 +98,29 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            if let username = user {
-                let revoked = try await database.withStorage { storage in
-                    let owner = try await AccountService(storage: storage).requireUser(username)
-                    return try await TokenService(storage: storage, secretBox: nil).revokeAll(of: owner, by: .cli)
-                }
-                print("revoked \(revoked.count) token\(revoked.count == 1 ? "" : "s") of user \(username)")
-                return
+            if let uuid {
+                try await revoke(uuid.uuid)
+            } else if let user {
+                try await revokeAll(of: user)
             }
-            let uuid = uuid ?? ""
-            guard let id = UUID(uuidString: uuid) else { throw CLIError("'\(uuid)' is not a uuid") }
-            let revoked = try await database.withStorage { storage in
-                let tokens = TokenService(storage: storage, secretBox: nil)
-                guard let token = try await tokens.find(uuid: id) else { return false }
-                return try await tokens.revoke(token, by: .cli)
+        }
+
+        private func revoke(_ uuid: UUID) async throws {
+            let revoked = try await database.withServices { services in
+                guard let token = try await services.tokens.find(uuid: uuid) else { return false }
+                return try await services.tokens.revoke(token, by: .cli)
             }
-            guard revoked else { throw CLIError("there is no token with uuid \(uuid.lowercased())") }
-            print("revoked token \(uuid.lowercased())")
+            let name = uuid.uuidString.lowercased()
+            guard revoked else { throw CLIError("there is no token with uuid \(name)") }
+            print("revoked token \(name)")
+        }
+
+        private func revokeAll(of username: String) async throws {
+            let revoked = try await database.withServices { services in
+                let owner = try await services.accounts.requireUser(username)
+                return try await services.tokens.revokeAll(of: owner, by: .cli)
+            }
+            print("revoked \(revoked.count) token\(revoked.count == 1 ? "" : "s") of user \(username)")
         }
     }
 
@@ -120,14 +128,17 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc", abstract: "Delete tokens that expired longer ago than the grace period.")
 
-        @Option(help: "How long expired tokens are kept (env LATCHKEY_GC_GRACE; default 1d).") var grace: String?
+        @Option(
+            help: "How long expired tokens are kept (env LATCHKEY_GC_GRACE; default 1d).",
+            transform: { try Period(parsing: $0) })
+        var grace: Period?
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let grace = try Lifetime.parse(grace ?? environment("LATCHKEY_GC_GRACE") ?? "1d")
-            let deleted = try await database.withStorage { storage in
-                try await TokenService(storage: storage, secretBox: nil).deleteExpired(grace: grace)
+            let grace = try setting(self.grace, "LATCHKEY_GC_GRACE", default: "1d").seconds
+            let deleted = try await database.withServices { services in
+                try await services.tokens.deleteExpired(grace: grace)
             }
             if output.json {
                 try Output.json(["deleted": deleted])
@@ -136,47 +147,4 @@ struct TokenCommand: AsyncParsableCommand {
             }
         }
     }
-}
-
-struct TokenView: Encodable {
-    var uuid: String
-    var owner: String?
-    var key: String
-    var kind: String
-    var title: String?
-    var scopes: [String]
-    var created: Date
-    var expires: Date?
-    var lastUsed: Date?
-
-    init(_ token: Token, owner: String?) {
-        uuid = token.uuid.uuidString.lowercased()
-        self.owner = owner
-        key = token.key
-        kind = token.kind.rawValue
-        title = token.title
-        scopes = token.scopes
-        created = token.created
-        expires = token.expires
-        lastUsed = token.lastUsed
-    }
-}
-
-struct CreatedTokenView: Encodable {
-    var token: String
-    var uuid: String
-    var key: String
-    var title: String?
-    var scopes: [String]
-    @NullWhenAbsent var expires: Date?
-
-    init(secret: TokenSecret, token: Token) {
-        self.token = secret.value
-        uuid = token.uuid.uuidString.lowercased()
-        key = token.key
-        title = token.title
-        scopes = token.scopes
-        expires = token.expires
-    }
-
 }

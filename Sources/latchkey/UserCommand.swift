@@ -35,8 +35,8 @@ struct UserCommand: AsyncParsableCommand {
             let password = passwordStdin ? readPasswordFromStandardInput() : nil
             if let password, password.isEmpty { throw AccountError.emptyPassword }
             let (username, email, firstName, lastName, admin) = (username, email, firstName, lastName, admin)
-            let user = try await database.withStorage { storage in
-                try await AccountService(storage: storage).createUser(
+            let user = try await database.withServices { services in
+                try await services.accounts.createUser(
                     username: username, email: email, firstName: firstName, lastName: lastName, password: password,
                     isAdmin: admin, by: .cli)
             }
@@ -74,8 +74,8 @@ struct UserCommand: AsyncParsableCommand {
     }
 
     static func setActive(_ username: String, _ active: Bool, _ database: DatabaseOptions) async throws {
-        try await database.withStorage { storage in
-            let accounts = AccountService(storage: storage)
+        try await database.withServices { services in
+            let accounts = services.accounts
             try await accounts.setActive(try await accounts.requireUser(username), active, by: .cli)
         }
     }
@@ -99,8 +99,8 @@ struct UserCommand: AsyncParsableCommand {
             let password = readPasswordFromStandardInput()
             guard !password.isEmpty else { throw AccountError.emptyPassword }
             let username = username
-            try await database.withStorage { storage in
-                let accounts = AccountService(storage: storage)
+            try await database.withServices { services in
+                let accounts = services.accounts
                 try await accounts.setPassword(try await accounts.requireUser(username), to: password, by: .cli)
             }
             print("set the password of user \(username)")
@@ -114,7 +114,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let users = try await database.withStorage { storage in try await storage.users() }
+            let users = try await database.withServices { services in try await services.accounts.users() }
             if output.json {
                 try Output.json(users.map(UserView.init))
             } else {
@@ -129,29 +129,6 @@ struct UserCommand: AsyncParsableCommand {
                     })
             }
         }
-    }
-}
-
-/// A user as the CLI prints it: never the password hash.
-struct UserView: Encodable {
-    var id: Int64
-    var username: String
-    var email: String?
-    var firstName: String
-    var lastName: String
-    var admin: Bool
-    var active: Bool
-    var created: Date
-
-    init(_ user: User) {
-        id = user.id
-        username = user.username
-        email = user.email
-        firstName = user.firstName
-        lastName = user.lastName
-        admin = user.isAdmin
-        active = user.isActive
-        created = user.created
     }
 }
 

@@ -3,7 +3,7 @@ import LatchkeyCore
 import LatchkeyTestSupport
 import Testing
 
-@Suite("Accounts")
+@Suite("Accounts", .removingScratchDirectories)
 struct AccountServiceTests {
     let storage: any LatchkeyStorage
     let accounts: AccountService
@@ -64,16 +64,18 @@ struct AccountServiceTests {
 
 @Suite("Server key")
 struct SecretBoxTests {
-    @Test func aGeneratedKeyFileIsPrivateAndReusedOnTheNextStart() throws {
-        let path = try makeScratchDirectory().appendingPathComponent("latchkey.db.key").path
-        let first = try SecretBox.loadOrCreate(at: path)
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    @Test func aGeneratedKeyFileIsPrivateAndReusedOnTheNextStart() async throws {
+        try await withScratchDirectory { directory in
+            let path = directory.appendingPathComponent("latchkey.db.key").path
+            let first = try SecretBox.loadOrCreate(at: path)
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
-        let secret = TokenSecret.generate()
-        let sealed = try first.seal(secret)
-        #expect(sealed.range(of: Data(secret.value.utf8)) == nil)
-        #expect(try SecretBox.loadOrCreate(at: path).open(sealed) == secret)
+            let secret = TokenSecret.generate()
+            let sealed = try first.seal(secret)
+            #expect(sealed.range(of: Data(secret.value.utf8)) == nil)
+            #expect(try SecretBox.loadOrCreate(at: path).open(sealed) == secret)
+        }
     }
 
     @Test func aKeyFromConfigurationMustBe32BytesOfBase64() throws {
@@ -84,27 +86,31 @@ struct SecretBoxTests {
         #expect(box.open(try box.seal(secret)) == secret)
     }
 
-    @Test func aDamagedKeyFileIsAClearError() throws {
-        let path = try makeScratchDirectory().appendingPathComponent("bad.key").path
-        #expect(
-            FileManager.default.createFile(
-                atPath: path, contents: Data("garbage".utf8), attributes: [.posixPermissions: 0o600]))
-        #expect {
-            try SecretBox.loadOrCreate(at: path)
-        } throws: { error in
-            "\(error)".hasPrefix("cannot use the server key file \(path): the server key must be 32 bytes")
+    @Test func aDamagedKeyFileIsAClearError() async throws {
+        try await withScratchDirectory { directory in
+            let path = directory.appendingPathComponent("bad.key").path
+            #expect(
+                FileManager.default.createFile(
+                    atPath: path, contents: Data("garbage".utf8), attributes: [.posixPermissions: 0o600]))
+            #expect {
+                try SecretBox.loadOrCreate(at: path)
+            } throws: { error in
+                "\(error)".hasPrefix("cannot use the server key file \(path): the server key must be 32 bytes")
+            }
         }
     }
 
-    @Test func aKeyFileThatOthersCanReadIsRefused() throws {
-        let path = try makeScratchDirectory().appendingPathComponent("open.key").path
-        _ = try SecretBox.loadOrCreate(at: path)
-        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
-        #expect {
-            try SecretBox.loadOrCreate(at: path)
-        } throws: { error in
-            "\(error)"
-                == "the server key file \(path) is readable by group or others; make it private with: chmod 600 \(path)"
+    @Test func aKeyFileThatOthersCanReadIsRefused() async throws {
+        try await withScratchDirectory { directory in
+            let path = directory.appendingPathComponent("open.key").path
+            _ = try SecretBox.loadOrCreate(at: path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
+            #expect {
+                try SecretBox.loadOrCreate(at: path)
+            } throws: { error in
+                "\(error)"
+                    == "the server key file \(path) is readable by group or others; make it private with: chmod 600 \(path)"
+            }
         }
     }
 

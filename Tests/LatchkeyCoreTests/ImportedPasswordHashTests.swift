@@ -37,26 +37,29 @@ struct ImportedPasswordHashTests {
     }
 
     @Test func anImportedAccountSignsInAndIsRehashedToScrypt() async throws {
-        let storage = try makeSQLiteStorage()
-        let accounts = AccountService(storage: storage, hasher: fastPasswordHasher, clock: ManualClock())
-        let imported = try await accounts.importUser(
-            username: "hubuser", email: "hub@example.org", firstName: "Hub", lastName: "User",
-            passwordHash: Self.hubDjango, isActive: true, isAdmin: false, by: .cli)
-        #expect(imported.passwordHash == Self.hubDjango)
-        #expect(try await accounts.authenticate(login: "hubuser", password: "hub-password", by: .cli) == imported)
-        let rehashed = try #require(try await storage.user(id: imported.id)?.passwordHash)
-        #expect(rehashed.hasPrefix("$scrypt$") && !fastPasswordHasher.needsRehash(rehashed))
-        #expect(try await accounts.authenticate(login: "hubuser", password: "hub-password", by: .cli) != nil)
-        #expect(try await storage.events(AuditQuery()).map(\.kind).contains(AuditKind.userImported.rawValue))
-        await #expect(throws: AccountError.unusablePasswordHash) {
-            try await accounts.importUser(
-                username: "bad", email: nil, firstName: "", lastName: "", passwordHash: "md5$x$y", isActive: true,
-                isAdmin: false, by: .cli)
+        try await withSQLiteStorage { storage in
+            let accounts = AccountService(storage: storage, hasher: fastPasswordHasher, clock: ManualClock())
+            let imported = try await accounts.importUser(
+                username: "hubuser", email: "hub@example.org", firstName: "Hub", lastName: "User",
+                passwordHash: Self.hubDjango, isActive: true, isAdmin: false, by: .cli)
+            #expect(imported.passwordHash == Self.hubDjango)
+            #expect(try await accounts.authenticate(login: "hubuser", password: "hub-password", by: .cli) == imported)
+            let rehashed = try #require(try await storage.user(id: imported.id)?.passwordHash)
+            #expect(rehashed.hasPrefix("$scrypt$") && !fastPasswordHasher.needsRehash(rehashed))
+            #expect(
+                try await accounts.authenticate(login: "hubuser", password: "hub-password", by: .cli)?.id == imported.id
+            )
+            #expect(try await storage.events(AuditQuery()).map(\.kind).contains(AuditKind.userImported.rawValue))
+            await #expect(throws: AccountError.unusablePasswordHash) {
+                try await accounts.importUser(
+                    username: "bad", email: nil, firstName: "", lastName: "", passwordHash: "md5$x$y", isActive: true,
+                    isAdmin: false, by: .cli)
+            }
+            let inactive = try await accounts.importUser(
+                username: "gone", email: nil, firstName: "", lastName: "", passwordHash: Self.quayBcrypt2b,
+                isActive: false, isAdmin: false, by: .cli)
+            #expect(!inactive.isActive)
+            #expect(try await accounts.authenticate(login: "gone", password: "quay-password", by: .cli) == nil)
         }
-        let inactive = try await accounts.importUser(
-            username: "gone", email: nil, firstName: "", lastName: "", passwordHash: Self.quayBcrypt2b,
-            isActive: false, isAdmin: false, by: .cli)
-        #expect(!inactive.isActive)
-        #expect(try await accounts.authenticate(login: "gone", password: "quay-password", by: .cli) == nil)
     }
 }

@@ -3,7 +3,7 @@ import LatchkeyCore
 import LatchkeyTestSupport
 import Testing
 
-@Suite("Sign-in throttling")
+@Suite("Sign-in throttling", .removingScratchDirectories)
 struct SignInThrottlingTests {
     let clock = ManualClock()
     let storage: any LatchkeyStorage

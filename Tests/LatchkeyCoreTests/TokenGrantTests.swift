@@ -14,23 +14,24 @@ struct TokenGrantTests {
     }
 
     @Test func lifetimesAndExpiriesBeyondAHundredYearsAreRefusedNotTrapped() async throws {
-        let storage = try makeSQLiteStorage()
-        let tokens = service(storage)
-        let owner = try await makeUser(storage, "sam")
-        let farFuture = try #require(ISO8601DateFormatter().date(from: "300000-01-01T00:00:00Z"))
-        for expiry: TokenRequest.Expiry in [
-            .after(.infinity), .after(.nan), .after(1e308), .after(-1), .after(Lifetime.maximum + 1),
-            .sliding(.infinity), .at(farFuture), .at(.distantFuture),
-            .at(clock.now.addingTimeInterval(Lifetime.maximum + 1)),
-        ] {
-            await #expect(throws: TokenError.self, "\(expiry)") {
-                try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: expiry), by: .cli)
+        try await withSQLiteStorage { storage in
+            let tokens = service(storage)
+            let owner = try await makeUser(storage, "sam")
+            let farFuture = try #require(ISO8601DateFormatter().date(from: "300000-01-01T00:00:00Z"))
+            for expiry: TokenRequest.Expiry in [
+                .after(.infinity), .after(.nan), .after(1e308), .after(-1), .after(Lifetime.maximum + 1),
+                .sliding(.infinity), .at(farFuture), .at(.distantFuture),
+                .at(clock.now.addingTimeInterval(Lifetime.maximum + 1)),
+            ] {
+                await #expect(throws: TokenError.self, "\(expiry)") {
+                    try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: expiry), by: .cli)
+                }
             }
+            let longest = try await tokens.create(
+                for: owner, TokenRequest(kind: .app, expiry: .after(Lifetime.maximum)), by: .cli)
+            #expect(longest.token.expires == clock.now.addingTimeInterval(Lifetime.maximum))
+            #expect(try await storage.tokens(TokenQuery(ownerID: owner.id)).count == 1, "nothing else was stored")
         }
-        let longest = try await tokens.create(
-            for: owner, TokenRequest(kind: .app, expiry: .after(Lifetime.maximum)), by: .cli)
-        #expect(longest.token.expires == clock.now.addingTimeInterval(Lifetime.maximum))
-        #expect(try await storage.tokens(TokenQuery(ownerID: owner.id)).count == 1, "nothing else was stored")
     }
 
     @Test func conversionsSaturateInsteadOfTrapping() {
@@ -42,38 +43,43 @@ struct TokenGrantTests {
     }
 
     @Test func anAppTokenHandsOnNoBroaderKindNoOtherScopeAndNoLaterExpiry() async throws {
-        let storage = try makeSQLiteStorage()
-        let tokens = service(storage)
-        let owner = try await makeUser(storage, "sam")
-        let parent = try await tokens.create(
-            for: owner, TokenRequest(kind: .app, scopes: ["user:admin", "repo:read"], expiry: .after(3600)), by: .cli)
-        let grant = TokenGrant(of: parent.token)
+        try await withSQLiteStorage { storage in
+            let tokens = service(storage)
+            let owner = try await makeUser(storage, "sam")
+            let parent = try await tokens.create(
+                for: owner, TokenRequest(kind: .app, scopes: ["user:admin", "repo:read"], expiry: .after(3600)),
+                by: .cli)
+            let grant = TokenGrant(of: parent.token)
 
-        await #expect(throws: TokenError.exceedsGrant(.kind(.session))) {
-            try await tokens.create(
-                for: owner, TokenRequest(kind: .session, expiry: .sliding(60)), grantedBy: grant, by: .cli)
-        }
-        await #expect(throws: TokenError.exceedsGrant(.scope("repo:write"))) {
-            try await tokens.create(
-                for: owner, TokenRequest(kind: .app, scopes: ["repo:read", "repo:write"], expiry: .after(60)),
+            await #expect(throws: TokenError.exceedsGrant(.kind(.session))) {
+                try await tokens.create(
+                    for: owner, TokenRequest(kind: .session, expiry: .sliding(60)), grantedBy: grant, by: .cli)
+            }
+            await #expect(throws: TokenError.exceedsGrant(.scope("repo:write"))) {
+                try await tokens.create(
+                    for: owner, TokenRequest(kind: .app, scopes: ["repo:read", "repo:write"], expiry: .after(60)),
+                    grantedBy: grant, by: .cli)
+            }
+            await #expect(throws: TokenError.exceedsGrant(.expiry)) {
+                try await tokens.create(
+                    for: owner, TokenRequest(kind: .app, expiry: .never), grantedBy: grant, by: .cli)
+            }
+            await #expect(throws: TokenError.exceedsGrant(.expiry)) {
+                try await tokens.create(
+                    for: owner, TokenRequest(kind: .app, expiry: .after(3601)), grantedBy: grant, by: .cli)
+            }
+            let child = try await tokens.create(
+                for: owner,
+                TokenRequest(kind: .app, scopes: ["repo:read"], expiry: grant.capping(.never, now: clock.now)),
                 grantedBy: grant, by: .cli)
-        }
-        await #expect(throws: TokenError.exceedsGrant(.expiry)) {
-            try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: .never), grantedBy: grant, by: .cli)
-        }
-        await #expect(throws: TokenError.exceedsGrant(.expiry)) {
-            try await tokens.create(
-                for: owner, TokenRequest(kind: .app, expiry: .after(3601)), grantedBy: grant, by: .cli)
-        }
-        let child = try await tokens.create(
-            for: owner, TokenRequest(kind: .app, scopes: ["repo:read"], expiry: grant.capping(.never, now: clock.now)),
-            grantedBy: grant, by: .cli)
-        #expect(child.token.expires == parent.token.expires, "a default expiry is shortened to the creator's")
-        #expect(grant.covers(child.token))
-        #expect(!TokenGrant(of: child.token).covers(parent.token), "the narrower token does not cover the wider")
+            #expect(child.token.expires == parent.token.expires, "a default expiry is shortened to the creator's")
+            #expect(grant.covers(child.token))
+            #expect(!TokenGrant(of: child.token).covers(parent.token), "the narrower token does not cover the wider")
 
-        let session = try await tokens.create(for: owner, TokenRequest(kind: .session, expiry: .sliding(60)), by: .cli)
-        #expect(TokenGrant(of: session.token) == .account, "a session acts for its user")
+            let session = try await tokens.create(
+                for: owner, TokenRequest(kind: .session, expiry: .sliding(60)), by: .cli)
+            #expect(TokenGrant(of: session.token) == .account, "a session acts for its user")
+        }
     }
 
     @Test(arguments: TestBackend.available)

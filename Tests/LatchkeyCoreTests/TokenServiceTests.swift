@@ -4,7 +4,7 @@ import LatchkeyStore
 import LatchkeyTestSupport
 import Testing
 
-@Suite("Token service")
+@Suite("Token service", .removingScratchDirectories)
 struct TokenServiceTests {
     let clock = ManualClock()
     let storage: any LatchkeyStorage
@@ -17,12 +17,22 @@ struct TokenServiceTests {
         owner = try await makeUser(storage, "sam", clock: clock)
     }
 
-    func expectValid(_ verification: TokenVerification) throws -> Token {
-        guard case .valid(let token, _) = verification else {
-            Issue.record("expected a valid token, got \(verification)")
-            throw CancellationError()
-        }
-        return token
+    /// The token of a valid verification; anything else fails the test here.
+    func expectValid(
+        _ verification: TokenVerification, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Token {
+        try #require(
+            validToken(verification), "expected a valid token, got \(verification)", sourceLocation: sourceLocation)
+    }
+
+    func validToken(_ verification: TokenVerification) -> Token? {
+        if case .valid(let token, _) = verification { return token }
+        return nil
+    }
+
+    func validUser(_ verification: TokenVerification) -> User? {
+        if case .valid(_, let user) = verification { return user }
+        return nil
     }
 
     func rejection(_ verification: TokenVerification) -> TokenRejection? {
@@ -33,11 +43,9 @@ struct TokenServiceTests {
     @Test func aCreatedTokenVerifiesAndNamesItsOwner() async throws {
         let issued = try await service.create(
             for: owner, TokenRequest(kind: .app, title: "ci", scopes: ["repo:read"]), by: .cli)
-        guard case .valid(let token, let user) = try await service.verify(issued.secret.value) else {
-            Issue.record("not valid")
-            return
-        }
-        #expect(user == owner)
+        let verification = try await service.verify(issued.secret.value)
+        let token = try expectValid(verification)
+        #expect(validUser(verification) == owner)
         #expect(token.uuid == issued.token.uuid)
         #expect(token.title == "ci")
         #expect(token.scopes == ["repo:read"])
@@ -58,23 +66,25 @@ struct TokenServiceTests {
     }
 
     @Test func theSecretIsNeverWrittenToTheDatabaseFile() async throws {
-        let path = try makeScratchDirectory().appendingPathComponent("secrets.db").path
-        let fileStorage = try SQLiteStorage(path: path)
-        let fileOwner = try await makeUser(fileStorage, "kim")
-        let fileService = TokenService(storage: fileStorage, clock: clock, secretBox: nil)
-        var secrets: [String] = []
-        for _ in 0..<20 {
-            secrets.append(
-                try await fileService.create(for: fileOwner, TokenRequest(kind: .app), by: .cli).secret.value)
-        }
-        var bytes = Data()
-        for suffix in ["", "-wal", "-shm"] {
-            bytes += (try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data()
-        }
-        #expect(bytes.count > 0)
-        for secret in secrets {
-            #expect(bytes.range(of: Data(secret.utf8)) == nil)
-            #expect(bytes.range(of: Data(secret.dropFirst(8).utf8)) == nil, "not even the part after the key")
+        try await withScratchDirectory { directory in
+            let path = directory.appendingPathComponent("secrets.db").path
+            let fileStorage = try SQLiteStorage(path: path)
+            let fileOwner = try await makeUser(fileStorage, "kim")
+            let fileService = TokenService(storage: fileStorage, clock: clock, secretBox: nil)
+            var secrets: [TokenSecret] = []
+            for _ in 0..<20 {
+                secrets.append(try await fileService.create(for: fileOwner, TokenRequest(kind: .app), by: .cli).secret)
+            }
+            var bytes = Data()
+            for suffix in ["", "-wal", "-shm"] {
+                bytes += (try? Data(contentsOf: URL(fileURLWithPath: path + suffix))) ?? Data()
+            }
+            for secret in secrets {
+                // The public key is stored: these bytes are the ones that hold the tokens.
+                #expect(bytes.range(of: Data(secret.key.utf8)) != nil, "the key of \(secret) is in the file")
+                #expect(bytes.range(of: Data(secret.value.utf8)) == nil)
+                #expect(bytes.range(of: Data(secret.value.dropFirst(8).utf8)) == nil, "not even the part after the key")
+            }
         }
     }
 
@@ -200,7 +210,7 @@ struct TokenServiceTests {
         clock.advance(by: 1)
         #expect(try await service.deleteExpired(grace: 86_400) == 1)
         #expect(try await service.find(uuid: short.token.uuid) == nil)
-        #expect(try await service.find(uuid: long.token.uuid) != nil)
-        #expect(try await service.find(uuid: forever.token.uuid) != nil)
+        #expect(try await service.find(uuid: long.token.uuid)?.id == long.token.id)
+        #expect(try await service.find(uuid: forever.token.uuid)?.id == forever.token.id)
     }
 }

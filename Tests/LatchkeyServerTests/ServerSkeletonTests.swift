@@ -7,7 +7,7 @@ import LatchkeyTestSupport
 import Logging
 import Testing
 
-@Suite("Server skeleton")
+@Suite("Server skeleton", .removingScratchDirectories)
 struct ServerSkeletonTests {
     let services: LatchkeyServices
 

@@ -2,13 +2,7 @@ import Foundation
 import LatchkeyCore
 import LatchkeyStore
 import Logging
-
-/// A new directory under the system's temporary directory.
-public func makeScratchDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("latchkey-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+import Testing
 
 /// The database backends a storage or dialect test runs against: always SQLite,
 /// and PostgreSQL when LATCHKEY_TEST_POSTGRES_URL names a server (scripts/test
@@ -29,27 +23,32 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
     public var description: String { rawValue }
 
     /// Runs `body` with a new, empty, real database of this kind: a SQLite file, or a
-    /// PostgreSQL schema of its own (so tests never see each other's rows).
+    /// PostgreSQL schema of its own (so tests never see each other's rows). Either is
+    /// removed when `body` ends, also when it throws: the SQLite file's directory, or the
+    /// schema (`DROP SCHEMA … CASCADE`, once the storage's connections are closed).
     public func withStorage(_ body: @Sendable @escaping (any LatchkeyStorage) async throws -> Void) async throws {
         var logger = Logger(label: "test-postgres")
         logger.logLevel = .critical
         switch self {
         case .sqlite:
-            try await body(try makeSQLiteStorage())
+            try await withSQLiteStorage { storage in try await body(storage) }
         case .postgres:
-            guard let url = Self.postgresURL else { throw CancellationError() }
+            let url = try #require(
+                Self.postgresURL, "a PostgreSQL test needs LATCHKEY_TEST_POSTGRES_URL (scripts/test starts a server)")
             let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             try await runLatchkeyAdminSQL(url: url, "CREATE SCHEMA \(schema)", logger: logger)
-            let separator = url.contains("?") ? "&" : "?"
-            let handle = try StorageLocation.open(url + separator + "search_path=\(schema)", logger: logger)
-            try await handle.withPrepared(logger: logger) { storage in try await body(storage) }
+            do {
+                let separator = url.contains("?") ? "&" : "?"
+                let handle = try StorageLocation.open(url + separator + "search_path=\(schema)", logger: logger)
+                // Returns once the storage's connection pool has shut down.
+                try await handle.withPrepared(logger: logger) { storage in try await body(storage) }
+            } catch {
+                try? await runLatchkeyAdminSQL(url: url, "DROP SCHEMA \(schema) CASCADE", logger: logger)
+                throw error
+            }
+            try await runLatchkeyAdminSQL(url: url, "DROP SCHEMA \(schema) CASCADE", logger: logger)
         }
     }
-}
-
-/// A fresh SQLite database in its own directory.
-public func makeSQLiteStorage() throws -> SQLiteStorage {
-    try SQLiteStorage(path: makeScratchDirectory().appendingPathComponent("latchkey.db").path)
 }
 
 /// Runs one statement on the test server outside any Latchkey schema.

@@ -1,8 +1,8 @@
 import Hummingbird
 import LatchkeyCore
 
-/// Resolves a request's `Authorization` header to a principal. Dialects wrap it
-/// to answer its failures in their own error shapes.
+/// Resolves a request's `Authorization` header to a principal. `DialectAuthenticator`
+/// answers its failures in each dialect's error shape.
 struct TokenAuthenticator: Sendable {
     enum Failure: Error, Equatable {
         case malformed(PresentedCredential.Problem)

@@ -8,7 +8,7 @@ struct OAuthController {
     let services: LatchkeyServices
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        let oauth = router.group("oauth").add(middleware: OAuthErrorMiddleware())
+        let oauth = router.group("oauth").add(middleware: DialectErrorMiddleware(dialect: OAuthDialect()))
         oauth.post("introspect", use: introspect)
         oauth.post("revoke", use: revoke)
     }
@@ -58,8 +58,7 @@ struct OAuthController {
         guard case .password(let id, let secret) = PresentedCredential(authorization: request.headers[.authorization]),
             let clientID = id.removingPercentEncoding, let clientSecret = secret.removingPercentEncoding
         else { return nil }
-        return try await ClientService(storage: services.storage, clock: services.clock)
-            .authenticate(clientID: clientID, secret: clientSecret)
+        return try await services.clients.authenticate(clientID: clientID, secret: clientSecret)
     }
 
     private func tokenParameter(_ request: Request) async throws -> String {
@@ -75,54 +74,5 @@ struct OAuthController {
         return Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// RFC 6749's error body: `{"error": "...", "error_description": "..."}`.
-struct OAuthError: Error, HTTPResponseError {
-    let status: HTTPResponse.Status
-    let code: String
-    let description: String?
-    var headers: HTTPFields = [:]
-
-    static let invalidClient = OAuthError(
-        status: .unauthorized, code: "invalid_client", description: "client authentication failed",
-        headers: [.wwwAuthenticate: #"Basic realm="latchkey""#])
-
-    static func invalidRequest(_ description: String) -> OAuthError {
-        OAuthError(status: .badRequest, code: "invalid_request", description: description)
-    }
-
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body: [String: Any] = ["error": code]
-        if let description { body["error_description"] = description }
-        var response = try OAuthController.json(body)
-        response.status = status
-        response.headers.append(contentsOf: headers)
-        return response
-    }
-}
-
-struct OAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
-        do {
-            return try await next(request, context)
-        } catch let error as OAuthError {
-            throw error
-        } catch let error as LimitExceeded {
-            throw OAuthError(
-                status: error.status, code: error.isOverload ? "temporarily_unavailable" : "slow_down",
-                description: "\(error)", headers: error.retryHeaders)
-        } catch let error as StorageUnavailable {
-            context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
-            throw OAuthError(status: .serviceUnavailable, code: "temporarily_unavailable", description: nil)
-        } catch let error as any HTTPResponseError {
-            throw OAuthError(status: error.status, code: "invalid_request", description: error.status.reasonPhrase)
-        } catch {
-            context.logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            throw OAuthError(status: .internalServerError, code: "server_error", description: nil)
-        }
     }
 }

@@ -4,7 +4,7 @@ import NIOCore
 
 /// Liveness and readiness for load balancers and orchestrators.
 struct HealthController {
-    let storage: any LatchkeyStorage
+    let tokens: TokenService
 
     struct Status: ResponseEncodable {
         var status: String
@@ -18,7 +18,7 @@ struct HealthController {
         }
         router.get("readyz") { _, context -> Status in
             do {
-                try await storage.checkHealth()
+                try await tokens.checkReadiness()
             } catch {
                 context.logger.warning("Database not ready", metadata: ["error": "\(type(of: error))"])
                 throw HTTPError(.serviceUnavailable, message: "The database is not reachable.")

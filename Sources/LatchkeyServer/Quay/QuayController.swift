@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdAuth
 import LatchkeyCore
 
 /// Quay's app-specific token API (`/api/v1/user/apptoken`), its administrators'
@@ -8,27 +7,26 @@ import LatchkeyCore
 struct QuayController {
     let services: LatchkeyServices
     let configuration: ServerConfiguration
+    var dialect: QuayDialect { QuayDialect(externalBaseURL: configuration.externalBaseURL) }
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        let api = router.group("api/v1")
-            .add(middleware: QuayErrorMiddleware(externalBaseURL: configuration.externalBaseURL))
-            .add(middleware: QuayAuthenticator(authenticator: TokenAuthenticator(tokens: services.tokens)))
+        let api = router.group("api/v1", speaking: dialect, tokens: services.tokens)
         api.post("user/apptoken", use: create)
         api.get("user/apptoken", use: list)
         api.get("user/apptoken/:uuid", use: read)
         api.delete("user/apptoken/:uuid", use: revoke)
         api.get("superuser/apptokens", use: listAll)
         api.get("user", use: currentUser)
-        api.refuseMethods(otherThan: [.get, .post], on: "user/apptoken", with: QuayError.methodNotAllowed)
-        api.refuseMethods(otherThan: [.get, .delete], on: "user/apptoken/:uuid", with: QuayError.methodNotAllowed)
-        api.refuseMethods(otherThan: [.get], on: "superuser/apptokens", with: QuayError.methodNotAllowed)
-        api.refuseMethods(otherThan: [.get], on: "user", with: QuayError.methodNotAllowed)
+        api.refuseMethods(otherThan: [.get, .post], on: "user/apptoken", in: dialect)
+        api.refuseMethods(otherThan: [.get, .delete], on: "user/apptoken/:uuid", in: dialect)
+        api.refuseMethods(otherThan: [.get], on: "superuser/apptokens", in: dialect)
+        api.refuseMethods(otherThan: [.get], on: "user", in: dialect)
     }
 
     /// `POST /api/v1/user/apptoken` → 200 with the new token and its code. A token never
     /// creates a token with a scope it lacks or a later expiry than its own.
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> QuayTokenEnvelope {
-        let principal = try authorized(.manageTokens, context)
+        let principal = try dialect.principal(for: .manageTokens, context)
         let now = services.clock.now
         let body = try await QuayCreateRequest.decode(request, now: now)
         // The server's default lifetime, shortened to the creator's own expiry; an explicit one is checked as asked.
@@ -54,13 +52,13 @@ struct QuayController {
     /// `GET /api/v1/user/apptoken[?expiring=]`: the caller's app tokens, expired ones
     /// included until garbage collection; never their codes.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> QuayTokenList {
-        let principal = try authorized(.manageTokens, context)
+        let principal = try dialect.principal(for: .manageTokens, context)
         return try await tokenList(request, owner: principal.user.id) { token in QuayToken(token) }
     }
 
     /// `GET /api/v1/superuser/apptokens[?expiring=]`: every user's app tokens, for administrators.
     @Sendable func listAll(_ request: Request, context: AppRequestContext) async throws -> QuayTokenList {
-        _ = try authorized(.listAllTokens, context)
+        _ = try dialect.principal(for: .listAllTokens, context)
         let usernames = try await services.accounts.usernames()
         return try await tokenList(request, owner: nil) { token in QuayToken(token, owner: usernames[token.ownerID]) }
     }
@@ -87,7 +85,7 @@ struct QuayController {
     /// recoverable and within the caller's own grant (a narrow token never reads the
     /// code of a wider or longer-lived one).
     @Sendable func read(_ request: Request, context: AppRequestContext) async throws -> QuayTokenEnvelope {
-        let principal = try authorized(.manageTokens, context)
+        let principal = try dialect.principal(for: .manageTokens, context)
         let token = try await ownedToken(context, principal)
         guard !token.isExpired(at: services.clock.now) else { throw QuayError.notFound }
         let code = principal.grant.covers(token) ? services.tokens.recoverSecret(of: token) : nil
@@ -96,7 +94,7 @@ struct QuayController {
 
     /// `DELETE /api/v1/user/apptoken/{uuid}` → 204, expired or not (a hard delete).
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try authorized(.manageTokens, context)
+        let principal = try dialect.principal(for: .manageTokens, context)
         guard
             try await services.tokens.revoke(try await ownedToken(context, principal), by: context.origin(via: "quay"))
         else {
@@ -107,7 +105,7 @@ struct QuayController {
 
     /// `GET /api/v1/user/`: who the credentials belong to.
     @Sendable func currentUser(_ request: Request, context: AppRequestContext) async throws -> QuayUser {
-        QuayUser(try authorized(.readAccount, context).user)
+        QuayUser(try dialect.principal(for: .readAccount, context).user)
     }
 
     /// Another user's token is answered exactly like an unknown one.
@@ -117,33 +115,5 @@ struct QuayController {
             token.ownerID == principal.user.id, token.kind == .app
         else { throw QuayError.notFound }
         return token
-    }
-
-    /// The request's principal, when the authorization table lets it do `operation`
-    /// (Quay's `require_user_admin` is `.manageTokens`: a session, or the `user:admin` scope).
-    private func authorized(_ operation: Operation, _ context: AppRequestContext) throws -> Principal {
-        do {
-            try authorize(operation, context.identity)
-        } catch .notAuthenticated {
-            throw QuayError.requiresAuthentication
-        } catch {
-            throw QuayError.unauthorized
-        }
-        guard let principal = context.identity else { throw QuayError.requiresAuthentication }
-        return principal
-    }
-}
-
-struct QuayAuthenticator: AuthenticatorMiddleware {
-    typealias Context = AppRequestContext
-    let authenticator: TokenAuthenticator
-
-    /// Quay answers every credential it cannot accept with 401 `invalid_token`.
-    func authenticate(request: Request, context: AppRequestContext) async throws -> Principal? {
-        do {
-            return try await authenticator.principal(for: request, context: context)
-        } catch is TokenAuthenticator.Failure {
-            throw QuayError.requiresAuthentication
-        }
     }
 }

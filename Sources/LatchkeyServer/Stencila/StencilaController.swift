@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdAuth
 import LatchkeyCore
 
 /// Stencila Hub's token API (`/api/tokens/`) and its "who am I" (`/api/users/me`).
@@ -8,20 +7,19 @@ import LatchkeyCore
 struct StencilaController {
     let services: LatchkeyServices
     let configuration: ServerConfiguration
+    let dialect = StencilaDialect()
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        let api = router.group("api")
-            .add(middleware: StencilaErrorMiddleware())
-            .add(middleware: StencilaAuthenticator(authenticator: TokenAuthenticator(tokens: services.tokens)))
+        let api = router.group("api", speaking: dialect, tokens: services.tokens)
         // Hummingbird matches a path with or without its trailing slash, as Hub's clients need.
         api.post("tokens", use: create)
         api.get("tokens", use: list)
         api.get("tokens/:token", use: retrieve)
         api.delete("tokens/:token", use: destroy)
         api.get("users/me", use: me)
-        api.refuseMethods(otherThan: [.get, .post], on: "tokens", with: StencilaError.methodNotAllowed)
-        api.refuseMethods(otherThan: [.get, .delete], on: "tokens/:token", with: StencilaError.methodNotAllowed)
-        api.refuseMethods(otherThan: [.get], on: "users/me", with: StencilaError.methodNotAllowed)
+        api.refuseMethods(otherThan: [.get, .post], on: "tokens", in: dialect)
+        api.refuseMethods(otherThan: [.get, .delete], on: "tokens/:token", in: dialect)
+        api.refuseMethods(otherThan: [.get], on: "users/me", in: dialect)
     }
 
     /// `POST /api/tokens/`: sign in with username (or email) and password, an OpenID
@@ -43,7 +41,7 @@ struct StencilaController {
             user = try await signInWithOpenID(openid, context: context)
         } else {
             // An app token never mints a session: a session holds every right of its user.
-            let principal = try authorized(.mintSession, context)
+            let principal = try dialect.principal(for: .mintSession, context)
             user = principal.user
             grant = principal.grant
         }
@@ -93,7 +91,7 @@ struct StencilaController {
 
     /// `GET /api/tokens/`: the caller's tokens, expired ones included, a page at a time.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> StencilaTokenPage {
-        let principal = try authorized(.manageTokens, context)
+        let principal = try dialect.principal(for: .manageTokens, context)
         let page = StencilaPagination(
             baseURL: configuration.externalBaseURL + request.uri.path, rawQuery: request.uri.query ?? "")
         let owned = TokenQuery(ownerID: principal.user.id)
@@ -144,7 +142,7 @@ struct StencilaController {
     /// credentials the id names nothing (404, as for an unknown token).
     private func ownedToken(key: String, context: AppRequestContext) async throws -> Token {
         guard key.count == TokenSecret.keyLength, context.identity != nil else { throw StencilaError.notFound }
-        let principal = try authorized(.manageTokens, context)
+        let principal = try dialect.principal(for: .manageTokens, context)
         guard let token = try await services.tokens.find(key: key, ownerID: principal.user.id),
             !token.isExpired(at: services.clock.now)
         else { throw StencilaError.notFound }
@@ -153,39 +151,6 @@ struct StencilaController {
 
     /// `GET /api/users/me`: the user the request's token belongs to.
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> StencilaMe {
-        StencilaMe(try authorized(.readAccount, context).user)
-    }
-
-    /// The request's principal, when the authorization table lets it do `operation`.
-    private func authorized(_ operation: Operation, _ context: AppRequestContext) throws -> Principal {
-        do {
-            try authorize(operation, context.identity)
-        } catch .notAuthenticated {
-            throw StencilaError.notAuthenticated
-        } catch {
-            throw StencilaError.permissionDenied
-        }
-        guard let principal = context.identity else { throw StencilaError.notAuthenticated }
-        return principal
-    }
-}
-
-struct StencilaAuthenticator: AuthenticatorMiddleware {
-    typealias Context = AppRequestContext
-    let authenticator: TokenAuthenticator
-
-    /// Any unreadable or invalid `Authorization` header fails the request with 403,
-    /// even where no authentication is needed, as in Hub.
-    func authenticate(request: Request, context: AppRequestContext) async throws -> Principal? {
-        do {
-            return try await authenticator.principal(for: request, context: context)
-        } catch let failure as TokenAuthenticator.Failure {
-            switch failure {
-            case .malformed(let problem): throw StencilaError.authentication(problem)
-            case .password: throw StencilaError.passwordNotAllowed
-            case .rejected(.inactiveUser): throw StencilaError.inactiveUser
-            case .rejected: throw StencilaError.invalidToken
-            }
-        }
+        StencilaMe(try dialect.principal(for: .readAccount, context).user)
     }
 }

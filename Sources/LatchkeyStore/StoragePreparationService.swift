@@ -1,4 +1,3 @@
-import LatchkeyStore
 import Logging
 import ServiceLifecycle
 

@@ -1,0 +1,41 @@
+import Foundation
+import Hummingbird
+import LatchkeyCore
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// The domain services the routes call, built once at start. Routes reach the data only
+/// through these; the storage itself is for the package's tests.
+public struct LatchkeyServices: Sendable {
+    package let storage: any LatchkeyStorage
+    public let tokens: TokenService
+    public let accounts: AccountService
+    public let clients: ClientService
+    public let clock: any WallClock
+    /// Verifies OpenID Connect ID tokens; with no providers, every issuer is refused.
+    public let openID: IDTokenVerifier
+    /// This node's metrics, served at `/metrics`.
+    public let metricsRegistry: PrometheusCollectorRegistry
+    let metricsFactory: PrometheusMetricsFactory
+    public let metrics: LatchkeyMetrics
+
+    public init(
+        storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(),
+        clock: any WallClock = SystemClock(), openID: IDTokenVerifier? = nil, tokenLimits: TokenLimits = .server,
+        signInLimits: SignInLimits = .default
+    ) {
+        self.storage = storage
+        self.clock = clock
+        metricsRegistry = PrometheusCollectorRegistry()
+        metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
+        metrics = LatchkeyMetrics(factory: metricsFactory)
+        tokens = TokenService(
+            storage: storage, clock: clock, secretBox: secretBox, metrics: metrics, limits: tokenLimits)
+        accounts = AccountService(
+            storage: storage, hasher: hasher, clock: clock, metrics: metrics, signInLimits: signInLimits)
+        clients = ClientService(storage: storage, clock: clock)
+        self.openID = openID ?? IDTokenVerifier(providers: [], clock: clock)
+    }
+}

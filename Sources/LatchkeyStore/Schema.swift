@@ -1,0 +1,39 @@
+/// The columns Latchkey reads, table by table, written once for both backends. They are the
+/// row records' coding keys, so that a column list and the record reading it cannot drift apart.
+enum Schema {
+    static let users = names(UserRow.CodingKeys.self)
+    static let tokens = names(TokenRow.CodingKeys.self)
+    static let clients = names(ClientRow.CodingKeys.self)
+    static let events = names(EventRow.CodingKeys.self)
+
+    /// `id, username, …` for `SELECT`.
+    static let userColumns = columns(users)
+    static let tokenColumns = columns(tokens)
+    static let clientColumns = columns(clients)
+    static let eventColumns = columns(events)
+
+    static func columns(_ names: [String]) -> String {
+        names.joined(separator: ", ")
+    }
+
+    /// Qualified by a table alias and named explicitly (SQLite leaves the name of an unnamed
+    /// result column unspecified): `u.id AS id, u.username AS username, …`; with a `prefix`,
+    /// `u.id AS owner_id, …`.
+    static func columns(_ names: [String], of alias: String, prefix: String = "") -> String {
+        names.map { "\(alias).\($0) AS \(prefix)\($0)" }.joined(separator: ", ")
+    }
+
+    /// The prefix of the owner's columns in `tokenAndOwner` (`owner_id`, `owner_username`, …):
+    /// renamed, so that every column of the joined row is read by a name of its own.
+    static let ownerPrefix = "owner_"
+
+    /// A token and its owner in one row, for a condition on `t` to follow.
+    static let tokenAndOwner = """
+        SELECT \(columns(tokens, of: "t")), \(columns(users, of: "u", prefix: ownerPrefix))
+        FROM tokens t JOIN users u ON u.id = t.user_id
+        """
+
+    private static func names<Key: CodingKey & CaseIterable>(_: Key.Type) -> [String] {
+        Key.allCases.map(\.stringValue)
+    }
+}

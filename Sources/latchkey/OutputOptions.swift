@@ -1,0 +1,6 @@
+import ArgumentParser
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print machine-readable JSON.")
+    var json = false
+}

@@ -1,0 +1,8 @@
+import LatchkeyCore
+
+extension TokenLimits {
+    /// The per-user limit `serve` applies, for the CLI's own creations (no rate: the operator is not throttled).
+    static func fromEnvironment() throws -> TokenLimits {
+        TokenLimits(maxLivePerUser: try PositiveCount.fromEnvironment("LATCHKEY_TOKEN_LIMIT_PER_USER")?.value ?? 1000)
+    }
+}

@@ -1,0 +1,38 @@
+import LatchkeyTestSupport
+import Testing
+
+@testable import LatchkeyStore
+
+/// Both backends must hold one schema: the same migrations, and after them the same tables
+/// with the same columns, so that `Schema` and the row records read either alike.
+@Suite("One schema for both stores", .removingScratchDirectories)
+struct SchemaParityTests {
+    @Test func bothBackendsHaveTheSameMigrations() {
+        #expect(SQLiteMigrations.migrator.migrations == PostgresMigrations.migrations.map(\.name))
+    }
+
+    /// Runs without PostgreSQL too: what the row records read is in SQLite's tables.
+    @Test func sqliteHasEveryColumnTheRowsRead() async throws {
+        let tables = try await makeSQLiteStorage().tableColumns()
+        #expect(tables.keys.sorted() == ["clients", "events", "identities", "tokens", "users"])
+        for (table, columns) in [
+            ("users", Schema.users), ("tokens", Schema.tokens), ("clients", Schema.clients), ("events", Schema.events),
+        ] {
+            let stored = try #require(tables[table], "\(table)")
+            #expect(Set(columns).subtracting(stored).isEmpty, "\(table) lacks columns a row record reads")
+        }
+    }
+
+    @Test(.enabled(if: TestBackend.postgresURL != nil, "needs LATCHKEY_TEST_POSTGRES_URL"))
+    func bothBackendsHaveTheSameTablesAndColumns() async throws {
+        let sqlite = try await makeSQLiteStorage().tableColumns()
+        try await TestBackend.postgres.withStorage { storage in
+            let postgres = try #require(storage as? PostgresStorage)
+            let tables = try await postgres.tableColumns()
+            #expect(tables.keys.sorted() == sqlite.keys.sorted())
+            for (table, columns) in sqlite {
+                #expect(tables[table] == columns, "\(table)")
+            }
+        }
+    }
+}
