@@ -7,7 +7,13 @@ import LatchkeyCore
 struct QuayController {
     let services: LatchkeyServices
     let configuration: ServerConfiguration
-    var dialect: QuayDialect { QuayDialect(externalBaseURL: configuration.externalBaseURL) }
+    let dialect: QuayDialect
+
+    init(services: LatchkeyServices, configuration: ServerConfiguration) {
+        self.services = services
+        self.configuration = configuration
+        dialect = QuayDialect(externalBaseURL: configuration.externalBaseURL)
+    }
 
     func addRoutes(to router: Router<AppRequestContext>) {
         let api = router.group("api/v1", speaking: dialect, tokens: services.tokens)
