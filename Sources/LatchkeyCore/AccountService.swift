@@ -64,14 +64,17 @@ public struct AccountService: Sendable {
     public let clock: any WallClock
     public let metrics: LatchkeyMetrics
     public let audit: AuditLog
+    /// The verified tokens to evict when an account changes.
+    public let tokenCache: TokenCache?
     let accountLimiter: SlidingWindowLimiter
     let addressLimiter: SlidingWindowLimiter
 
     public init(
         storage: any LatchkeyStorage, hasher: PasswordHasher = PasswordHasher(), clock: any WallClock = SystemClock(),
-        metrics: LatchkeyMetrics = .none, signInLimits: SignInLimits = .default
+        metrics: LatchkeyMetrics = .none, signInLimits: SignInLimits = .default, tokenCache: TokenCache? = nil
     ) {
         self.storage = storage
+        self.tokenCache = tokenCache
         self.hasher = hasher
         self.clock = clock
         self.metrics = metrics
@@ -192,6 +195,7 @@ public struct AccountService: Sendable {
             // the server is busy now, the next sign-in does it.
             if let rehashed = try? await hasher.hash(password, isWanted: isWanted) {
                 try await storage.setPasswordHash(userID: user.id, rehashed)
+                tokenCache?.apply(.userChanged(user.id))
             }
         }
         return user
@@ -226,12 +230,14 @@ public struct AccountService: Sendable {
     /// Deactivating refuses the account's tokens and sign-ins at once; nothing is deleted.
     public func setActive(_ user: User, _ isActive: Bool, by origin: Origin) async throws {
         try await storage.setActive(userID: user.id, isActive)
+        tokenCache?.apply(.userChanged(user.id))
         try await audit.record(isActive ? .userActivated : .userDeactivated, user: user.id, by: origin)
     }
 
     public func setPassword(_ user: User, to password: String, by origin: Origin) async throws {
         guard !password.isEmpty else { throw AccountError.emptyPassword }
         try await storage.setPasswordHash(userID: user.id, try await hasher.hash(password))
+        tokenCache?.apply(.userChanged(user.id))
         try await audit.record(.passwordChanged, user: user.id, by: origin)
     }
 

@@ -33,7 +33,8 @@ public protocol LatchkeyStorage: Sendable {
     func token(uuid: UUID) async throws -> Token?
     func tokens(_ query: TokenQuery) async throws -> [Token]
     func countTokens(_ query: TokenQuery) async throws -> Int
-    func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws
+    /// Writes uses by token id in one transaction; ids no longer stored are skipped.
+    func recordUsage(_ usage: [Int64: TokenUsage]) async throws
     /// Deleting a token deletes the tokens it created, and theirs, in the same statement.
     /// - Returns: every token deleted, the named one first; empty if there was none.
     func deleteToken(id: Int64) async throws -> [Token]
@@ -58,6 +59,11 @@ public protocol LatchkeyStorage: Sendable {
 
     /// Throws when the database cannot answer a trivial query.
     func checkHealth() async throws
+
+    /// Reports, until cancelled, the changes other processes (other nodes, the CLI) make to
+    /// tokens and users: first `.anything` once it is watching, `.unobservable` while it cannot
+    /// watch, and `.anything` again when it can. Changes are seen within a second.
+    func observeChanges(_ onChange: @escaping @Sendable (StorageChange) -> Void) async throws
 }
 
 extension LatchkeyStorage {

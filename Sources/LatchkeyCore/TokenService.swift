@@ -106,17 +106,24 @@ public struct TokenService: Sendable {
     public let metrics: LatchkeyMetrics
     public let limits: TokenLimits
     public let audit: AuditLog
+    /// nil: every verification reads the database.
+    public let cache: TokenCache?
+    /// nil: uses are written as they happen; otherwise by `flushUsage()`.
+    public let pendingUsage: PendingTokenUsage?
     private let creationLimiter: SlidingWindowLimiter?
 
     public init(
         storage: any LatchkeyStorage, clock: any WallClock = SystemClock(), secretBox: SecretBox?,
-        metrics: LatchkeyMetrics = .none, limits: TokenLimits = .default
+        metrics: LatchkeyMetrics = .none, limits: TokenLimits = .default, cache: TokenCache? = nil,
+        pendingUsage: PendingTokenUsage? = nil
     ) {
         self.storage = storage
         self.clock = clock
         self.secretBox = secretBox
         self.metrics = metrics
         self.limits = limits
+        self.cache = cache
+        self.pendingUsage = pendingUsage
         audit = AuditLog(storage: storage, clock: clock)
         creationLimiter = limits.creationRate.map { SlidingWindowLimiter($0, clock: clock) }
     }
@@ -177,6 +184,7 @@ public struct TokenService: Sendable {
         } catch StorageError.tokenLimitReached {
             throw TokenError.tooManyTokens(limit: limits.maxLivePerUser ?? 0)
         }
+        cache?.issued(secret.digest)
         metrics.tokenCreated(request.kind)
         try await audit.record(
             .tokenCreated, user: owner.id, token: token.uuid, by: origin, detail: Self.describe(token))
@@ -184,8 +192,8 @@ public struct TokenService: Sendable {
     }
 
     /// Authenticates a presented secret and records the use: format check, digest
-    /// lookup, active owner, expiry, then sliding refresh and last use (written
-    /// only when they move by more than `usageWriteInterval`).
+    /// lookup (in the cache first), active owner, expiry, then sliding refresh and last
+    /// use (recorded only when they move by more than `usageWriteInterval`).
     public func verify(_ presented: some StringProtocol, clientIP: String? = nil) async throws -> TokenVerification {
         let verification = try await checkAndRecordUse(presented, clientIP: clientIP)
         switch verification {
@@ -199,9 +207,7 @@ public struct TokenService: Sendable {
         -> TokenVerification
     {
         guard let secret = TokenSecret(presented) else { return .rejected(.malformed) }
-        guard let (found, owner) = try await storage.tokenAndOwner(digest: secret.digest) else {
-            return .rejected(.unknown)
-        }
+        guard let (found, owner) = try await tokenAndOwner(secret.digest) else { return .rejected(.unknown) }
         var token = found
         guard owner.isActive else { return .rejected(.inactiveUser) }
         let now = clock.now
@@ -213,17 +219,75 @@ public struct TokenService: Sendable {
             token.lastUsed = now
             token.lastUsedIP = clientIP
         }
-        if !usage.isEmpty { try await storage.recordUsage(tokenID: token.id, usage) }
+        try await record(usage, of: token)
         return .valid(token, owner)
+    }
+
+    private func tokenAndOwner(_ digest: TokenDigest) async throws -> (Token, User)? {
+        guard let cache else { return try await stored(digest) }
+        switch cache.lookup(digest) {
+        case .known(let token, let owner): return (token, owner)
+        case .unknown: return nil
+        case .miss(let ticket):
+            let found = try await stored(digest)
+            cache.remember(found, for: digest, ticket: ticket)
+            return found
+        }
+    }
+
+    /// The stored token with the uses this node has not written yet: a sliding expiry
+    /// renewed a moment ago must not read as expired.
+    private func stored(_ digest: TokenDigest) async throws -> (Token, User)? {
+        guard let (token, owner) = try await storage.tokenAndOwner(digest: digest) else { return nil }
+        guard let pending = pendingUsage?.usage(of: token.id) else { return (token, owner) }
+        return (token.applying(pending), owner)
     }
 
     /// Renews a sliding expiry without counting as a use of the token (its owner
     /// looked at it, the token itself did not authenticate anything).
     public func refresh(_ token: Token) async throws -> Token {
         var token = token
-        let usage = slidingRenewal(of: &token, at: clock.now)
-        if !usage.isEmpty { try await storage.recordUsage(tokenID: token.id, usage) }
+        try await record(slidingRenewal(of: &token, at: clock.now), of: token)
         return token
+    }
+
+    /// `token` as it stands after `usage`.
+    private func record(_ usage: TokenUsage, of token: Token) async throws {
+        guard !usage.isEmpty else { return }
+        cache?.update(token)
+        if let pendingUsage {
+            pendingUsage.add(usage, for: token.id)
+        } else {
+            try await storage.recordUsage([token.id: usage])
+        }
+    }
+
+    /// Writes the uses recorded since the last flush, in one batch; on failure they stay
+    /// pending for the next.
+    public func flushUsage() async throws {
+        guard let pendingUsage else { return }
+        let batch = pendingUsage.take()
+        guard !batch.isEmpty else { return }
+        do {
+            try await storage.recordUsage(batch)
+        } catch {
+            pendingUsage.restore(batch)
+            throw error
+        }
+    }
+
+    /// Evicts from this node's cache what other processes change, until cancelled. While
+    /// changes cannot be observed (the database is unreachable) the cache answers nothing;
+    /// it tries again every `retryInterval`.
+    public func followStorageChanges(retryInterval: Duration = .seconds(1)) async {
+        guard let cache else { return }
+        while !Task.isCancelled {
+            do {
+                try await storage.observeChanges { change in cache.apply(change) }
+            } catch {}
+            cache.apply(.unobservable)
+            try? await Task.sleep(for: retryInterval)
+        }
     }
 
     /// Moves a sliding expiry to `now` + lifetime in `token`; the returned usage
@@ -280,6 +344,7 @@ public struct TokenService: Sendable {
         async throws -> Bool
     {
         let deleted = try await storage.deleteToken(id: token.id)
+        forget(deleted)
         guard !deleted.isEmpty else { return false }
         metrics.tokensRevoked(reason: kind == .tokenLeaked ? "leaked" : "revoked")
         if deleted.count > 1 { metrics.tokensRevoked(deleted.count - 1, reason: "revoked") }
@@ -301,6 +366,7 @@ public struct TokenService: Sendable {
     /// Revokes every token of `owner` (the operator's `token revoke --user U --all`).
     public func revokeAll(of owner: User, by origin: Origin) async throws -> [Token] {
         let deleted = try await storage.deleteTokens(ownerID: owner.id)
+        forget(deleted)
         if !deleted.isEmpty { metrics.tokensRevoked(deleted.count, reason: "revoked") }
         try await audit.record(
             deleted.map { (.tokenRevoked, $0.ownerID, $0.uuid, Self.describe($0) + "; every token of the user") },
@@ -311,11 +377,16 @@ public struct TokenService: Sendable {
     /// Garbage collection: deletes tokens that expired more than `grace` ago.
     public func deleteExpired(grace: TimeInterval) async throws -> Int {
         let deleted = try await storage.deleteTokens(expiredBefore: clock.now.addingTimeInterval(-grace))
+        forget(deleted)
         guard !deleted.isEmpty else { return 0 }
         metrics.tokensRevoked(deleted.count, reason: "expired")
         try await audit.record(
             deleted.map { (.tokenExpired, $0.ownerID, $0.uuid, Self.describe($0) + "; collected") }, by: .system)
         return deleted.count
+    }
+
+    private func forget(_ deleted: [Token]) {
+        if !deleted.isEmpty { cache?.apply(.tokensDeleted(deleted.map(\.id))) }
     }
 
     /// A token as the audit log names it: kind, key and title (never the secret).

@@ -22,10 +22,12 @@ public func buildApplication(
                 idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "latchkey"),
         services: storageServices + [
+            StorageChangeFollower(tokens: services.tokens),
+            UsageFlusher(tokens: services.tokens, interval: configuration.usageFlushInterval, logger: logger),
             TokenGarbageCollector(
                 tokens: services.tokens, grace: configuration.garbageCollectionGrace,
                 auditRetention: configuration.auditRetention, interval: configuration.garbageCollectionInterval,
-                logger: logger)
+                logger: logger),
         ],
         logger: logger
     )

@@ -21,20 +21,28 @@ public struct LatchkeyServices: Sendable {
     let metricsFactory: PrometheusMetricsFactory
     public let metrics: LatchkeyMetrics
 
+    /// - Parameters:
+    ///   - tokenCache: nil: every verification reads the database. The cache answers once
+    ///     the application's `StorageChangeFollower` runs.
+    ///   - batchesUsage: last uses are written by the application's `UsageFlusher` rather than
+    ///     on each request.
     public init(
         storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(),
         clock: any WallClock = SystemClock(), openID: IDTokenVerifier? = nil, tokenLimits: TokenLimits = .server,
-        signInLimits: SignInLimits = .default
+        signInLimits: SignInLimits = .default, tokenCache: TokenCache.Limits? = nil, batchesUsage: Bool = false
     ) {
         self.storage = storage
         self.clock = clock
         metricsRegistry = PrometheusCollectorRegistry()
         metricsFactory = PrometheusMetricsFactory(registry: metricsRegistry)
         metrics = LatchkeyMetrics(factory: metricsFactory)
+        let cache = tokenCache.map { TokenCache(limits: $0, clock: clock) }
         tokens = TokenService(
-            storage: storage, clock: clock, secretBox: secretBox, metrics: metrics, limits: tokenLimits)
+            storage: storage, clock: clock, secretBox: secretBox, metrics: metrics, limits: tokenLimits, cache: cache,
+            pendingUsage: batchesUsage ? PendingTokenUsage() : nil)
         accounts = AccountService(
-            storage: storage, hasher: hasher, clock: clock, metrics: metrics, signInLimits: signInLimits)
+            storage: storage, hasher: hasher, clock: clock, metrics: metrics, signInLimits: signInLimits,
+            tokenCache: cache)
         clients = ClientService(storage: storage, clock: clock)
         self.openID = openID ?? IDTokenVerifier(providers: [], clock: clock)
     }

@@ -31,13 +31,16 @@ public struct ServerConfiguration: Sendable {
     public var leakReportLimit: RateLimit
     /// Audit events are deleted this long after they happened.
     public var auditRetention: TimeInterval
+    /// Batched last uses are written this often (and at shutdown); a crash loses at most this much.
+    public var usageFlushInterval: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, sessionLifetime: TimeInterval = 7 * 86_400,
         appTokenLifetime: TimeInterval? = nil, garbageCollectionGrace: TimeInterval = 86_400,
         garbageCollectionInterval: Duration = .seconds(3_600), publicURL: String? = nil,
         idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(30), trustedProxies: [CIDR] = [],
-        leakReportLimit: RateLimit = RateLimit(count: 10, window: 60)!, auditRetention: TimeInterval = 365 * 86_400
+        leakReportLimit: RateLimit = RateLimit(count: 10, window: 60)!, auditRetention: TimeInterval = 365 * 86_400,
+        usageFlushInterval: Duration = .seconds(5)
     ) {
         self.host = host
         self.port = port
@@ -51,6 +54,7 @@ public struct ServerConfiguration: Sendable {
         self.trustedProxies = trustedProxies
         self.leakReportLimit = leakReportLimit
         self.auditRetention = auditRetention
+        self.usageFlushInterval = usageFlushInterval
     }
 
     /// The base of every absolute URL the service writes, without a trailing slash.

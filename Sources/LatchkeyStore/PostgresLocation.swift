@@ -76,7 +76,11 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         }
     }
 
-    private func withConnection(logger: Logger, _ body: (PostgresConnection) async throws -> Void) async throws {
+    /// Runs `body` on a connection of its own, outside the pool, and closes it.
+    /// - Parameter name: the connection's `application_name`, as `pg_stat_activity` shows it.
+    func withConnection(
+        logger: Logger, name: String? = nil, _ body: (PostgresConnection) async throws -> Void
+    ) async throws {
         let tls: PostgresConnection.Configuration.TLS =
             switch sslMode {
             case "disable": .disable
@@ -86,7 +90,7 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = .seconds(5)
-        configuration.options.additionalStartupParameters = parameters
+        configuration.options.additionalStartupParameters = parameters + (name.map { [("application_name", $0)] } ?? [])
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)

@@ -144,13 +144,21 @@ public final class PostgresStorage: LatchkeyStorage {
 
     public func setActive(userID: Int64, _ isActive: Bool) async throws {
         try await run { [self] in
-            try await client.query("UPDATE users SET is_active = \(isActive) WHERE id = \(userID)", logger: logger)
+            try await inTransaction { transaction in
+                try await transaction.query(
+                    "UPDATE users SET is_active = \(isActive) WHERE id = \(userID)", logger: logger)
+                try await notify(.userChanged(userID), on: transaction)
+            }
         }
     }
 
     public func setPasswordHash(userID: Int64, _ hash: String?) async throws {
         try await run { [self] in
-            try await client.query("UPDATE users SET password_hash = \(hash) WHERE id = \(userID)", logger: logger)
+            try await inTransaction { transaction in
+                try await transaction.query(
+                    "UPDATE users SET password_hash = \(hash) WHERE id = \(userID)", logger: logger)
+                try await notify(.userChanged(userID), on: transaction)
+            }
         }
     }
 
@@ -230,15 +238,19 @@ public final class PostgresStorage: LatchkeyStorage {
         return try await count("SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)")
     }
 
-    public func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws {
+    public func recordUsage(_ usage: [Int64: TokenUsage]) async throws {
         guard !usage.isEmpty else { return }
         try await run { [self] in
-            for try await _ in try await client.execute(
-                RecordUsage(
-                    tokenID: tokenID, expires: usage.expires.map(Columns.microseconds),
-                    lastUsed: usage.lastUsed.map(Columns.microseconds), lastUsedIP: usage.lastUsedIP),
-                logger: logger)
-            {}
+            try await inTransaction { transaction in
+                for (tokenID, usage) in usage {
+                    for try await _ in try await transaction.execute(
+                        RecordUsage(
+                            tokenID: tokenID, expires: usage.expires.map(Columns.microseconds),
+                            lastUsed: usage.lastUsed.map(Columns.microseconds), lastUsedIP: usage.lastUsedIP),
+                        logger: logger)
+                    {}
+                }
+            }
         }
     }
 
@@ -256,14 +268,23 @@ public final class PostgresStorage: LatchkeyStorage {
 
     /// The tokens matching `condition` and every token they created, each reported (see
     /// `SQLWriter.appendInterpolation(tokenFamily:)`); parents first.
+    /// Other nodes hear of the deletion when it commits (`observeChanges`).
     private func deleteTokens(where condition: Condition) async throws -> [Token] {
-        try await fetch(
-            TokenRow.self,
-            """
-            \(tokenFamily: condition)
-            DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(unescaped: Schema.tokenColumns)
-            """
-        ).map { try $0.token() }.sorted { $0.id < $1.id }
+        try await run { [self] in
+            try await inTransaction { transaction in
+                var deleted: [Token] = []
+                for try await row in try await transaction.query(
+                    """
+                    \(tokenFamily: condition)
+                    DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(unescaped: Schema.tokenColumns)
+                    """, logger: logger)
+                {
+                    deleted.append(try TokenRow(from: PostgresRowDecoder(row)).token())
+                }
+                if !deleted.isEmpty { try await notify(.tokensDeleted(deleted.map(\.id)), on: transaction) }
+                return deleted.sorted { $0.id < $1.id }
+            }
+        }
     }
 
     // MARK: Service clients and events
@@ -348,6 +369,43 @@ public final class PostgresStorage: LatchkeyStorage {
     public func checkHealth() async throws {
         try await run { [self] in
             for try await _ in try await client.query("SELECT 1", logger: logger) {}
+        }
+    }
+
+    // MARK: Changes
+
+    /// Tells every node's `observeChanges` of `change` when the transaction commits. The
+    /// channel is the database's: the schema in the payload keeps deployments apart.
+    private func notify(_ change: StorageChange, on transaction: PostgresConnection) async throws {
+        try await transaction.query(
+            """
+            SELECT pg_notify(\(ChangeNotification.channel),
+                             current_schema() || ' ' || \(ChangeNotification.payload(for: change)))
+            """, logger: logger)
+    }
+
+    /// The `application_name` of this storage's listening connection.
+    let listenerName = "latchkey changes " + UUID().uuidString.prefix(8).lowercased()
+
+    /// Listens on a connection of its own; returns or throws when that connection is lost.
+    public func observeChanges(_ onChange: @escaping @Sendable (StorageChange) -> Void) async throws {
+        try await location.withConnection(logger: logger, name: listenerName) { [logger] connection in
+            try await connection.listen(on: ChangeNotification.channel) { notifications in
+                // Commands run in order: once this answers, LISTEN is in force.
+                var schema = ""
+                for try await (name) in try await connection.query("SELECT current_schema()", logger: logger)
+                    .decode(String.self)
+                {
+                    schema = name
+                }
+                onChange(.anything)
+                for try await notification in notifications {
+                    guard let change = ChangeNotification.change(from: notification.payload, in: schema) else {
+                        continue
+                    }
+                    onChange(change)
+                }
+            }
         }
     }
 

@@ -198,7 +198,7 @@ public final class SQLiteStorage: LatchkeyStorage {
         try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: Schema.tokenAndOwner + " WHERE t.digest = ?", arguments: [digest.bytes],
+                    db.cachedStatement(sql: Schema.tokenAndOwner + " WHERE t.digest = ?"), arguments: [digest.bytes],
                     adapter: Self.ownerScope),
                 let owner = row.scopes["owner"]
             else { return nil }
@@ -217,39 +217,33 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     public func tokens(_ query: TokenQuery) async throws -> [Token] {
         guard Columns.isStorable(query.key ?? "") else { return [] }
-        var page = ""
-        if let limit = query.limit {
-            page = " LIMIT \(max(0, limit)) OFFSET \(max(0, query.offset))"
-        } else if query.offset > 0 {
-            page = " LIMIT -1 OFFSET \(query.offset)"
-        }
-        let request: SQLRequest<TokenRow> = """
-            SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions) ORDER BY id\(sql: page)
-            """
+        // Bound, so that each shape of query is compiled once and cached.
+        let request = SQLRequest<TokenRow>(
+            literal: """
+                SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions) ORDER BY id
+                LIMIT \(query.limit.map { max(0, $0) } ?? -1) OFFSET \(max(0, query.offset))
+                """, cached: true)
         return try await pool.read { db in try request.fetchAll(db).map { try $0.token() } }
     }
 
     public func countTokens(_ query: TokenQuery) async throws -> Int {
         guard Columns.isStorable(query.key ?? "") else { return 0 }
-        let request: SQLRequest<Int> = "SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)"
+        let request = SQLRequest<Int>(
+            literal: "SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)", cached: true)
         return try await pool.read { db in try request.fetchOne(db) ?? 0 }
     }
 
-    public func recordUsage(tokenID: Int64, _ usage: TokenUsage) async throws {
-        var assignments: [String] = []
-        var arguments = StatementArguments()
-        if let expires = usage.expires {
-            assignments.append("expires_us = ?")
-            arguments += [Columns.microseconds(expires)]
+    public func recordUsage(_ usage: [Int64: TokenUsage]) async throws {
+        guard !usage.isEmpty else { return }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(sql: Schema.recordUsage)
+            for (tokenID, usage) in usage {
+                try statement.execute(arguments: [
+                    usage.expires.map(Columns.microseconds), usage.lastUsed.map(Columns.microseconds),
+                    usage.lastUsedIP, tokenID,
+                ])
+            }
         }
-        if let lastUsed = usage.lastUsed {
-            assignments.append("last_used_us = ?, last_used_ip = ?")
-            arguments += [Columns.microseconds(lastUsed), usage.lastUsedIP]
-        }
-        guard !assignments.isEmpty else { return }
-        arguments += [tokenID]
-        let sql = "UPDATE tokens SET \(assignments.joined(separator: ", ")) WHERE id = ?"
-        try await pool.write { [arguments] db in try db.execute(sql: sql, arguments: arguments) }
     }
 
     public func deleteToken(id: Int64) async throws -> [Token] {
@@ -356,6 +350,23 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     public func checkHealth() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    /// Another process's commits (the CLI, or a second server on the same file) move the
+    /// writer connection's `data_version`; this process's own writes, all on that
+    /// connection, do not. Polled four times a second; any move clears what the cache holds.
+    public func observeChanges(_ onChange: @escaping @Sendable (StorageChange) -> Void) async throws {
+        let dataVersion = { [pool] in
+            try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+        }
+        var seen = try await dataVersion()
+        onChange(.anything)
+        while !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(250))
+            let version = try await dataVersion()
+            if version != seen { onChange(.anything) }
+            seen = version
+        }
     }
 
     /// Reads the owner of `Schema.tokenAndOwner`'s row by the users' own column names.

@@ -33,6 +33,16 @@ enum Schema {
         FROM tokens t JOIN users u ON u.id = t.user_id
         """
 
+    /// Moves a token's expiry and last use; a NULL leaves that column as it is. Numbered
+    /// parameters, which both PostgreSQL and SQLite read: $1 expiry, $2 last use, $3 its
+    /// address, $4 the token's id.
+    static let recordUsage = """
+        UPDATE tokens SET expires_us = COALESCE($1, expires_us),
+                          last_used_us = COALESCE($2, last_used_us),
+                          last_used_ip = CASE WHEN $2 IS NULL THEN last_used_ip ELSE $3 END
+        WHERE id = $4
+        """
+
     private static func names<Key: CodingKey & CaseIterable>(_: Key.Type) -> [String] {
         Key.allCases.map(\.stringValue)
     }

@@ -88,6 +88,11 @@ struct ServeCommand: AsyncParsableCommand {
             "Password checks that may wait for a worker; beyond, sign-ins get 503 (env LATCHKEY_PASSWORD_QUEUE; default 4 per worker).",
         transform: { try QueueLength(parsing: $0) })
     var passwordQueue: QueueLength?
+    @Option(
+        help:
+            "Verified tokens kept in memory, so that most requests skip the database; 0 turns the cache off (env LATCHKEY_TOKEN_CACHE; default 100000).",
+        transform: { try CacheSize(parsing: $0) })
+    var tokenCache: CacheSize?
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
@@ -105,6 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try serverConfiguration()
         let tokenLimits = try self.tokenLimits()
         let signInLimits = try self.signInLimits()
+        let cacheSize = try setting(tokenCache, "LATCHKEY_TOKEN_CACHE", default: "100000").value
         var logger = Logger(label: "latchkey")
         logger.logLevel = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
 
@@ -114,7 +120,8 @@ struct ServeCommand: AsyncParsableCommand {
         let services = LatchkeyServices(
             storage: handle.storage, secretBox: secretBox, hasher: try passwordHasher(), clock: clock,
             openID: IDTokenVerifier(providers: try OpenIDOptions.providers(file: oidcProviders), clock: clock),
-            tokenLimits: tokenLimits, signInLimits: signInLimits)
+            tokenLimits: tokenLimits, signInLimits: signInLimits,
+            tokenCache: cacheSize > 0 ? TokenCache.Limits(capacity: cacheSize) : nil, batchesUsage: true)
         var storageServices: [any Service] = []
         if let service = handle.service {
             // A shared database may be unreachable at start: serve anyway (readiness

@@ -197,20 +197,27 @@ struct StorageConformanceTests {
     }
 
     @Test(arguments: TestBackend.available)
-    func usageUpdatesOnlyWhatItNames(backend: TestBackend) async throws {
+    func usageUpdatesOnlyWhatItNamesInOneBatch(backend: TestBackend) async throws {
         try await backend.withStorage { storage in
             let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
             let (draft, secret) = newToken(owner: sam, expires: start.addingTimeInterval(60))
             let token = try await storage.insertToken(draft)
 
-            try await storage.recordUsage(
-                tokenID: token.id, TokenUsage(lastUsed: start.addingTimeInterval(1), lastUsedIP: "192.0.2.7"))
+            let other = try await storage.insertToken(newToken(owner: sam).0)
+            try await storage.recordUsage([
+                token.id: TokenUsage(lastUsed: start.addingTimeInterval(1), lastUsedIP: "192.0.2.7"),
+                other.id: TokenUsage(lastUsed: start.addingTimeInterval(2), lastUsedIP: "2001:db8::1"),
+                other.id + 100: TokenUsage(lastUsed: start),
+            ])
             var stored = try #require(try await storage.tokenAndOwner(digest: secret.digest)?.0)
             #expect(stored.lastUsed == start.addingTimeInterval(1))
             #expect(stored.lastUsedIP == "192.0.2.7")
             #expect(stored.expires == start.addingTimeInterval(60))
+            let otherStored = try #require(try await storage.token(uuid: other.uuid))
+            #expect(otherStored.lastUsed == start.addingTimeInterval(2))
+            #expect(otherStored.lastUsedIP == "2001:db8::1")
 
-            try await storage.recordUsage(tokenID: token.id, TokenUsage(expires: start.addingTimeInterval(600)))
+            try await storage.recordUsage([token.id: TokenUsage(expires: start.addingTimeInterval(600))])
             stored = try #require(try await storage.token(uuid: token.uuid))
             #expect(stored.expires == start.addingTimeInterval(600))
             #expect(stored.lastUsed == start.addingTimeInterval(1))

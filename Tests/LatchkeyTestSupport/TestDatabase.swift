@@ -27,11 +27,22 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
     /// removed when `body` ends, also when it throws: the SQLite file's directory, or the
     /// schema (`DROP SCHEMA … CASCADE`, once the storage's connections are closed).
     public func withStorage(_ body: @Sendable @escaping (any LatchkeyStorage) async throws -> Void) async throws {
-        var logger = Logger(label: "test-postgres")
-        logger.logLevel = .critical
+        try await withNodes { first, _ in try await body(first) }
+    }
+
+    /// As `withStorage`, with two storages on the one database, as two nodes (or a server
+    /// and the CLI) would open it: each with its own connections.
+    public func withNodes(
+        _ body: @Sendable @escaping (any LatchkeyStorage, any LatchkeyStorage) async throws -> Void
+    ) async throws {
+        let logger = {
+            var logger = Logger(label: "test-postgres")
+            logger.logLevel = .critical
+            return logger
+        }()
         switch self {
         case .sqlite:
-            try await withSQLiteStorage { storage in try await body(storage) }
+            try await withSQLiteStorage { storage in try await body(storage, try SQLiteStorage(path: storage.path)) }
         case .postgres:
             let url = try #require(
                 Self.postgresURL, "a PostgreSQL test needs LATCHKEY_TEST_POSTGRES_URL (scripts/test starts a server)")
@@ -39,9 +50,13 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomStringConvertible
             try await runLatchkeyAdminSQL(url: url, "CREATE SCHEMA \(schema)", logger: logger)
             do {
                 let separator = url.contains("?") ? "&" : "?"
-                let handle = try StorageLocation.open(url + separator + "search_path=\(schema)", logger: logger)
-                // Returns once the storage's connection pool has shut down.
-                try await handle.withPrepared(logger: logger) { storage in try await body(storage) }
+                let location = url + separator + "search_path=\(schema)"
+                // Each returns once its storage's connection pool has shut down.
+                try await StorageLocation.open(location, logger: logger).withPrepared(logger: logger) { first in
+                    try await StorageLocation.open(location, logger: logger).withPrepared(logger: logger) { second in
+                        try await body(first, second)
+                    }
+                }
             } catch {
                 try? await runLatchkeyAdminSQL(url: url, "DROP SCHEMA \(schema) CASCADE", logger: logger)
                 throw error

@@ -7,13 +7,9 @@ import LatchkeyCore
 enum StencilaWire {
     /// `2022-02-08T20:42:43.123456Z`, or `2022-02-08T20:42:43Z` on a whole second (Django's `isoformat`).
     static func date(_ date: Date) -> String {
-        let microseconds = date.microsecondsSince1970
-        let (seconds, fraction) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
-        let whole = seconds - (fraction < 0 ? 1 : 0)
-        let text = Date(timeIntervalSince1970: TimeInterval(whole)).formatted(.iso8601)
-        let micro = fraction < 0 ? fraction + 1_000_000 : fraction
-        guard micro != 0 else { return text }
-        return text.dropLast() + "." + String(format: "%06lld", micro) + "Z"
+        let time = UTCTimestamp(date)
+        guard time.microsecond != 0 else { return time.dateAndTime + "Z" }
+        return time.dateAndTime + "." + UTCTimestamp.pad(time.microsecond, 6) + "Z"
     }
 
     /// The names shown for a user. Stencila's client requires non-empty first and

@@ -1,0 +1,145 @@
+import Foundation
+import LatchkeyCore
+import LatchkeyTestSupport
+import Testing
+
+@testable import LatchkeyStore
+
+/// Two nodes on one database, each with its own storage, token cache and change follower,
+/// as `latchkey serve` runs them: what one changes, the other refuses within a second.
+/// (On SQLite the second "node" stands for the CLI or another process on the same file.)
+@Suite("Token cache across nodes", .serialized, .removingScratchDirectories)
+struct TokenCacheAcrossNodesTests {
+    struct Node: Sendable {
+        let tokens: TokenService
+        let accounts: AccountService
+        var cache: TokenCache { tokens.cache! }
+
+        init(_ storage: any LatchkeyStorage) {
+            let cache = TokenCache(clock: SystemClock())
+            tokens = TokenService(storage: storage, secretBox: nil, cache: cache)
+            accounts = AccountService(storage: storage, hasher: fastPasswordHasher, tokenCache: cache)
+        }
+
+        func outcome(_ secret: TokenSecret) async throws -> String {
+            switch try await tokens.verify(secret.value) {
+            case .valid: "valid"
+            case .rejected(let reason): reason.rawValue
+            }
+        }
+    }
+
+    /// Runs `body` with two nodes whose caches follow the storage's changes, once both answer.
+    func withTwoNodes(
+        _ backend: TestBackend, retryInterval: Duration = .milliseconds(100),
+        _ body: @Sendable @escaping (Node, Node, any LatchkeyStorage) async throws -> Void
+    ) async throws {
+        try await backend.withNodes { first, second in
+            let (one, two) = (Node(first), Node(second))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await one.tokens.followStorageChanges(retryInterval: retryInterval) }
+                group.addTask { await two.tokens.followStorageChanges(retryInterval: retryInterval) }
+                #expect(try await within(.seconds(5)) { one.cache.isAnswering && two.cache.isAnswering })
+                try await body(one, two, first)
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Whether `condition` holds before `limit` has passed, checking every 10 ms.
+    func within(_ limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return try await condition()
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aRevocationOnOneNodeIsRefusedOnTheOtherWithinASecond(backend: TestBackend) async throws {
+        try await withTwoNodes(backend) { one, two, storage in
+            let owner = try await makeUser(storage, "sam")
+            let issued = try await two.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            let kept = try await two.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await one.outcome(issued.secret) == "valid")
+            #expect(try await one.outcome(kept.secret) == "valid")
+            #expect(one.cache.count == 2, "both are answered from node one's memory")
+
+            try await two.tokens.revoke(issued.token, by: .cli)
+            #expect(try await within(.seconds(1)) { try await one.outcome(issued.secret) == "unknown" })
+            #expect(try await one.outcome(kept.secret) == "valid")
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aDeactivationOnOneNodeIsRefusedOnTheOtherWithinASecond(backend: TestBackend) async throws {
+        try await withTwoNodes(backend) { one, two, storage in
+            let owner = try await makeUser(storage, "sam")
+            let issued = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await one.outcome(issued.secret) == "valid")
+            try await two.accounts.setActive(owner, false, by: .cli)
+            #expect(try await within(.seconds(1)) { try await one.outcome(issued.secret) == "inactive_user" })
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aNodesOwnUsageWritesKeepItsCache(backend: TestBackend) async throws {
+        try await withTwoNodes(backend) { one, _, storage in
+            let owner = try await makeUser(storage, "sam")
+            let issued = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await one.outcome(issued.secret) == "valid")
+            #expect(one.cache.count == 1)
+            // Four polls of SQLite's data_version, or a round of PostgreSQL notifications.
+            try await Task.sleep(for: .seconds(1))
+            #expect(one.cache.count == 1, "writing its own last use does not cost a node its cache")
+        }
+    }
+
+    /// A node that loses its notification connection cannot know what it misses: it stops
+    /// answering from memory until it listens again.
+    @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL"))
+    func aNodeThatLostItsNotificationsReadsTheDatabaseUntilItListensAgain() async throws {
+        // It listens again a second later: long enough to see it stop answering.
+        try await withTwoNodes(.postgres, retryInterval: .seconds(1)) { one, _, storage in
+            let postgres = try #require(storage as? PostgresStorage)
+            let owner = try await makeUser(storage, "sam")
+            let issued = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await one.outcome(issued.secret) == "valid")
+            #expect(one.cache.count == 1)
+
+            // Keep the listener away while the token disappears without a notification.
+            try await postgres.execute(
+                unsafeSQL: """
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE application_name = '\(postgres.listenerName)'
+                    """)
+            #expect(try await within(.seconds(1)) { !one.cache.isAnswering })
+            try await postgres.execute(unsafeSQL: "DELETE FROM tokens WHERE id = \(issued.token.id)")
+            #expect(try await one.outcome(issued.secret) == "unknown")
+
+            #expect(try await within(.seconds(5)) { one.cache.isAnswering }, "it listens again")
+            let again = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await one.outcome(again.secret) == "valid")
+            #expect(one.cache.count == 1)
+        }
+    }
+}
+
+@Suite("PostgreSQL change notifications")
+struct ChangeNotificationTests {
+    @Test func changesRoundTripWithinTheirSchemaOnly() {
+        for change in [StorageChange.tokensDeleted([1, 22, 333]), .userChanged(7), .anything] {
+            let notification = "tenant_a " + ChangeNotification.payload(for: change)
+            #expect(ChangeNotification.change(from: notification, in: "tenant_a") == change)
+            #expect(ChangeNotification.change(from: notification, in: "tenant") == nil, "another schema's change")
+        }
+    }
+
+    @Test func whatCannotBeSaidExactlyClearsEverything() {
+        let many = StorageChange.tokensDeleted(Array(1...5_000))
+        #expect(ChangeNotification.payload(for: many) == "anything")
+        #expect(ChangeNotification.change(from: "s tokens:1,x", in: "s") == .anything)
+        #expect(ChangeNotification.change(from: "s garbage", in: "s") == .anything)
+    }
+}
