@@ -14,8 +14,11 @@ struct Latchkey: AsyncParsableCommand {
     /// Like ArgumentParser's own entry point, except that a failure is reported as
     /// one line on stderr (no usage dump, no trace) with a non-zero exit.
     static func main() async {
-        // Every log line of every command passes through secret redaction.
-        LoggingSystem.bootstrap { label in SecretRedactingLogHandler(StreamLogHandler.standardOutput(label: label)) }
+        // Every log line of every command passes through secret redaction, and is written
+        // off the thread that logged it.
+        LoggingSystem.bootstrap { label in
+            SecretRedactingLogHandler(StreamLogHandler(label: label, stream: BufferedStandardOutput.shared))
+        }
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

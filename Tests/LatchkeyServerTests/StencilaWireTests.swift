@@ -42,6 +42,21 @@ struct PresentedCredentialTests {
 
 @Suite("Stencila wire format")
 struct StencilaWireFormatTests {
+    /// The integer calendar arithmetic agrees with Foundation's formatter across leap years,
+    /// century years and the far past and future (a fixed seed: the same dates every run).
+    @Test func datesAgreeWithFoundationsCalendar() {
+        var generator = SplitMix64(seed: 20_261_123)
+        let edges: [TimeInterval] = [0, -1, 951_782_400, 4_107_542_400, 253_402_300_799, -2_208_988_800]
+        let samples =
+            edges
+            + (0..<5_000).map { _ in TimeInterval(Int64.random(in: -2_208_988_800...253_402_300_799, using: &generator))
+            }
+        for seconds in samples {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(StencilaWire.date(date) == date.formatted(.iso8601), "\(seconds)")
+        }
+    }
+
     @Test func datesAreISO8601WithMicrosecondsOnlyWhenNonZero() {
         #expect(StencilaWire.date(Date(microsecondsSince1970: 1_644_352_963_123_456)) == "2022-02-08T20:42:43.123456Z")
         #expect(StencilaWire.date(Date(microsecondsSince1970: 1_644_352_963_000_000)) == "2022-02-08T20:42:43Z")
@@ -74,5 +89,22 @@ struct StencilaWireFormatTests {
         #expect(page("limit=2&offset=5").previous == "http://h/api/tokens/?limit=2&offset=3")
         #expect(page("b=1&a=x+y&limit=2").next(count: 9) == "http://h/api/tokens/?a=x+y&b=1&limit=2&offset=2")
         #expect(page("q=%C3%A9%2F&limit=1").next(count: 9) == "http://h/api/tokens/?limit=1&offset=1&q=%C3%A9%2F")
+    }
+}
+
+/// A small seeded generator (SplitMix64), so that sampled tests see the same values every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
