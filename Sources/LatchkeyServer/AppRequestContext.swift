@@ -38,12 +38,7 @@ public struct AppRequestContext: AuthRequestContext, RemoteAddressRequestContext
         Origin(userID: identity?.user.id, via: dialect, address: clientIP)
     }
 
-    /// JSON without `\/` escapes, so the URLs in bodies read as they are.
-    public var responseEncoder: JSONEncoder { Self.encoder }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
+    /// JSON without `\/` escapes, so the URLs in bodies read as they are, written as it is
+    /// encoded (`StreamingJSONEncoder`).
+    public var responseEncoder: StreamingJSONEncoder { StreamingJSONEncoder() }
 }
