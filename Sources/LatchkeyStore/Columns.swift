@@ -21,6 +21,35 @@ enum Columns {
         text.split(separator: " ").map(String.init)
     }
 
+    /// A uuid as stored (`8-4-4-4-12` hex digits, either case), parsed without Foundation's
+    /// `sscanf`-based reader, which showed in every listing; nil for anything else.
+    static func uuid(_ text: String) -> UUID? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        var high: UInt8?
+        for (index, character) in text.utf8.enumerated() {
+            if index == 8 || index == 13 || index == 18 || index == 23 {
+                guard character == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let nibble: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let first = high {
+                bytes.append(first << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        guard text.utf8.count == 36, bytes.count == 16 else { return nil }
+        return bytes.withUnsafeBytes { UUID(uuid: $0.load(as: uuid_t.self)) }
+    }
+
     /// Whether text can be stored and compared alike on every backend: PostgreSQL's text
     /// cannot hold NUL and SQLite's C interface would cut it there ("sam\0x" read as "sam").
     /// Nothing stored holds one, so a look-up for such a value answers "none" exactly.

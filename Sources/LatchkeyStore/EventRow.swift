@@ -29,7 +29,7 @@ struct EventRow: Decodable, FetchableRecord {
     /// - Throws: `StoreError.unreadableRow` for a token uuid that is not one.
     func event() throws -> AuditEvent {
         let tokenUUID = try tokenUuid.map { text in
-            guard let uuid = UUID(uuidString: text) else {
+            guard let uuid = Columns.uuid(text) else {
                 throw StoreError.unreadableRow(table: "events", id: id, reason: "'\(text)' is not a uuid")
             }
             return uuid

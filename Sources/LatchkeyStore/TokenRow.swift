@@ -34,9 +34,29 @@ struct TokenRow: Decodable, FetchableRecord {
         case sealedSecret = "sealed_secret"
     }
 
+    /// GRDB reads by position, in `CodingKeys` order (as `Schema.tokenColumns` selects them, and
+    /// first in `Schema.tokenAndOwner`): the `Decodable` path looked every column up by name and
+    /// was most of the cost of reading a page of tokens.
+    init(row: Row) throws {
+        id = try row.decode(atIndex: 0)
+        uuid = try row.decode(atIndex: 1)
+        key = try row.decode(atIndex: 2)
+        userId = try row.decode(atIndex: 3)
+        title = try row.decode(atIndex: 4)
+        kind = try row.decode(atIndex: 5)
+        scopes = try row.decode(atIndex: 6)
+        createdUs = try row.decode(atIndex: 7)
+        expiresUs = try row.decode(atIndex: 8)
+        slidingLifetimeS = try row.decode(atIndex: 9)
+        lastUsedUs = try row.decode(atIndex: 10)
+        lastUsedIp = try row.decode(atIndex: 11)
+        digest = try row.decode(atIndex: 12)
+        sealedSecret = try row.decode(atIndex: 13)
+    }
+
     /// - Throws: `StoreError.unreadableRow` for a uuid or kind this node cannot read.
     func token() throws -> Token {
-        guard let parsedUUID = UUID(uuidString: uuid) else {
+        guard let parsedUUID = Columns.uuid(uuid) else {
             throw StoreError.unreadableRow(table: "tokens", id: id, reason: "'\(uuid)' is not a uuid")
         }
         guard let parsedKind = TokenKind(rawValue: kind) else {

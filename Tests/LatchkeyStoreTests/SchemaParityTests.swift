@@ -1,3 +1,4 @@
+import Foundation
 import LatchkeyTestSupport
 import Testing
 
@@ -33,6 +34,25 @@ struct SchemaParityTests {
             for (table, columns) in sqlite {
                 #expect(tables[table] == columns, "\(table)")
             }
+        }
+    }
+}
+
+@Suite("Column values")
+struct ColumnValueTests {
+    @Test func uuidsAreReadAsFoundationReadsThem() {
+        for _ in 0..<1_000 {
+            let uuid = UUID()
+            #expect(Columns.uuid(uuid.uuidString) == uuid)
+            #expect(Columns.uuid(uuid.uuidString.lowercased()) == uuid)
+        }
+        for text in [
+            "", "not a uuid", "0123456789abcdef0123456789abcdef", "01234567-89ab-cdef-0123-456789abcdeg",
+            "01234567-89ab-cdef-0123-456789abcdef0", "01234567-89ab-cdef-0123-456789abcde",
+            "01234567+89ab-cdef-0123-456789abcdef",
+        ] {
+            #expect(Columns.uuid(text) == nil, "\(text)")
+            #expect(UUID(uuidString: text) == nil, "Foundation refuses '\(text)' too")
         }
     }
 }
