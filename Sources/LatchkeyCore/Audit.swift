@@ -103,16 +103,23 @@ public struct AuditLog: Sendable {
         async throws
     {
         guard !items.isEmpty else { return }
+        try await storage.recordEvents(events(items, by: origin))
+    }
+
+    /// Events as `record` would store them (bounded, cleaned, redacted, stamped now), for a
+    /// storage call that records them in the same transaction as the change they describe.
+    public func events(_ items: [(AuditKind, user: Int64?, token: UUID?, detail: String)], by origin: Origin)
+        -> [AuditEvent]
+    {
         var origin = origin
         origin.address = origin.address.map { String($0.prefix(64)) }
         origin.via = String(Self.clean(origin.via).prefix(100))
         let now = clock.now
-        try await storage.recordEvents(
-            items.map { kind, user, token, detail in
-                AuditEvent(
-                    at: now, kind: kind.rawValue, userID: user, tokenUUID: token, origin: origin,
-                    detail: String(Self.clean(detail).prefix(Self.maxDetailLength)))
-            })
+        return items.map { kind, user, token, detail in
+            AuditEvent(
+                at: now, kind: kind.rawValue, userID: user, tokenUUID: token, origin: origin,
+                detail: String(Self.clean(detail).prefix(Self.maxDetailLength)))
+        }
     }
 
     private static func clean(_ text: String) -> String {

@@ -26,8 +26,10 @@ public protocol LatchkeyStorage: Sendable {
 
     /// With `maxLivePerOwner`, counts the owner's live tokens (unexpired at `token.created`)
     /// in the same transaction as the insert and throws `StorageError.tokenLimitReached`
-    /// at the limit, so concurrent creations cannot pass it.
-    func insertToken(_ token: NewToken, maxLivePerOwner: Int?) async throws -> Token
+    /// at the limit, so concurrent creations cannot pass it. `events` are recorded in the
+    /// same transaction: a token is never stored without its audit trail, and one commit
+    /// costs one sync to disk, not two.
+    func insertToken(_ token: NewToken, maxLivePerOwner: Int?, recording events: [AuditEvent]) async throws -> Token
     /// The hot path of every authenticated request: one indexed read.
     func tokenAndOwner(digest: TokenDigest) async throws -> (Token, User)?
     func token(uuid: UUID) async throws -> Token?
@@ -68,7 +70,7 @@ public protocol LatchkeyStorage: Sendable {
 
 extension LatchkeyStorage {
     public func insertToken(_ token: NewToken) async throws -> Token {
-        try await insertToken(token, maxLivePerOwner: nil)
+        try await insertToken(token, maxLivePerOwner: nil, recording: [])
     }
 }
 

@@ -173,21 +173,21 @@ public struct TokenService: Sendable {
             if first { try await audit.record(.tokenCreationThrottled, user: owner.id, by: origin) }
             throw LimitExceeded(.tokenCreation, retryAfter: retryAfter)
         }
+        let draft = NewToken(
+            uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
+            scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
+            digest: secret.digest, sealedSecret: sealed, parentID: grant.tokenID)
         let token: Token
         do {
             token = try await storage.insertToken(
-                NewToken(
-                    uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
-                    scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
-                    digest: secret.digest, sealedSecret: sealed, parentID: grant.tokenID),
-                maxLivePerOwner: limits.maxLivePerUser)
+                draft, maxLivePerOwner: limits.maxLivePerUser,
+                recording: audit.events(
+                    [(.tokenCreated, owner.id, draft.uuid, Self.describe(draft.stored(id: 0)))], by: origin))
         } catch StorageError.tokenLimitReached {
             throw TokenError.tooManyTokens(limit: limits.maxLivePerUser ?? 0)
         }
         cache?.issued(secret.digest)
         metrics.tokenCreated(request.kind)
-        try await audit.record(
-            .tokenCreated, user: owner.id, token: token.uuid, by: origin, detail: Self.describe(token))
         return IssuedToken(token: token, secret: secret)
     }
 

@@ -116,6 +116,12 @@ enum PostgresMigrations {
                 "CREATE INDEX events_by_time ON events (at_us)",
                 "CREATE INDEX events_by_user ON events (user_id, at_us)",
             ]),
+        Migration(
+            name: "7-live-tokens-by-owner",
+            statements: [
+                // Each creation counts the owner's live tokens: from the index alone.
+                "CREATE INDEX tokens_by_owner_and_expiry ON tokens (user_id, expires_us)"
+            ]),
     ]
 
     /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's

@@ -164,7 +164,9 @@ public final class PostgresStorage: LatchkeyStorage {
 
     // MARK: Tokens
 
-    public func insertToken(_ token: NewToken, maxLivePerOwner: Int?) async throws -> Token {
+    public func insertToken(_ token: NewToken, maxLivePerOwner: Int?, recording events: [AuditEvent]) async throws
+        -> Token
+    {
         try await run { [self] in
             try await inTransaction { transaction in
                 if let maxLivePerOwner {
@@ -182,7 +184,9 @@ public final class PostgresStorage: LatchkeyStorage {
                     }
                     guard live < maxLivePerOwner else { throw StorageError.tokenLimitReached }
                 }
-                return try await insert(token, on: transaction)
+                let stored = try await insert(token, on: transaction)
+                try await insert(events, on: transaction)
+                return stored
             }
         }
     }
@@ -331,16 +335,18 @@ public final class PostgresStorage: LatchkeyStorage {
 
     public func recordEvents(_ events: [AuditEvent]) async throws {
         try await run { [self] in
-            try await inTransaction { transaction in
-                for event in events {
-                    try await transaction.query(
-                        """
-                        INSERT INTO events (at_us, kind, token_uuid, user_id, actor_id, via, address, detail)
-                        VALUES (\(Columns.microseconds(event.at)), \(event.kind), \(event.tokenUUID), \(event.userID),
-                                \(event.origin.userID), \(event.origin.via), \(event.origin.address), \(event.detail))
-                        """, logger: logger)
-                }
-            }
+            try await inTransaction { transaction in try await insert(events, on: transaction) }
+        }
+    }
+
+    private func insert(_ events: [AuditEvent], on connection: PostgresConnection) async throws {
+        for event in events {
+            try await connection.query(
+                """
+                INSERT INTO events (at_us, kind, token_uuid, user_id, actor_id, via, address, detail)
+                VALUES (\(Columns.microseconds(event.at)), \(event.kind), \(event.tokenUUID), \(event.userID),
+                        \(event.origin.userID), \(event.origin.via), \(event.origin.address), \(event.detail))
+                """, logger: logger)
         }
     }
 

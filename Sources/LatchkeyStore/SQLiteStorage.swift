@@ -167,7 +167,9 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     // MARK: Tokens
 
-    public func insertToken(_ token: NewToken, maxLivePerOwner: Int?) async throws -> Token {
+    public func insertToken(_ token: NewToken, maxLivePerOwner: Int?, recording events: [AuditEvent]) async throws
+        -> Token
+    {
         try await pool.write { db in
             // One writer at a time: the count and the insert cannot interleave with another creation.
             if let maxLivePerOwner,
@@ -190,7 +192,9 @@ public final class SQLiteStorage: LatchkeyStorage {
                     token.expires.map(Columns.microseconds), token.slidingLifetime.map { Int64($0) },
                     token.digest.bytes, token.sealedSecret, token.parentID,
                 ])
-            return token.stored(id: db.lastInsertedRowID)
+            let id = db.lastInsertedRowID
+            try Self.insert(events, into: db)
+            return token.stored(id: id)
         }
     }
 
@@ -318,18 +322,20 @@ public final class SQLiteStorage: LatchkeyStorage {
     }
 
     public func recordEvents(_ events: [AuditEvent]) async throws {
-        try await pool.write { db in
-            for event in events {
-                try db.execute(
-                    sql: """
-                        INSERT INTO events (at_us, kind, token_uuid, user_id, actor_id, via, address, detail)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        Columns.microseconds(event.at), event.kind, event.tokenUUID?.uuidString.lowercased(),
-                        event.userID, event.origin.userID, event.origin.via, event.origin.address, event.detail,
-                    ])
-            }
+        try await pool.write { db in try Self.insert(events, into: db) }
+    }
+
+    private static func insert(_ events: [AuditEvent], into db: Database) throws {
+        for event in events {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO events (at_us, kind, token_uuid, user_id, actor_id, via, address, detail)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                Columns.microseconds(event.at), event.kind, event.tokenUUID?.uuidString.lowercased(),
+                event.userID, event.origin.userID, event.origin.via, event.origin.address, event.detail,
+            ])
         }
     }
 

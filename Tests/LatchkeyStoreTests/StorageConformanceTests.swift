@@ -196,6 +196,27 @@ struct StorageConformanceTests {
         }
     }
 
+    /// A token and its audit event are one transaction: a refused creation leaves neither.
+    @Test(arguments: TestBackend.available)
+    func aTokenIsStoredWithItsEventsOrNotAtAll(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            let event = { (uuid: UUID) in
+                AuditEvent(
+                    at: start, kind: "token.created", userID: sam.id, tokenUUID: uuid, origin: Origin(via: "test"))
+            }
+            let (first, _) = newToken(owner: sam)
+            _ = try await storage.insertToken(first, maxLivePerOwner: 1, recording: [event(first.uuid)])
+            let (second, _) = newToken(owner: sam)
+            await #expect(throws: StorageError.tokenLimitReached) {
+                try await storage.insertToken(second, maxLivePerOwner: 1, recording: [event(second.uuid)])
+            }
+            let events = try await storage.events(AuditQuery(userID: sam.id))
+            #expect(events.map(\.tokenUUID) == [first.uuid])
+            #expect(try await storage.countTokens(TokenQuery(ownerID: sam.id)) == 1)
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func usageUpdatesOnlyWhatItNamesInOneBatch(backend: TestBackend) async throws {
         try await backend.withStorage { storage in
