@@ -1,6 +1,7 @@
 import CoreMetrics
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Records every request once it is answered: counts it by route pattern, method and
 /// status, times it, and writes one info line — `GET /api/tokens/{token} 200`. The
@@ -9,6 +10,13 @@ import Logging
 /// headers. The log handler redacts secrets in every line as well (`SecretRedactingLogHandler`).
 struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware {
     let factory: any MetricsFactory
+    /// The counter and timer of each route, method and status, made once: making them
+    /// looked them up in the registry on every request.
+    private let recorders = RequestRecorders()
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -32,17 +40,37 @@ struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware {
         let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         let route = context.endpointPath ?? "unmatched"
         let method = request.method.rawValue
-        Counter(
-            label: "http_requests_total",
-            dimensions: [("route", route), ("method", method), ("status", String(status))],
-            factory: factory
-        ).increment()
-        Timer(
-            label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory
-        )
-        .recordNanoseconds(nanoseconds)
+        let (counter, timer) = recorders.recorders(route: route, method: method, status: status, factory: factory)
+        counter.increment()
+        timer.recordNanoseconds(nanoseconds)
         if context.logger.logLevel <= .info {
             context.logger.info("\(method) \(route) \(status)", metadata: ["duration_us": "\(nanoseconds / 1_000)"])
         }
+    }
+}
+
+/// Routes are registered patterns and statuses three digits: a small, bounded set.
+private final class RequestRecorders: Sendable {
+    private struct Key: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    private let made = Mutex<[Key: (Counter, Timer)]>([:])
+
+    func recorders(route: String, method: String, status: Int, factory: any MetricsFactory) -> (Counter, Timer) {
+        let key = Key(route: route, method: method, status: status)
+        if let found = made.withLock({ $0[key] }) { return found }
+        let pair = (
+            Counter(
+                label: "http_requests_total",
+                dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
+            Timer(
+                label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)],
+                factory: factory)
+        )
+        made.withLock { $0[key] = pair }
+        return pair
     }
 }

@@ -158,6 +158,27 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         try sink.write(value, depth: depth, codingPath: codingPath + [key])
     }
 
+    // Synthesized conformances call these for plain properties: no dynamic casts.
+    mutating func encode(_ value: String, forKey key: Key) throws {
+        sink.key(key, in: depth)
+        sink.string(value)
+    }
+
+    mutating func encode(_ value: Int64, forKey key: Key) throws {
+        sink.key(key, in: depth)
+        sink.literal(String(value))
+    }
+
+    mutating func encode(_ value: Int, forKey key: Key) throws {
+        sink.key(key, in: depth)
+        sink.literal(String(value))
+    }
+
+    mutating func encode(_ value: Bool, forKey key: Key) throws {
+        sink.key(key, in: depth)
+        sink.literal(value ? "true" : "false")
+    }
+
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey>
     {
