@@ -117,10 +117,41 @@ enum PostgresMigrations {
                 "CREATE INDEX events_by_user ON events (user_id, at_us)",
             ]),
         Migration(
-            name: "7-live-tokens-by-owner",
+            name: "7-token-cache",
             statements: [
                 // Each creation counts the owner's live tokens: from the index alone.
-                "CREATE INDEX tokens_by_owner_and_expiry ON tokens (user_id, expires_us)"
+                "CREATE INDEX tokens_by_owner_and_expiry ON tokens (user_id, expires_us)",
+                // Every node's token cache hears of deleted tokens and changed users when the change
+                // commits, whoever makes it: this release, an older node, a cascade, or psql.
+                // Payloads as `ChangeNotification` reads them, led by the table's schema.
+                """
+                CREATE FUNCTION latchkey_tokens_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+                DECLARE ids text;
+                BEGIN
+                    SELECT string_agg(id::text, ',') INTO ids FROM gone;
+                    IF ids IS NOT NULL THEN
+                        PERFORM pg_notify('\(ChangeNotification.channel)', TG_TABLE_SCHEMA || ' ' ||
+                            CASE WHEN length(ids) <= \(ChangeNotification.maximumPayload)
+                                 THEN 'tokens:' || ids ELSE 'anything' END);
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER tokens_deleted AFTER DELETE ON tokens REFERENCING OLD TABLE AS gone
+                FOR EACH STATEMENT EXECUTE FUNCTION latchkey_tokens_deleted()
+                """,
+                """
+                CREATE FUNCTION latchkey_user_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM pg_notify('\(ChangeNotification.channel)', TG_TABLE_SCHEMA || ' user:' || NEW.id);
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER users_changed AFTER UPDATE OF is_active, is_admin, password_hash ON users
+                FOR EACH ROW EXECUTE FUNCTION latchkey_user_changed()
+                """,
             ]),
     ]
 

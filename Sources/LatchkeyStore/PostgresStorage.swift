@@ -144,21 +144,13 @@ public final class PostgresStorage: LatchkeyStorage {
 
     public func setActive(userID: Int64, _ isActive: Bool) async throws {
         try await run { [self] in
-            try await inTransaction { transaction in
-                try await transaction.query(
-                    "UPDATE users SET is_active = \(isActive) WHERE id = \(userID)", logger: logger)
-                try await notify(.userChanged(userID), on: transaction)
-            }
+            try await client.query("UPDATE users SET is_active = \(isActive) WHERE id = \(userID)", logger: logger)
         }
     }
 
     public func setPasswordHash(userID: Int64, _ hash: String?) async throws {
         try await run { [self] in
-            try await inTransaction { transaction in
-                try await transaction.query(
-                    "UPDATE users SET password_hash = \(hash) WHERE id = \(userID)", logger: logger)
-                try await notify(.userChanged(userID), on: transaction)
-            }
+            try await client.query("UPDATE users SET password_hash = \(hash) WHERE id = \(userID)", logger: logger)
         }
     }
 
@@ -242,21 +234,28 @@ public final class PostgresStorage: LatchkeyStorage {
         return try await count("SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)")
     }
 
+    /// In chunks of `usageChunk`, each its own transaction within the call deadline, in id
+    /// order (two nodes flushing at once take row locks in the same order: no deadlock).
     public func recordUsage(_ usage: [Int64: TokenUsage]) async throws {
-        guard !usage.isEmpty else { return }
-        try await run { [self] in
-            try await inTransaction { transaction in
-                for (tokenID, usage) in usage {
-                    for try await _ in try await transaction.execute(
-                        RecordUsage(
-                            tokenID: tokenID, expires: usage.expires.map(Columns.microseconds),
-                            lastUsed: usage.lastUsed.map(Columns.microseconds), lastUsedIP: usage.lastUsedIP),
-                        logger: logger)
-                    {}
+        let ordered = usage.sorted { $0.key < $1.key }
+        for start in stride(from: 0, to: ordered.count, by: Self.usageChunk) {
+            let chunk = ordered[start..<min(start + Self.usageChunk, ordered.count)]
+            try await run { [self] in
+                try await inTransaction { transaction in
+                    for (tokenID, usage) in chunk {
+                        for try await _ in try await transaction.execute(
+                            RecordUsage(
+                                tokenID: tokenID, expires: usage.expires.map(Columns.microseconds),
+                                lastUsed: usage.lastUsed.map(Columns.microseconds), lastUsedIP: usage.lastUsedIP),
+                            logger: logger)
+                        {}
+                    }
                 }
             }
         }
     }
+
+    static let usageChunk = 500
 
     public func deleteToken(id: Int64) async throws -> [Token] {
         try await deleteTokens(where: Condition("id", .equal, id))
@@ -272,23 +271,17 @@ public final class PostgresStorage: LatchkeyStorage {
 
     /// The tokens matching `condition` and every token they created, each reported (see
     /// `SQLWriter.appendInterpolation(tokenFamily:)`); parents first.
-    /// Other nodes hear of the deletion when it commits (`observeChanges`).
+    /// The tokens matching `condition` and every token they created, each reported (see
+    /// `SQLWriter.appendInterpolation(tokenFamily:)`); parents first. Other nodes hear of the
+    /// deletion when it commits (migration 7's trigger, `observeChanges`).
     private func deleteTokens(where condition: Condition) async throws -> [Token] {
-        try await run { [self] in
-            try await inTransaction { transaction in
-                var deleted: [Token] = []
-                for try await row in try await transaction.query(
-                    """
-                    \(tokenFamily: condition)
-                    DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(unescaped: Schema.tokenColumns)
-                    """, logger: logger)
-                {
-                    deleted.append(try TokenRow(from: PostgresRowDecoder(row)).token())
-                }
-                if !deleted.isEmpty { try await notify(.tokensDeleted(deleted.map(\.id)), on: transaction) }
-                return deleted.sorted { $0.id < $1.id }
-            }
-        }
+        try await fetch(
+            TokenRow.self,
+            """
+            \(tokenFamily: condition)
+            DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(unescaped: Schema.tokenColumns)
+            """
+        ).map { try $0.token() }.sorted { $0.id < $1.id }
     }
 
     // MARK: Service clients and events
@@ -380,22 +373,20 @@ public final class PostgresStorage: LatchkeyStorage {
 
     // MARK: Changes
 
-    /// Tells every node's `observeChanges` of `change` when the transaction commits. The
-    /// channel is the database's: the schema in the payload keeps deployments apart.
-    private func notify(_ change: StorageChange, on transaction: PostgresConnection) async throws {
-        try await transaction.query(
-            """
-            SELECT pg_notify(\(ChangeNotification.channel),
-                             current_schema() || ' ' || \(ChangeNotification.payload(for: change)))
-            """, logger: logger)
-    }
-
     /// The `application_name` of this storage's listening connection.
     let listenerName = "latchkey changes " + UUID().uuidString.prefix(8).lowercased()
 
+    /// How often the listener checks that notifications still reach it, and how long it
+    /// waits for its own before it gives the connection up.
+    static let heartbeatInterval = Duration.seconds(3)
+    static let heartbeatTimeout = Duration.seconds(10)
+
     /// Listens on a connection of its own; returns or throws when that connection is lost.
+    /// A connection can also die silently (a NAT's idle timeout, a pooler that drops LISTEN):
+    /// every `heartbeatInterval` a notification is sent through the pool, and a listener that
+    /// has not heard its own for `heartbeatTimeout` closes its connection.
     public func observeChanges(_ onChange: @escaping @Sendable (StorageChange) -> Void) async throws {
-        try await location.withConnection(logger: logger, name: listenerName) { [logger] connection in
+        try await location.withConnection(logger: logger, name: listenerName) { [self] connection in
             try await connection.listen(on: ChangeNotification.channel) { notifications in
                 // Commands run in order: once this answers, LISTEN is in force.
                 var schema = ""
@@ -404,12 +395,31 @@ public final class PostgresStorage: LatchkeyStorage {
                 {
                     schema = name
                 }
-                onChange(.anything)
-                for try await notification in notifications {
-                    guard let change = ChangeNotification.change(from: notification.payload, in: schema) else {
-                        continue
+                let heartbeat = ChangeNotification.heartbeat(of: listenerName, in: schema)
+                let heard = LastHeard()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { [self] in
+                        while true {
+                            try await Task.sleep(for: Self.heartbeatInterval)
+                            try? await run { [self] in
+                                try await client.query(
+                                    "SELECT pg_notify(\(ChangeNotification.channel), \(heartbeat))", logger: logger)
+                            }
+                            if ContinuousClock.now - heard.instant.withLock({ $0 }) > Self.heartbeatTimeout {
+                                try await connection.close()
+                                return
+                            }
+                        }
                     }
-                    onChange(change)
+                    onChange(.anything)
+                    for try await notification in notifications {
+                        if notification.payload == heartbeat {
+                            heard.instant.withLock { $0 = ContinuousClock.now }
+                        } else if let change = ChangeNotification.change(from: notification.payload, in: schema) {
+                            onChange(change)
+                        }
+                    }
+                    group.cancelAll()
                 }
             }
         }
@@ -515,4 +525,9 @@ public final class PostgresStorage: LatchkeyStorage {
             try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
     }
+}
+
+/// When a listener last heard its own heartbeat.
+private final class LastHeard: Sendable {
+    let instant = Mutex(ContinuousClock.now)
 }

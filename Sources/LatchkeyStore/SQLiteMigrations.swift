@@ -112,8 +112,9 @@ enum SQLiteMigrations {
                     CREATE INDEX events_by_user ON events (user_id, at_us);
                     """)
         }
-        migrator.registerMigration("7-live-tokens-by-owner") { db in
-            // Each creation counts the owner's live tokens: from the index alone.
+        migrator.registerMigration("7-token-cache") { db in
+            // Each creation counts the owner's live tokens: from the index alone. (Changes reach
+            // the token cache through `data_version`; PostgreSQL's migration adds NOTIFY triggers.)
             try db.execute(sql: "CREATE INDEX tokens_by_owner_and_expiry ON tokens (user_id, expires_us)")
         }
         return migrator

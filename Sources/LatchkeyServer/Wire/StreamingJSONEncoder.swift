@@ -48,6 +48,9 @@ private final class JSONSink {
     /// Before an element of the container `depth` levels down: a comma after the first.
     func beginElement(in depth: Int) {
         closeDeeper(than: depth)
+        // A container written to after it was closed (an `encode(to:)` that interleaves nested
+        // containers) would make invalid JSON; it must not stop the process.
+        guard depth >= 1, depth <= open.count else { return }
         if open[depth - 1].hasElements {
             bytes.append(UInt8(ascii: ","))
         } else {
@@ -192,13 +195,23 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func superEncoder() -> any Encoder {
-        superEncoder(forKey: Key(stringValue: "super")!)
+        sink.key(SuperKey(), in: depth)
+        return StreamingEncoder(sink: sink, depth: depth, codingPath: codingPath + [SuperKey()])
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
         sink.key(key, in: depth)
         return StreamingEncoder(sink: sink, depth: depth, codingPath: codingPath + [key])
     }
+}
+
+/// Foundation's key for `superEncoder()`.
+private struct SuperKey: CodingKey {
+    var stringValue: String { "super" }
+    var intValue: Int? { nil }
+    init() {}
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { nil }
 }
 
 private struct UnkeyedContainer: UnkeyedEncodingContainer {
