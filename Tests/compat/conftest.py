@@ -36,6 +36,18 @@ def fresh_postgres_database() -> str:
     return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
 
 
+def within_a_second(call, check):
+    """Calls `call` until `check` holds of its answer, for at most one second (how long a change
+    made by another process, the CLI or another node, may take to reach a server's token
+    cache); answers the last answer."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        answer = call()
+        if check(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.02)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

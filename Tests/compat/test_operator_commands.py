@@ -6,8 +6,9 @@
   passwords and not with others; the stored hash becomes scrypt at the first successful
   sign-in (read straight from the database: the CLI never shows hashes) and still verifies
   afterwards. Bad rows are reported by line number and skipped, the rest imported.
-- `user deactivate` / `activate` take effect at once on live tokens and sign-in;
-  `user set-password`; `token list --all` (owners, never secrets); `token revoke --user --all`.
+- `user deactivate` / `activate` take effect on live tokens within a second (the server's token
+  cache hears of the CLI's change) and on sign-in at once; `user set-password`; `token list
+  --all` (owners, never secrets); `token revoke --user --all`.
 - `latchkey audit`: every kind of event the above makes, who did it and through what, its
   filters, and no secret or password anywhere in it.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from conftest import PSQL, Answer, Latchkey, backends, fresh_postgres_database, run_cli
+from conftest import PSQL, Answer, Latchkey, backends, fresh_postgres_database, run_cli, within_a_second
 
 INCORRECT = {"message": "Incorrect authentication credentials."}
 INACTIVE = {"message": "User inactive or deleted."}
@@ -210,16 +211,18 @@ def test_operator_commands_take_effect_at_once(backend, tmp_path):
         secrets = [alice_session, bob_session, alice_app, bob_app]
         assert all(SECRET.fullmatch(secret) for secret in secrets), secrets
 
+        for token in secrets:  # each now answered from the server's cache
+            assert me(server, token).status == 200
         server.cli("user", "deactivate", "alice")
         for token in (alice_session, alice_app):
-            answer = me(server, token)
+            answer = within_a_second(lambda: me(server, token), lambda answer: answer.status == 403)
             assert answer.status == 403 and answer.json == INACTIVE, answer
         answer = signin(server, "alice", "alice-password")
         assert answer.status == 403 and answer.json == INCORRECT, answer
         assert me(server, bob_session).status == 200
 
         server.cli("user", "activate", "alice")
-        answer = me(server, alice_session)
+        answer = within_a_second(lambda: me(server, alice_session), lambda answer: answer.status == 200)
         assert answer.status == 200 and answer.json["username"] == "alice", answer
 
         server.cli("user", "set-password", "alice", "--password-stdin", stdin="new-pass\n")
@@ -237,10 +240,12 @@ def test_operator_commands_take_effect_at_once(backend, tmp_path):
             assert secret not in listing and secret[:8] in listing, secret[:8]
         assert not SECRET.search(listing), listing
 
+        for token in (alice_session, alice_app, new.json["token"]):
+            assert me(server, token).status == 200  # cached again
         revoked = server.cli("token", "revoke", "--user", "alice", "--all").strip()
         assert revoked == "revoked 3 tokens of user alice", revoked
         for token in (alice_session, alice_app, new.json["token"]):
-            answer = me(server, token)
+            answer = within_a_second(lambda: me(server, token), lambda answer: answer.status == 403)
             assert answer.status == 403 and answer.json == INVALID_TOKEN, answer
         for token in (bob_session, bob_app):
             assert me(server, token).status == 200

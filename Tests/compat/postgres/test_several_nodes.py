@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import POSTGRES_URL, Latchkey, fresh_postgres_database
+from conftest import POSTGRES_URL, Latchkey, fresh_postgres_database, within_a_second
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs LATCHKEY_TEST_POSTGRES_URL (scripts/test starts one)")
 
@@ -38,10 +38,14 @@ def test_created_on_a_works_on_b_and_revoked_on_b_fails_on_a(nodes):
     on_b = requests.get(b.base + "/api/tokens/", headers=auth)
     assert on_b.status_code == 200
     assert created.json()["id"] in [t["id"] for t in on_b.json()["results"]]
+    # Verified on a too: from here a answers from its token cache.
+    assert requests.get(a.base + "/api/users/me", headers=auth).status_code == 200
 
     assert requests.delete(f"{b.base}/api/tokens/{token}/").status_code == 204
 
-    on_a = requests.get(a.base + "/api/tokens/", headers=auth)
+    # b's revocation reaches a's cache through PostgreSQL NOTIFY within a second.
+    on_a = within_a_second(lambda: requests.get(a.base + "/api/tokens/", headers=auth),
+                           lambda answer: answer.status_code == 403)
     assert on_a.status_code == 403
     assert on_a.json() == {"message": "Invalid token."}
 
