@@ -251,7 +251,8 @@ public struct TokenService: Sendable {
         return token
     }
 
-    /// `token` as it stands after `usage`.
+    /// Records `usage`, already applied to `token`: in the cache at once, and in the database
+    /// with the next flush (or now, without batching).
     private func record(_ usage: TokenUsage, of token: Token) async throws {
         guard !usage.isEmpty else { return }
         cache?.update(token)
