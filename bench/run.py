@@ -2,6 +2,7 @@
 
 import argparse
 import base64
+import json
 import os
 import re
 import shutil
@@ -52,7 +53,6 @@ class Server:
     def sign_in(self):
         body = urllib.parse.urlencode({"username": "bench", "password": PASSWORD}).encode()
         with urllib.request.urlopen(self.base + "/api/tokens/", body, timeout=30) as response:
-            import json
             return json.load(response)["token"]
 
     def post(self, path):

@@ -117,10 +117,7 @@ public final class TokenCache: Sendable {
 
     /// A cached token's new last use or sliding expiry, as this node recorded it.
     public func update(_ token: Token) {
-        state.withLock { state in
-            guard state.entries[token.digest] != nil else { return }
-            state.entries[token.digest]?.token = token
-        }
+        state.withLock { state in state.entries[token.digest]?.token = token }
     }
 
     /// A digest just issued on this node is no longer unknown.
