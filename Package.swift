@@ -75,6 +75,7 @@ let package = Package(
                 "LatchkeyStore",
                 "LatchkeyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Real databases and helpers shared by every test target.

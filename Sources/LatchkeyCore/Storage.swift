@@ -35,6 +35,9 @@ public protocol LatchkeyStorage: Sendable {
     func token(uuid: UUID) async throws -> Token?
     func tokens(_ query: TokenQuery) async throws -> [Token]
     func countTokens(_ query: TokenQuery) async throws -> Int
+    /// The tokens `query` selects (its limit and offset applied) and how many match in all
+    /// (ignoring them), read together: one trip to the store, and a total that agrees with the page.
+    func tokenPage(_ query: TokenQuery) async throws -> TokenPage
     /// Writes uses by token id in one transaction; ids no longer stored are skipped.
     func recordUsage(_ usage: [Int64: TokenUsage]) async throws
     /// Deleting a token deletes the tokens it created, and theirs, in the same statement.
@@ -66,6 +69,17 @@ public protocol LatchkeyStorage: Sendable {
     /// tokens and users: first `.anything` once it is watching, `.unobservable` while it cannot
     /// watch, and `.anything` again when it can. Changes are seen within a second.
     func observeChanges(_ onChange: @escaping @Sendable (StorageChange) -> Void) async throws
+}
+
+/// A page of tokens and how many tokens match its query in all.
+public struct TokenPage: Equatable, Sendable {
+    public var tokens: [Token]
+    public var total: Int
+
+    public init(tokens: [Token], total: Int) {
+        self.tokens = tokens
+        self.total = total
+    }
 }
 
 extension LatchkeyStorage {

@@ -316,6 +316,10 @@ public struct TokenService: Sendable {
         try await storage.countTokens(query)
     }
 
+    public func page(_ query: TokenQuery) async throws -> TokenPage {
+        try await storage.tokenPage(query)
+    }
+
     public func find(uuid: UUID) async throws -> Token? {
         try await storage.token(uuid: uuid)
     }

@@ -26,6 +26,21 @@ public struct User: Sendable, Hashable, Identifiable {
         self.isAdmin = isAdmin
         self.created = created
     }
+
+    /// "First Last" without surrounding spaces or tabs (Django's `get_full_name()`); empty
+    /// for a user without names. Read on every `/api/users/me`: no Foundation on the way.
+    public var fullName: String {
+        let joined = firstName.isEmpty ? lastName : lastName.isEmpty ? firstName : "\(firstName) \(lastName)"
+        // Foundation's `.whitespaces`: the space separators and the tab.
+        let isSpace = { (scalar: Unicode.Scalar) in
+            scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator
+        }
+        let scalars = joined.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+            let last = scalars.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        return String(scalars[first...last])
+    }
 }
 
 /// A user about to be stored; the store assigns the id.

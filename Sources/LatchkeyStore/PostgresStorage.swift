@@ -163,13 +163,15 @@ public final class PostgresStorage: LatchkeyStorage {
             try await inTransaction { transaction in
                 if let maxLivePerOwner {
                     // The owner's row lock makes concurrent creations on every node take turns.
+                    // Counting stops at the limit: a creation costs no more for an owner of many tokens.
                     try await transaction.query(
                         "SELECT 1 FROM users WHERE id = \(token.ownerID) FOR UPDATE", logger: logger)
                     var live: Int64 = 0
                     for try await (count) in try await transaction.query(
                         """
-                        SELECT COUNT(*) FROM tokens WHERE user_id = \(token.ownerID)
+                        SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE user_id = \(token.ownerID)
                         AND (expires_us IS NULL OR expires_us > \(Columns.microseconds(token.created)))
+                        LIMIT \(Int64(maxLivePerOwner))) AS live
                         """, logger: logger
                     ).decode(Int64.self) {
                         live = count
@@ -232,6 +234,15 @@ public final class PostgresStorage: LatchkeyStorage {
     public func countTokens(_ query: TokenQuery) async throws -> Int {
         guard Columns.isStorable(query.key ?? "") else { return 0 }
         return try await count("SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)")
+    }
+
+    /// Two statements: a page past the end has no row to carry a window function's total.
+    /// A token created between them can make the total one more than the page shows, as
+    /// two requests would.
+    public func tokenPage(_ query: TokenQuery) async throws -> TokenPage {
+        async let total = countTokens(query)
+        let tokens = try await tokens(query)
+        return TokenPage(tokens: tokens, total: try await total)
     }
 
     /// In chunks of `usageChunk`, each its own transaction within the call deadline, in id
@@ -401,7 +412,7 @@ public final class PostgresStorage: LatchkeyStorage {
                     group.addTask { [self] in
                         while true {
                             try await Task.sleep(for: Self.heartbeatInterval)
-                            try? await run { [self] in
+                            _ = try? await run { [self] in
                                 try await client.query(
                                     "SELECT pg_notify(\(ChangeNotification.channel), \(heartbeat))", logger: logger)
                             }

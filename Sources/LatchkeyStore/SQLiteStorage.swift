@@ -11,6 +11,8 @@ import LatchkeyCore
 public final class SQLiteStorage: LatchkeyStorage {
     public let path: String
     private let pool: DatabasePool
+    /// Token creations, committed together when they arrive together.
+    private let creations: SQLiteGroupCommit
 
     /// Opens (creating if needed, mode 0600) the database at `path` and applies pending migrations.
     public init(path: String) throws {
@@ -31,6 +33,7 @@ public final class SQLiteStorage: LatchkeyStorage {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try SQLiteMigrations.migrator.migrate(pool)
+            creations = SQLiteGroupCommit(pool: pool)
         } catch let error as DatabaseError {
             throw StoreError.cannotOpen(location: path, reason: error.message ?? "\(error.resultCode)")
         }
@@ -170,13 +173,18 @@ public final class SQLiteStorage: LatchkeyStorage {
     public func insertToken(_ token: NewToken, maxLivePerOwner: Int?, recording events: [AuditEvent]) async throws
         -> Token
     {
-        try await pool.write { db in
+        try await creations.write { db in
             // One writer at a time: the count and the insert cannot interleave with another creation.
+            // Counting stops at the limit: a creation costs no more for an owner of many tokens.
             if let maxLivePerOwner,
                 try Int.fetchOne(
                     db,
-                    sql: "SELECT COUNT(*) FROM tokens WHERE user_id = ? AND (expires_us IS NULL OR expires_us > ?)",
-                    arguments: [token.ownerID, Columns.microseconds(token.created)]) ?? 0 >= maxLivePerOwner
+                    sql: """
+                        SELECT COUNT(*) FROM (SELECT 1 FROM tokens
+                        WHERE user_id = ? AND (expires_us IS NULL OR expires_us > ?) LIMIT ?) AS live
+                        """,
+                    arguments: [token.ownerID, Columns.microseconds(token.created), maxLivePerOwner]) ?? 0
+                    >= maxLivePerOwner
             {
                 throw StorageError.tokenLimitReached
             }
@@ -221,20 +229,35 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     public func tokens(_ query: TokenQuery) async throws -> [Token] {
         guard Columns.isStorable(query.key ?? "") else { return [] }
-        // Bound, so that each shape of query is compiled once and cached.
-        let request = SQLRequest<TokenRow>(
-            literal: """
-                SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions) ORDER BY id
-                LIMIT \(query.limit.map { max(0, $0) } ?? -1) OFFSET \(max(0, query.offset))
-                """, cached: true)
-        return try await pool.read { db in try request.fetchAll(db).map { try $0.token() } }
+        return try await pool.read { db in try Self.tokens(query, db) }
     }
 
     public func countTokens(_ query: TokenQuery) async throws -> Int {
         guard Columns.isStorable(query.key ?? "") else { return 0 }
-        let request = SQLRequest<Int>(
-            literal: "SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)", cached: true)
-        return try await pool.read { db in try request.fetchOne(db) ?? 0 }
+        return try await pool.read { db in try Self.countTokens(query, db) }
+    }
+
+    public func tokenPage(_ query: TokenQuery) async throws -> TokenPage {
+        guard Columns.isStorable(query.key ?? "") else { return TokenPage(tokens: [], total: 0) }
+        // One read transaction: one snapshot for both, one hop to a reader and back.
+        return try await pool.read { db in
+            TokenPage(tokens: try Self.tokens(query, db), total: try Self.countTokens(query, db))
+        }
+    }
+
+    // Bound, so that each shape of query is compiled once and cached.
+    private static func tokens(_ query: TokenQuery, _ db: Database) throws -> [Token] {
+        try SQLRequest<TokenRow>(
+            literal: """
+                SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions) ORDER BY id
+                LIMIT \(query.limit.map { max(0, $0) } ?? -1) OFFSET \(max(0, query.offset))
+                """, cached: true
+        ).fetchAll(db).map { try $0.token() }
+    }
+
+    private static func countTokens(_ query: TokenQuery, _ db: Database) throws -> Int {
+        try SQLRequest<Int>(literal: "SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)", cached: true)
+            .fetchOne(db) ?? 0
     }
 
     public func recordUsage(_ usage: [Int64: TokenUsage]) async throws {

@@ -8,7 +8,7 @@ import Synchronization
 /// Standard output for log lines without a write on the request path: lines collect in
 /// memory and a thread of their own writes them every 20 ms (at once past 256 KiB, which
 /// bounds the memory). `flush()` runs at exit; a crash loses at most the last 20 ms of lines.
-final class BufferedStandardOutput: TextOutputStream, Sendable {
+final class BufferedStandardOutput: Sendable {
     static let shared = BufferedStandardOutput()
     private static let limit = 256 * 1_024
 

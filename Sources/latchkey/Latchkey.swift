@@ -17,7 +17,7 @@ struct Latchkey: AsyncParsableCommand {
         // Every log line of every command passes through secret redaction, and is written
         // off the thread that logged it.
         LoggingSystem.bootstrap { label in
-            SecretRedactingLogHandler(StreamLogHandler(label: label, stream: BufferedStandardOutput.shared))
+            SecretRedactingLogHandler(LineLogHandler(label: label))
         }
         do {
             var command = try parseAsRoot()

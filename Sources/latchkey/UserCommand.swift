@@ -123,7 +123,7 @@ struct UserCommand: AsyncParsableCommand {
                     users.map { user in
                         [
                             "\(user.id)", user.username, user.email ?? "-",
-                            "\(user.firstName) \(user.lastName)".trimmingCharacters(in: .whitespaces),
+                            user.fullName,
                             user.isAdmin ? "yes" : "no", user.isActive ? "yes" : "no", Output.date(user.created),
                         ]
                     })

@@ -89,6 +89,9 @@ struct StencilaWireFormatTests {
         #expect(page("limit=2&offset=5").previous == "http://h/api/tokens/?limit=2&offset=3")
         #expect(page("b=1&a=x+y&limit=2").next(count: 9) == "http://h/api/tokens/?a=x+y&b=1&limit=2&offset=2")
         #expect(page("q=%C3%A9%2F&limit=1").next(count: 9) == "http://h/api/tokens/?limit=1&offset=1&q=%C3%A9%2F")
+        // Python's quote_plus("a&b~+ _.-") == "a%26b~%2B+_.-"
+        #expect(
+            page("q=a%26b~%2B+_.-&limit=1").next(count: 9) == "http://h/api/tokens/?limit=1&offset=1&q=a%26b~%2B+_.-")
     }
 }
 

@@ -193,6 +193,11 @@ struct StorageConformanceTests {
                 expiringUntil: start.addingTimeInterval(3 * 3600))
             #expect(try await storage.tokens(window) == Array(samTokens[2...3]), "after is exclusive, until inclusive")
             #expect(try await storage.countTokens(window) == 2)
+            let page = TokenQuery(ownerID: sam.id, limit: 2, offset: 1)
+            #expect(try await storage.tokenPage(page) == TokenPage(tokens: Array(samTokens[1..<3]), total: 5))
+            #expect(
+                try await storage.tokenPage(TokenQuery(ownerID: sam.id, limit: 2, offset: 10))
+                    == TokenPage(tokens: [], total: 5), "a page past the end still counts")
         }
     }
 
@@ -214,6 +219,36 @@ struct StorageConformanceTests {
             let events = try await storage.events(AuditQuery(userID: sam.id))
             #expect(events.map(\.tokenUUID) == [first.uuid])
             #expect(try await storage.countTokens(TokenQuery(ownerID: sam.id)) == 1)
+        }
+    }
+
+    /// Creations that arrive together may share a transaction (SQLite commits them as a
+    /// group): the limit still holds, and each refused one is undone alone, event and all.
+    @Test(arguments: TestBackend.available)
+    func concurrentCreationsKeepTheLimitAndTheirEvents(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let sam = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            let stored = try await withThrowingTaskGroup(of: UUID?.self) { group in
+                for _ in 0..<40 {
+                    group.addTask {
+                        let (draft, _) = newToken(owner: sam)
+                        let event = AuditEvent(
+                            at: start, kind: "token.created", userID: sam.id, tokenUUID: draft.uuid,
+                            origin: Origin(via: "test"))
+                        do {
+                            return try await storage.insertToken(draft, maxLivePerOwner: 7, recording: [event]).uuid
+                        } catch StorageError.tokenLimitReached {
+                            return nil
+                        }
+                    }
+                }
+                return try await group.reduce(into: Set<UUID>()) { if let uuid = $1 { $0.insert(uuid) } }
+            }
+            #expect(stored.count == 7)
+            #expect(Set(try await storage.tokens(TokenQuery(ownerID: sam.id)).map(\.uuid)) == stored)
+            let events = try await storage.events(AuditQuery(userID: sam.id))
+            #expect(events.count == 7)
+            #expect(Set(events.compactMap(\.tokenUUID)) == stored)
         }
     }
 

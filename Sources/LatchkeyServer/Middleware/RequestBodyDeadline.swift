@@ -5,12 +5,17 @@ import NIOHTTPTypes
 /// its head. The idle timeout alone cannot: a client trickling one byte every few
 /// seconds is never idle, and would hold its connection (and its request) forever.
 /// The time a handler takes to answer does not count; only reading the request.
+///
+/// The clock starts when a read ends with a request still incomplete: most requests
+/// arrive whole in one read, and then no timer is made and cancelled for them.
 final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
 
     private let deadline: TimeAmount
     private var timer: Scheduled<Void>?
+    /// Between a request's head and its end.
+    private var isReading = false
 
     init(deadline: TimeAmount) {
         self.deadline = deadline
@@ -19,26 +24,36 @@ final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
-            timer?.cancel()
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            timer = context.eventLoop.scheduleTask(in: deadline) { bound.value.close(promise: nil) }
+            stopTimer()
+            isReading = true
         case .body:
             break
         case .end:
-            timer?.cancel()
-            timer = nil
+            stopTimer()
+            isReading = false
         }
         context.fireChannelRead(data)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if isReading && timer == nil {
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleTask(in: deadline) { bound.value.close(promise: nil) }
+        }
+        context.fireChannelReadComplete()
+    }
+
+    private func stopTimer() {
         timer?.cancel()
         timer = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopTimer()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        stopTimer()
     }
 }

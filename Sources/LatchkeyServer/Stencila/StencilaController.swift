@@ -94,15 +94,11 @@ struct StencilaController {
         let principal = try dialect.principal(for: .manageTokens, context)
         let page = StencilaPagination(
             baseURL: configuration.externalBaseURL + request.uri.path, rawQuery: request.uri.query ?? "")
-        let owned = TokenQuery(ownerID: principal.user.id)
-        let count = try await services.tokens.count(owned)
-        var query = owned
-        query.limit = page.limit
-        query.offset = page.offset
-        let tokens = try await services.tokens.list(query)
+        let found = try await services.tokens.page(
+            TokenQuery(ownerID: principal.user.id, limit: page.limit, offset: page.offset))
         return StencilaTokenPage(
-            count: count, next: page.next(count: count), previous: page.previous,
-            results: tokens.map(StencilaToken.init))
+            count: found.total, next: page.next(count: found.total), previous: page.previous,
+            results: found.tokens.map(StencilaToken.init))
     }
 
     /// `GET /api/tokens/{token}/`: retrieve and refresh.

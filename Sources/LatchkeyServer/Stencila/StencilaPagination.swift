@@ -78,11 +78,24 @@ struct StencilaPagination {
         return baseURL + "?" + encoded.joined(separator: "&")
     }
 
-    /// Python's `quote_plus`: unreserved characters stay, spaces become `+`.
+    /// Python's `quote_plus`: unreserved characters stay, spaces become `+`, every other
+    /// UTF-8 byte is `%XX`.
     static func quotePlus(_ text: String) -> String {
-        var allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-~")
-        allowed.insert(" ")
-        let escaped = text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-        return escaped.replacingOccurrences(of: " ", with: "+")
+        let hex = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"),
+                UInt8(ascii: "~"):
+                bytes.append(byte)
+            case UInt8(ascii: " "):
+                bytes.append(UInt8(ascii: "+"))
+            default:
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -73,7 +73,7 @@ struct StencilaMe: ResponseEncodable {
         username = user.username
         firstName = user.firstName
         lastName = user.lastName
-        let fullName = "\(user.firstName) \(user.lastName)".trimmingCharacters(in: .whitespaces)
+        let fullName = user.fullName
         displayName = fullName.isEmpty ? user.username : fullName
         personalAccount = PersonalAccount(id: user.id, tier: 1)
         dateJoined = StencilaWire.date(user.created)

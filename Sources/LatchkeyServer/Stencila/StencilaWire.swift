@@ -7,9 +7,7 @@ import LatchkeyCore
 enum StencilaWire {
     /// `2022-02-08T20:42:43.123456Z`, or `2022-02-08T20:42:43Z` on a whole second (Django's `isoformat`).
     static func date(_ date: Date) -> String {
-        let time = UTCTimestamp(date)
-        guard time.microsecond != 0 else { return time.dateAndTime + "Z" }
-        return time.dateAndTime + "." + UTCTimestamp.pad(time.microsecond, 6) + "Z"
+        UTCTimestamp(date).isoFormat
     }
 
     /// The names shown for a user. Stencila's client requires non-empty first and

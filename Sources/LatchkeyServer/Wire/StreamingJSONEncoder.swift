@@ -65,23 +65,40 @@ private final class JSONSink {
     }
 
     /// Writes `value` where the cursor is (after a key, an element's comma, or at the top).
-    func write(_ value: some Encodable, depth: Int, codingPath: [any CodingKey]) throws {
-        switch value {
-        case let text as String: string(text)
-        case let flag as Bool: literal(flag ? "true" : "false")
-        case let number as Int: literal(String(number))
-        case let number as Int64: literal(String(number))
-        case let number as any BinaryInteger: literal("\(number)")
-        case let number as Double: try double(number, codingPath)
-        case let number as Float: try double(Double(number), codingPath)
-        case let url as URL: string(url.absoluteString)
-        case let data as Data: string(data.base64EncodedString())
-        default:
+    /// Known types are told apart by comparing types, not by casting: most values here are
+    /// structs and arrays, for which every failed cast (each a conformance search) cost more
+    /// than writing the value.
+    func write<T: Encodable>(_ value: T, depth: Int, codingPath: [any CodingKey]) throws {
+        if T.self == String.self {
+            string(unsafeBitCast(value, to: String.self))
+        } else if T.self == Bool.self {
+            literal(unsafeBitCast(value, to: Bool.self) ? "true" : "false")
+        } else if let text = Self.integerText(value) {
+            literal(text)
+        } else if T.self == Double.self {
+            try double(unsafeBitCast(value, to: Double.self), codingPath)
+        } else if T.self == Float.self {
+            try double(Double(unsafeBitCast(value, to: Float.self)), codingPath)
+        } else if T.self == URL.self {
+            string(unsafeBitCast(value, to: URL.self).absoluteString)
+        } else if T.self == Data.self {
+            string(unsafeBitCast(value, to: Data.self).base64EncodedString())
+        } else {
             let mark = bytes.count
             try value.encode(to: StreamingEncoder(sink: self, depth: depth, codingPath: codingPath))
             closeDeeper(than: depth)
             if bytes.count == mark { literal("{}") }  // Foundation's answer for a value that wrote nothing
         }
+    }
+
+    /// The decimal text of a standard library integer; nil for any other type.
+    private static func integerText<T>(_ value: T) -> String? {
+        func ifType<Integer: FixedWidthInteger>(_: Integer.Type) -> String? {
+            T.self == Integer.self ? String(unsafeBitCast(value, to: Integer.self)) : nil
+        }
+        return ifType(Int.self) ?? ifType(Int64.self) ?? ifType(Int32.self) ?? ifType(Int16.self) ?? ifType(Int8.self)
+            ?? ifType(UInt.self) ?? ifType(UInt64.self) ?? ifType(UInt32.self) ?? ifType(UInt16.self)
+            ?? ifType(UInt8.self)
     }
 
     func literal(_ text: String) {

@@ -35,8 +35,10 @@ struct UTCTimestamp: Equatable {
         self.microsecond = microsecond
     }
 
-    /// `2022-02-08T20:42:43`, without a zone or fraction (years past 9999 in full).
-    var dateAndTime: String {
+    /// `2022-02-08T20:42:43.123456Z`, as Python's `isoformat()` writes a UTC time with
+    /// Django REST Framework's `Z`: the fraction only when it is not zero, years past
+    /// 9999 in full. Written into one buffer: this runs for every date of every response.
+    var isoFormat: String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(27)
         Self.append(year, width: 4, to: &bytes)
@@ -50,25 +52,32 @@ struct UTCTimestamp: Equatable {
         Self.append(minute, width: 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
         Self.append(second, width: 2, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    static func pad(_ value: Int64, _ width: Int) -> String {
-        var bytes: [UInt8] = []
-        append(value, width: width, to: &bytes)
+        if microsecond != 0 {
+            bytes.append(UInt8(ascii: "."))
+            Self.append(microsecond, width: 6, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "Z"))
         return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `value`'s decimal digits, zero-padded to `width`; a sign first for a negative year.
     private static func append(_ value: Int64, width: Int, to bytes: inout [UInt8]) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        let start = bytes.count
         var magnitude = value.magnitude
+        var digits = 1
+        var power: UInt64 = 10
+        while magnitude >= power && digits < 20 {
+            digits += 1
+            power = power.multipliedReportingOverflow(by: 10).partialValue
+        }
+        for _ in digits..<max(width, digits) { bytes.append(UInt8(ascii: "0")) }
+        let end = bytes.count + digits
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var index = end
         repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            index -= 1
+            bytes[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
             magnitude /= 10
         } while magnitude > 0
-        while bytes.count - start < width { bytes.append(UInt8(ascii: "0")) }
-        bytes[start...].reverse()
     }
 }
