@@ -20,18 +20,21 @@ public struct TokenSecret: Sendable, Hashable {
     /// A fresh secret from the system CSPRNG.
     public static func generate() -> TokenSecret {
         let body = prefix + Base62.randomString(length: randomLength)
-        return TokenSecret(uncheckedValue: body + checksum(of: body))
+        return TokenSecret(uncheckedValue: body + checksum(of: body.utf8))
     }
 
     /// Accepts only well-formed secrets: right prefix, length, alphabet and checksum.
+    /// Every authenticated request checks this: it reads bytes and makes no string but the secret.
     public init?(_ candidate: some StringProtocol) {
-        let bytes = Array(candidate.utf8)
-        guard bytes.count == Self.length, candidate.hasPrefix(Self.prefix) else { return nil }
-        let bodyEnd = bytes.count - Self.checksumLength
-        guard bytes[Self.prefix.utf8.count...].allSatisfy(Base62.isDigit) else { return nil }
-        let body = String(decoding: bytes[..<bodyEnd], as: UTF8.self)
-        guard Self.checksum(of: body).utf8.elementsEqual(bytes[bodyEnd...]) else { return nil }
-        value = String(candidate)
+        guard candidate.utf8.count == Self.length else { return nil }
+        let value = String(candidate)
+        let bytes = value.utf8
+        let bodyStart = bytes.index(bytes.startIndex, offsetBy: Self.prefix.utf8.count)
+        let bodyEnd = bytes.index(bytes.startIndex, offsetBy: Self.length - Self.checksumLength)
+        guard bytes.starts(with: Self.prefix.utf8), bytes[bodyStart...].allSatisfy(Base62.isDigit),
+            Self.checksum(of: bytes[..<bodyEnd]).utf8.elementsEqual(bytes[bodyEnd...])
+        else { return nil }
+        self.value = value
     }
 
     private init(uncheckedValue: String) {
@@ -44,8 +47,8 @@ public struct TokenSecret: Sendable, Hashable {
     /// What the database stores instead of the secret.
     public var digest: TokenDigest { TokenDigest(of: value) }
 
-    static func checksum(of body: String) -> String {
-        Base62.encode(UInt64(CRC32.checksum(body.utf8)), width: checksumLength)
+    static func checksum(of body: some Sequence<UInt8>) -> String {
+        Base62.encode(UInt64(CRC32.checksum(body)), width: checksumLength)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LatchkeyCore
 import Testing
 
 @testable import LatchkeyServer
@@ -14,6 +15,8 @@ struct PresentedCredentialTests {
         #expect(PresentedCredential(authorization: "Token abc") == .token("abc"))
         #expect(PresentedCredential(authorization: "tOKEN  abc ") == .token("abc"))
         #expect(PresentedCredential(authorization: "Bearer abc") == .token("abc"))
+        #expect(PresentedCredential(authorization: "\tBEARER\tabc\t") == .token("abc"))
+        #expect(PresentedCredential(authorization: "Tokén abc") == .none, "the scheme is compared as ASCII bytes")
         #expect(PresentedCredential(authorization: "Token") == .malformed(.tokenWithoutCredentials))
         #expect(PresentedCredential(authorization: "Bearer a b") == .malformed(.tokenWithSpaces))
         #expect(PresentedCredential(authorization: "Basic") == .malformed(.basicWithoutCredentials))
@@ -92,6 +95,50 @@ struct StencilaWireFormatTests {
         // Python's quote_plus("a&b~+ _.-") == "a%26b~%2B+_.-"
         #expect(
             page("q=a%26b~%2B+_.-&limit=1").next(count: 9) == "http://h/api/tokens/?limit=1&offset=1&q=a%26b~%2B+_.-")
+    }
+}
+
+/// The bodies that write their JSON by hand write byte for byte what their `Encodable`
+/// conformances write: those stay the definition of the wire format.
+@Suite("Stencila bodies written by hand")
+struct StencilaHandWrittenBodyTests {
+    let encoder = StreamingJSONEncoder()
+
+    func expectSame(_ value: some JSONWritable) throws {
+        var json = JSONWriter()
+        value.write(to: &json)
+        #expect(String(buffer: json.buffer) == String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static let names = ["", "Sam", "O\"Brien \\ \u{01}\n\t", "Émile 😀", " padded\u{00A0}"]
+
+    @Test func me() throws {
+        for (index, name) in Self.names.enumerated() {
+            let user = User(
+                id: Int64(index) * 1_000_000_007, username: "user\(name)", email: nil, firstName: name,
+                lastName: Self.names[(index + 2) % Self.names.count], passwordHash: nil, isActive: true, isAdmin: false,
+                created: Date(microsecondsSince1970: 1_644_352_963_123_456 + Int64(index)))
+            try expectSame(StencilaMe(user))
+        }
+    }
+
+    @Test func tokensAndPages() throws {
+        let tokens = Self.names.enumerated().map { index, name in
+            StencilaToken(
+                Token(
+                    id: Int64(index), uuid: UUID(), key: "k\(index)\(name)", ownerID: Int64.max - Int64(index),
+                    title: name, kind: .app, scopes: [], created: Date(microsecondsSince1970: 1_644_352_963_000_000),
+                    expires: index.isMultiple(of: 2) ? nil : Date(microsecondsSince1970: 1_744_352_963_000_001),
+                    slidingLifetime: nil, lastUsed: nil, lastUsedIP: nil, digest: TokenDigest(of: "lk_\(index)"),
+                    sealedSecret: nil))
+        }
+        for token in tokens { try expectSame(token) }
+        try expectSame(StencilaTokenPage(count: 0, next: nil, previous: nil, results: []))
+        try expectSame(
+            StencilaTokenPage(
+                count: 5, next: "http://h/api/tokens/?limit=2&offset=4", previous: "http://h/api/tokens/?limit=2",
+                results: Array(tokens.prefix(2))))
+        try expectSame(StencilaTokenPage(count: 5, next: nil, previous: "p\"", results: tokens))
     }
 }
 

@@ -30,26 +30,35 @@ public enum PresentedCredential: Equatable, Sendable {
             self = .none
             return
         }
-        let parts = header.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        guard let scheme = parts.first?.lowercased() else {
+        // Bytes, as Django splits the header; one string made, the credential's.
+        let parts = header.utf8.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+        guard let scheme = parts.first else {
             self = .none
             return
         }
-        switch scheme {
-        case "token", "bearer":
+        if Self.isScheme(scheme, "token") || Self.isScheme(scheme, "bearer") {
             switch parts.count {
             case 1: self = .malformed(.tokenWithoutCredentials)
-            case 2: self = .token(String(parts[1]))
+            case 2: self = .token(String(Substring(parts[1])))
             default: self = .malformed(.tokenWithSpaces)
             }
-        case "basic":
+        } else if Self.isScheme(scheme, "basic") {
             switch parts.count {
             case 1: self = .malformed(.basicWithoutCredentials)
-            case 2: self = Self.basic(parts[1])
+            case 2: self = Self.basic(Substring(parts[1]))
             default: self = .malformed(.basicWithSpaces)
             }
-        default:
+        } else {
             self = .none
+        }
+    }
+
+    /// Whether `bytes` are `name` in any ASCII case (Django lowercases the scheme's bytes).
+    private static func isScheme(_ bytes: Substring.UTF8View, _ name: StaticString) -> Bool {
+        name.withUTF8Buffer { lowercase in
+            bytes.elementsEqual(lowercase) { byte, expected in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == expected
+            }
         }
     }
 

@@ -3,7 +3,7 @@ import Hummingbird
 import LatchkeyCore
 
 /// A token as Hub lists and retrieves it: never the secret.
-struct StencilaToken: ResponseEncodable {
+struct StencilaToken: JSONWritable {
     var user: Int64
     var id: String
     var created: String
@@ -16,6 +16,14 @@ struct StencilaToken: ResponseEncodable {
         expiry = token.expires.map(StencilaWire.date)
     }
 
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("user", user)
+        json.field("id", id)
+        json.field("created", created)
+        json.field("expiry", expiry)
+        json.endObject()
+    }
 }
 
 /// The answer to a successful `POST /api/tokens/`: the secret, shown this once.
@@ -42,16 +50,24 @@ struct StencilaCreatedToken: ResponseEncodable {
 }
 
 /// `GET /api/tokens/`: Django REST Framework's limit/offset page.
-struct StencilaTokenPage: ResponseEncodable {
+struct StencilaTokenPage: JSONWritable {
     var count: Int
     @NullWhenAbsent var next: String?
     @NullWhenAbsent var previous: String?
     var results: [StencilaToken]
 
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("count", count)
+        json.field("next", next)
+        json.field("previous", previous)
+        json.field("results", results)
+        json.endObject()
+    }
 }
 
 /// `GET /api/users/me`: Hub's `Me` object, the fields a token service knows.
-struct StencilaMe: ResponseEncodable {
+struct StencilaMe: JSONWritable {
     struct PersonalAccount: Encodable {
         var id: Int64
         var tier: Int
@@ -79,4 +95,22 @@ struct StencilaMe: ResponseEncodable {
         dateJoined = StencilaWire.date(user.created)
     }
 
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("id", id)
+        json.field("username", username)
+        json.field("firstName", firstName)
+        json.field("lastName", lastName)
+        json.field("displayName", displayName)
+        json.key("personalAccount")
+        json.beginObject()
+        json.field("id", personalAccount.id)
+        json.field("tier", personalAccount.tier)
+        json.endObject()
+        json.field("dateJoined", dateJoined)
+        json.field("lastLogin", lastLogin)
+        json.field("emailAddresses", emailAddresses)
+        json.field("linkedAccounts", linkedAccounts)
+        json.endObject()
+    }
 }

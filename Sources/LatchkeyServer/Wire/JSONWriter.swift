@@ -1,0 +1,155 @@
+import Hummingbird
+import NIOCore
+
+/// A response body that writes its JSON itself, straight into the response's buffer, for
+/// the bodies of the busiest routes (`/api/users/me`, a page of tokens). Through `Encodable`,
+/// every nested value costs a container box, generic metadata lookups and existentials: most
+/// of the CPU such a request spent above the framework's own. Tests check that `write(to:)`
+/// writes byte for byte what the type's `Encodable` conformance writes (through
+/// `StreamingJSONEncoder`), which stays the definition of the wire format.
+protocol JSONWritable: Encodable, ResponseGenerator {
+    func write(to json: inout JSONWriter)
+}
+
+extension JSONWritable {
+    func response(from request: Request, context: some RequestContext) -> Response {
+        var json = JSONWriter()
+        write(to: &json)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/json; charset=utf-8", .contentLength: String(json.buffer.readableBytes),
+            ],
+            body: .init(byteBuffer: json.buffer))
+    }
+}
+
+/// Members and elements written in order; a comma goes before each one that does not open
+/// its object or array.
+struct JSONWriter {
+    private(set) var buffer = ByteBuffer()
+    /// The last byte written, which decides whether a comma comes next.
+    private var last: UInt8 = 0
+
+    init() {
+        buffer.reserveCapacity(512)
+    }
+
+    mutating func beginObject() {
+        separate()
+        append(UInt8(ascii: "{"))
+    }
+
+    mutating func endObject() {
+        append(UInt8(ascii: "}"))
+    }
+
+    /// `"name":`; names are the wire's own literals, never escaped.
+    mutating func key(_ name: StaticString) {
+        separate()
+        append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { _ = buffer.writeBytes($0) }
+        append(UInt8(ascii: "\""))
+        append(UInt8(ascii: ":"))
+    }
+
+    mutating func field(_ name: StaticString, _ text: String) {
+        key(name)
+        string(text)
+    }
+
+    /// `null` when absent, as `NullWhenAbsent` writes it.
+    mutating func field(_ name: StaticString, _ text: String?) {
+        key(name)
+        if let text {
+            string(text)
+        } else {
+            buffer.writeString("null")
+            last = UInt8(ascii: "l")
+        }
+    }
+
+    mutating func field(_ name: StaticString, _ number: some FixedWidthInteger) {
+        key(name)
+        buffer.writeString(String(number))
+        last = UInt8(ascii: "0")
+    }
+
+    mutating func field(_ name: StaticString, _ texts: [String]) {
+        key(name)
+        append(UInt8(ascii: "["))
+        for text in texts {
+            separate()
+            string(text)
+        }
+        append(UInt8(ascii: "]"))
+    }
+
+    mutating func field(_ name: StaticString, _ values: [some JSONWritable]) {
+        key(name)
+        append(UInt8(ascii: "["))
+        for value in values { value.write(to: &self) }
+        append(UInt8(ascii: "]"))
+    }
+
+    private mutating func string(_ text: String) {
+        JSONText.append(text, to: &buffer)
+        last = UInt8(ascii: "\"")
+    }
+
+    private mutating func append(_ byte: UInt8) {
+        buffer.writeInteger(byte)
+        last = byte
+    }
+
+    private mutating func separate() {
+        guard last != 0, last != UInt8(ascii: "{"), last != UInt8(ascii: "["), last != UInt8(ascii: ":") else { return }
+        append(UInt8(ascii: ","))
+    }
+}
+
+/// Where JSON text is written: an array (the streaming encoder) or a response's buffer.
+protocol JSONBytes {
+    mutating func append(_ byte: UInt8)
+    mutating func append(contentsOf bytes: some Sequence<UInt8>)
+}
+
+extension [UInt8]: JSONBytes {}
+
+extension ByteBuffer: JSONBytes {
+    mutating func append(_ byte: UInt8) {
+        writeInteger(byte)
+    }
+
+    mutating func append(contentsOf bytes: some Sequence<UInt8>) {
+        writeBytes(bytes)
+    }
+}
+
+/// JSON string literals, as Foundation's encoder escapes them (`.withoutEscapingSlashes`).
+enum JSONText {
+    static func append(_ text: String, to bytes: inout some JSONBytes) {
+        bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copy those whole.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
+            case 0x0A: bytes.append(contentsOf: "\\n".utf8)
+            case 0x0D: bytes.append(contentsOf: "\\r".utf8)
+            case 0x09: bytes.append(contentsOf: "\\t".utf8)
+            case 0x08: bytes.append(contentsOf: "\\b".utf8)
+            case 0x0C: bytes.append(contentsOf: "\\f".utf8)
+            case 0..<0x20: bytes.append(contentsOf: Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
