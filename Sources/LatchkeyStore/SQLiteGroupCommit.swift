@@ -7,14 +7,16 @@ import Synchronization
 /// its own, so one that throws (a limit reached) is undone alone; each is answered only
 /// once its transaction has committed, and if that commit fails, all are answered with
 /// the failure. A write that arrives when none is committing starts at once: no delay
-/// is added to wait for company.
+/// is added to wait for company. Once queued, a write is done even if its caller's task is
+/// cancelled (a client that hung up still gets the token it asked for stored).
 final class SQLiteGroupCommit: Sendable {
     /// Bounds the time one transaction holds the write lock.
     static let maxBatch = 256
 
     private struct Job: Sendable {
         /// Runs inside the shared transaction; returns how to answer once it has committed.
-        let run: @Sendable (Database) -> @Sendable () -> Void
+        /// Throws only when its savepoint cannot be undone: then the whole batch fails.
+        let run: @Sendable (Database) throws -> @Sendable () -> Void
         let fail: @Sendable (any Error) -> Void
     }
 
@@ -29,7 +31,7 @@ final class SQLiteGroupCommit: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let job = Job(
                 run: { db in
-                    let result = Result { try Self.inSavepoint(db, work) }
+                    let result = try Self.inSavepoint(db, work)
                     return { continuation.resume(with: result) }
                 },
                 fail: { continuation.resume(throwing: $0) })
@@ -45,7 +47,7 @@ final class SQLiteGroupCommit: Sendable {
     private func commitWaiting() async {
         while let jobs = takeBatch() {
             do {
-                let answers = try await pool.write { db in jobs.map { $0.run(db) } }
+                let answers = try await pool.write { db in try jobs.map { try $0.run(db) } }
                 for answer in answers { answer() }
             } catch {
                 for job in jobs { job.fail(error) }
@@ -66,16 +68,18 @@ final class SQLiteGroupCommit: Sendable {
         }
     }
 
-    private static func inSavepoint<T>(_ db: Database, _ work: (Database) throws -> T) throws -> T {
+    /// `work`'s own outcome, its writes undone if it threw. Throws when they cannot be undone,
+    /// so that they are never committed with the others'.
+    private static func inSavepoint<T>(_ db: Database, _ work: (Database) throws -> T) throws -> Result<T, any Error> {
         try db.execute(sql: "SAVEPOINT grouped")
         do {
             let value = try work(db)
             try db.execute(sql: "RELEASE grouped")
-            return value
+            return .success(value)
         } catch {
-            try? db.execute(sql: "ROLLBACK TO grouped")
-            try? db.execute(sql: "RELEASE grouped")
-            throw error
+            try db.execute(sql: "ROLLBACK TO grouped")
+            try db.execute(sql: "RELEASE grouped")
+            return .failure(error)
         }
     }
 }

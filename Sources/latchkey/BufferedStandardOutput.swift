@@ -6,13 +6,16 @@ import Synchronization
 #endif
 
 /// Standard output for log lines without a write on the request path: lines collect in
-/// memory and a thread of their own writes them every 20 ms (at once past 256 KiB, which
-/// bounds the memory). `flush()` runs at exit; a crash loses at most the last 20 ms of lines.
+/// memory and a thread of their own writes them every 20 ms. A caller never writes and never
+/// waits for a write: past 1 MiB waiting (standard output stalled: a full pipe, a throttled
+/// log driver), lines are dropped and counted, and a line says how many once output moves
+/// again. Event loops log; one blocked in `write(2)` would stop serving. `flush()` runs at
+/// exit; a crash loses at most the last 20 ms of lines.
 final class BufferedStandardOutput: Sendable {
     static let shared = BufferedStandardOutput()
-    private static let limit = 256 * 1_024
+    private static let limit = 1_024 * 1_024
 
-    private let pending = Mutex<[UInt8]>([])
+    private let pending = Mutex<(bytes: [UInt8], dropped: Int)>(([], 0))
     /// One writer at a time, so that lines keep their order.
     private let writing = Mutex(())
 
@@ -29,18 +32,25 @@ final class BufferedStandardOutput: Sendable {
     }
 
     func write(_ text: String) {
-        let full = pending.withLock { pending in
-            pending.append(contentsOf: text.utf8)
-            return pending.count >= Self.limit
+        pending.withLock { pending in
+            if pending.bytes.count >= Self.limit {
+                pending.dropped += 1
+            } else {
+                pending.bytes.append(contentsOf: text.utf8)
+            }
         }
-        if full { flush() }
     }
 
     func flush() {
         writing.withLock { _ in
             let bytes = pending.withLock { pending in
-                defer { pending.removeAll(keepingCapacity: true) }
-                return pending
+                defer {
+                    pending.bytes.removeAll(keepingCapacity: true)
+                    pending.dropped = 0
+                }
+                guard pending.dropped > 0 else { return pending.bytes }
+                return pending.bytes
+                    + Array("latchkey: \(pending.dropped) log lines dropped: standard output did not keep up\n".utf8)
             }
             var offset = 0
             while offset < bytes.count {

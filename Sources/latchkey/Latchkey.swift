@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import LatchkeyServer
 import Logging
+import NIOCore
+import NIOPosix
 
 @main
 struct Latchkey: AsyncParsableCommand {
@@ -21,6 +23,18 @@ struct Latchkey: AsyncParsableCommand {
         }
         do {
             var command = try parseAsRoot()
+            if command is ServeCommand {
+                // Swift concurrency's jobs run on the event loops, so a request no longer hops
+                // from the loop that read it to the cooperative pool and back (a futex wake each
+                // way). NIO requires this once, on the main thread, before any job is queued:
+                // here, before the first `await`. Nothing in the server blocks a task: password
+                // hashing has threads of its own (`PasswordWorkerPool`), GRDB its queues, the
+                // log a writer thread that never makes a caller wait.
+                if !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
+                    Logger(label: "latchkey").warning(
+                        "Swift concurrency keeps its own threads: requests hop between them and the event loops")
+                }
+            }
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {

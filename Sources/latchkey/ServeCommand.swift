@@ -6,7 +6,6 @@ import LatchkeyServer
 import LatchkeyStore
 import Logging
 import NIOCore
-import NIOPosix
 import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
@@ -107,11 +106,6 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Swift concurrency's jobs run on the event loops, so a request no longer hops from
-        // the loop that read it to the cooperative pool and back (a futex wake each way).
-        // Nothing in the server blocks a task: password hashing has threads of its own
-        // (`PasswordWorkerPool`), GRDB its queues, logs a writer thread.
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         // Every setting first, so that a bad one fails before anything is opened or made.
         let configuration = try serverConfiguration()
         let tokenLimits = try self.tokenLimits()
