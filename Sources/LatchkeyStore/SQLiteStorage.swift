@@ -178,11 +178,11 @@ public final class SQLiteStorage: LatchkeyStorage {
             // Counting stops at the limit: a creation costs no more for an owner of many tokens.
             if let maxLivePerOwner,
                 try Int.fetchOne(
-                    db,
-                    sql: """
-                        SELECT COUNT(*) FROM (SELECT 1 FROM tokens
-                        WHERE user_id = ? AND (expires_us IS NULL OR expires_us > ?) LIMIT ?) AS live
-                        """,
+                    db.cachedStatement(
+                        sql: """
+                            SELECT COUNT(*) FROM (SELECT 1 FROM tokens
+                            WHERE user_id = ? AND (expires_us IS NULL OR expires_us > ?) LIMIT ?) AS live
+                            """),
                     arguments: [token.ownerID, Columns.microseconds(token.created), maxLivePerOwner]) ?? 0
                     >= maxLivePerOwner
             {

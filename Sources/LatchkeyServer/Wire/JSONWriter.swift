@@ -24,12 +24,13 @@ extension JSONWritable {
     }
 }
 
-/// Members and elements written in order; a comma goes before each one that does not open
+/// Members and elements written in order, each after a comma unless it is the first of
 /// its object or array.
 struct JSONWriter {
     private(set) var buffer = ByteBuffer()
-    /// The last byte written, which decides whether a comma comes next.
-    private var last: UInt8 = 0
+    /// Whether a value (or a whole object or array) was written last: what comes next
+    /// follows a comma.
+    private var afterValue = false
 
     init() {
         buffer.reserveCapacity(512)
@@ -37,20 +38,23 @@ struct JSONWriter {
 
     mutating func beginObject() {
         separate()
-        append(UInt8(ascii: "{"))
+        buffer.writeInteger(UInt8(ascii: "{"))
+        afterValue = false
     }
 
     mutating func endObject() {
-        append(UInt8(ascii: "}"))
+        buffer.writeInteger(UInt8(ascii: "}"))
+        afterValue = true
     }
 
     /// `"name":`; names are the wire's own literals, never escaped.
     mutating func key(_ name: StaticString) {
         separate()
-        append(UInt8(ascii: "\""))
+        buffer.writeInteger(UInt8(ascii: "\""))
         name.withUTF8Buffer { _ = buffer.writeBytes($0) }
-        append(UInt8(ascii: "\""))
-        append(UInt8(ascii: ":"))
+        buffer.writeInteger(UInt8(ascii: "\""))
+        buffer.writeInteger(UInt8(ascii: ":"))
+        afterValue = false
     }
 
     mutating func field(_ name: StaticString, _ text: String) {
@@ -65,46 +69,42 @@ struct JSONWriter {
             string(text)
         } else {
             buffer.writeString("null")
-            last = UInt8(ascii: "l")
+            afterValue = true
         }
     }
 
     mutating func field(_ name: StaticString, _ number: some FixedWidthInteger) {
         key(name)
         buffer.writeString(String(number))
-        last = UInt8(ascii: "0")
+        afterValue = true
     }
 
     mutating func field(_ name: StaticString, _ texts: [String]) {
         key(name)
-        append(UInt8(ascii: "["))
+        buffer.writeInteger(UInt8(ascii: "["))
         for text in texts {
             separate()
             string(text)
         }
-        append(UInt8(ascii: "]"))
+        buffer.writeInteger(UInt8(ascii: "]"))
+        afterValue = true
     }
 
     mutating func field(_ name: StaticString, _ values: [some JSONWritable]) {
         key(name)
-        append(UInt8(ascii: "["))
+        buffer.writeInteger(UInt8(ascii: "["))
         for value in values { value.write(to: &self) }
-        append(UInt8(ascii: "]"))
+        buffer.writeInteger(UInt8(ascii: "]"))
+        afterValue = true
     }
 
     private mutating func string(_ text: String) {
         JSONText.append(text, to: &buffer)
-        last = UInt8(ascii: "\"")
-    }
-
-    private mutating func append(_ byte: UInt8) {
-        buffer.writeInteger(byte)
-        last = byte
+        afterValue = true
     }
 
     private mutating func separate() {
-        guard last != 0, last != UInt8(ascii: "{"), last != UInt8(ascii: "["), last != UInt8(ascii: ":") else { return }
-        append(UInt8(ascii: ","))
+        if afterValue { buffer.writeInteger(UInt8(ascii: ",")) }
     }
 }
 
