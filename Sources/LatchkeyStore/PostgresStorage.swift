@@ -236,13 +236,13 @@ public final class PostgresStorage: LatchkeyStorage {
         return try await count("SELECT COUNT(*) FROM tokens WHERE \(conditions: query.conditions)")
     }
 
-    /// Two statements: a page past the end has no row to carry a window function's total.
-    /// A token created between them can make the total one more than the page shows, as
-    /// two requests would.
+    /// Two statements, one after the other: a page past the end has no row to carry a window
+    /// function's total. A token created between them can make the total one more than the
+    /// page shows, as two requests would. Not concurrently: with the connection lost, two
+    /// waits on the pool at once once outlived the call deadline (a compat run hung).
     public func tokenPage(_ query: TokenQuery) async throws -> TokenPage {
-        async let total = countTokens(query)
-        let tokens = try await tokens(query)
-        return TokenPage(tokens: tokens, total: try await total)
+        let total = try await countTokens(query)
+        return TokenPage(tokens: try await tokens(query), total: total)
     }
 
     /// In chunks of `usageChunk`, each its own transaction within the call deadline, in id

@@ -138,6 +138,16 @@ class Latchkey:
                 raise RuntimeError(f"{path} never answered {status}: " + self.log_path.read_text())
             time.sleep(0.1)
 
+    def log_text(self, containing: str = "", seconds: float = 5) -> str:
+        """The server's log so far; with `containing`, once it holds that text, for at most
+        `seconds` (lines reach the file from a writer thread every 20 ms, not as they happen)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            text = self.log_path.read_text()
+            if containing in text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.02)
+
     def cli(self, *args: str, stdin: str = "") -> str:
         result = run_cli(self.database, *args, stdin=stdin, env=self.env)
         assert result.returncode == 0, result.stderr

@@ -88,7 +88,7 @@ def test_unreachable_at_start_then_lost_mid_run(tmp_path):
         server.wait_until("/healthz")
         assert requests.get(server.base + "/readyz").status_code == 503
         server.wait_until("/readyz", status=503)
-        log = server.log_path.read_text()
+        log = server.log_text(containing="Cannot prepare the database; retrying")
         assert "Cannot prepare the database; retrying" in log
         assert "connection refused" in log
         assert "latchkey-test-password" not in log, "the password never reaches a log"
