@@ -456,20 +456,14 @@ public final class PostgresStorage: LatchkeyStorage {
         _ deadline: Duration, _ body: @Sendable @escaping () async throws -> T
     ) async throws -> T {
         let location = self.location
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask {
-                do {
-                    return try await body()
-                } catch let error as PSQLError where Self.isConnectivity(error) {
-                    throw StorageUnavailable(reason: "\(location): \(location.explain(error))")
-                }
+        return try await answer(
+            within: deadline, orThrow: StorageUnavailable(reason: "\(location): no answer within \(deadline)")
+        ) {
+            do {
+                return try await body()
+            } catch let error as PSQLError where Self.isConnectivity(error) {
+                throw StorageUnavailable(reason: "\(location): \(location.explain(error))")
             }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                throw StorageUnavailable(reason: "\(location): no answer within \(deadline)")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
         }
     }
 

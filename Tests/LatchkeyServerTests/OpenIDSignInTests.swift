@@ -4,6 +4,7 @@ import HummingbirdTesting
 import LatchkeyCore
 import LatchkeyServer
 import LatchkeyTestSupport
+import NIOCore
 import Testing
 
 /// `POST /api/tokens/` with `openid`, against a real provider on a loopback port
@@ -22,6 +23,8 @@ struct OpenIDSignInTests {
 
     func withProvider(
         keys: KeySource = .published, linkByEmail: Bool = false,
+        // Generous by default: a loaded test machine can take over a second to answer on loopback.
+        fetchTimeout: TimeAmount = .seconds(15),
         _ body: @Sendable @escaping (FakeOpenIDProvider, LatchkeyServices, any TestClientProtocol) async throws -> Void
     ) async throws {
         let provider = try await FakeOpenIDProvider.start()
@@ -39,7 +42,7 @@ struct OpenIDSignInTests {
                         issuer: provider.issuer, audiences: ["latchkey-test", "other-app"], jwksURL: jwksURL,
                         linkByEmail: linkByEmail)
                 ],
-                clock: clock, fetchTimeout: .seconds(1))
+                clock: clock, fetchTimeout: fetchTimeout)
             let services = LatchkeyServices(
                 storage: storage, secretBox: nil, hasher: fastPasswordHasher, clock: clock, openID: verifier)
             let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
@@ -209,7 +212,7 @@ struct OpenIDSignInTests {
         let silent = try ListeningSocket()  // accepts connections, never answers
         defer { silent.close() }
         for url in ["http://127.0.0.1:\(closedPort)/jwks", "http://127.0.0.1:\(silent.port)/jwks"] {
-            try await withProvider(keys: .url(url)) { provider, _, client in
+            try await withProvider(keys: .url(url), fetchTimeout: .seconds(1)) { provider, _, client in
                 let started = ContinuousClock.now
                 let (status, body) = try await signIn(client, try await provider.sign(provider.claims(now: clock.now)))
                 #expect(status == .serviceUnavailable)
