@@ -1,13 +1,11 @@
 import CoreMetrics
-import Synchronization
 
 /// The domain's counters. Labels carry outcomes and kinds only: never a secret,
 /// a username or anything else a client chose.
 public struct LatchkeyMetrics: Sendable {
     let factory: any MetricsFactory
-    /// The verification counter of each outcome, made once: every authenticated request
-    /// counts one, and making a counter looks it up in the registry.
-    private let verifications = CountersByOutcome()
+    /// Every authenticated request counts one verification.
+    private let verifications = MadeOnce<String, Counter>()
 
     /// - Parameter factory: where the counters go (the server's Prometheus registry).
     public init(factory: any MetricsFactory) {
@@ -18,7 +16,7 @@ public struct LatchkeyMetrics: Sendable {
     public static let none = LatchkeyMetrics(factory: NOOPMetricsHandler.instance)
 
     func verification(_ outcome: String) {
-        verifications.counter(outcome) {
+        verifications.value(for: outcome) {
             Counter(label: "latchkey_token_verifications_total", dimensions: [("outcome", outcome)], factory: factory)
         }.increment()
     }
@@ -45,19 +43,5 @@ extension LatchkeyMetrics {
     /// OpenID Connect sign-ins are counted by the dialect that verifies them.
     public func openIDLogin(succeeded: Bool) {
         login(method: "openid", succeeded: succeeded)
-    }
-}
-
-/// Counters keyed by outcome, each made the first time it is counted.
-private final class CountersByOutcome: Sendable {
-    private let made = Mutex<[String: Counter]>([:])
-
-    func counter(_ outcome: String, make: () -> Counter) -> Counter {
-        made.withLock { made in
-            if let counter = made[outcome] { return counter }
-            let counter = make()
-            made[outcome] = counter
-            return counter
-        }
     }
 }

@@ -46,18 +46,32 @@ public final class TokenCache: Sendable {
     private struct State {
         var entries: [TokenDigest: Entry] = [:]
         var digestsByTokenID: [Int64: TokenDigest] = [:]
+        /// So that a change to one owner evicts their tokens without a scan of every entry.
+        var digestsByOwnerID: [Int64: Set<TokenDigest>] = [:]
         var unknown: [TokenDigest: Date] = [:]
         var isObserving = false
         /// Moves on every eviction: a read that began before one must not be remembered after it.
         var generation: UInt64 = 0
 
+        mutating func insert(_ entry: Entry, for digest: TokenDigest) {
+            if entries.updateValue(entry, forKey: digest) == nil {
+                digestsByTokenID[entry.token.id] = digest
+                digestsByOwnerID[entry.owner.id, default: []].insert(digest)
+            }
+        }
+
         mutating func forget(_ digest: TokenDigest) {
-            if let entry = entries.removeValue(forKey: digest) { digestsByTokenID[entry.token.id] = nil }
+            guard let entry = entries.removeValue(forKey: digest) else { return }
+            digestsByTokenID[entry.token.id] = nil
+            let ownerID = entry.owner.id
+            digestsByOwnerID[ownerID]?.remove(digest)
+            if digestsByOwnerID[ownerID]?.isEmpty == true { digestsByOwnerID[ownerID] = nil }
         }
 
         mutating func clear() {
             entries.removeAll()
             digestsByTokenID.removeAll()
+            digestsByOwnerID.removeAll()
             unknown.removeAll()
             generation &+= 1
         }
@@ -110,8 +124,7 @@ public final class TokenCache: Sendable {
                 // Forget a tenth, in hash order (effectively at random): amortised constant time.
                 for digest in state.entries.keys.prefix(max(1, limits.capacity / 10)) { state.forget(digest) }
             }
-            state.entries[digest] = Entry(token: token, owner: owner, cachedAt: now)
-            state.digestsByTokenID[token.id] = digest
+            state.insert(Entry(token: token, owner: owner, cachedAt: now), for: digest)
         }
     }
 
@@ -131,12 +144,10 @@ public final class TokenCache: Sendable {
             switch change {
             case .tokensDeleted(let ids):
                 for id in ids {
-                    if let digest = state.digestsByTokenID.removeValue(forKey: id) {
-                        state.entries[digest] = nil
-                    }
+                    if let digest = state.digestsByTokenID[id] { state.forget(digest) }
                 }
             case .userChanged(let id):
-                for (digest, entry) in state.entries where entry.owner.id == id { state.forget(digest) }
+                for digest in state.digestsByOwnerID[id] ?? [] { state.forget(digest) }
             case .anything:
                 state.clear()
                 state.isObserving = true

@@ -279,14 +279,25 @@ public struct TokenService: Sendable {
 
     /// Evicts from this node's cache what other processes change, until cancelled. While
     /// changes cannot be observed (the database is unreachable) the cache answers nothing;
-    /// it tries again every `retryInterval`.
-    public func followStorageChanges(retryInterval: Duration = .seconds(1)) async {
+    /// it tries again every `retryInterval`. `onLoss` hears why following stopped, once
+    /// when it was following and once for the first of a run of failed attempts.
+    public func followStorageChanges(
+        retryInterval: Duration = .seconds(1), onLoss: @Sendable (any Error) -> Void = { _ in }
+    ) async {
         guard let cache else { return }
+        var isRetrying = false
         while !Task.isCancelled {
+            var loss: any Error = StorageUnavailable(reason: "the connection that observes changes closed")
             do {
                 try await storage.observeChanges { change in cache.apply(change) }
-            } catch {}
+            } catch {
+                loss = error
+            }
+            let wasFollowing = cache.isAnswering
             cache.apply(.unobservable)
+            guard !Task.isCancelled else { return }
+            if wasFollowing || !isRetrying { onLoss(loss) }
+            isRetrying = true
             try? await Task.sleep(for: retryInterval)
         }
     }

@@ -22,7 +22,7 @@ public func buildApplication(
                 idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "latchkey"),
         services: storageServices + [
-            StorageChangeFollower(tokens: services.tokens),
+            StorageChangeFollower(tokens: services.tokens, logger: logger),
             UsageFlusher(tokens: services.tokens, interval: configuration.usageFlushInterval, logger: logger),
             TokenGarbageCollector(
                 tokens: services.tokens, grace: configuration.garbageCollectionGrace,

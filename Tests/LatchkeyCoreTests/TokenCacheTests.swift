@@ -140,6 +140,19 @@ struct TokenCacheTests {
         if case .miss(let ticket) = tokens.lookup(last) { tokens.remember(nil, for: last, ticket: ticket) }
         #expect(isUnknown(last, in: tokens), "a full set of unknown digests starts again, it does not stop")
     }
+
+    @Test func anOwnersChangeFindsEveryTokenStillHeldAfterTheBoundForgotSome() {
+        let tokens = TokenCache(limits: limits, clock: clock)
+        tokens.apply(.anything)
+        let entries = (1...250).map { entry(id: Int64($0), owner: Int64($0 % 2)) }
+        for item in entries { cache(item, in: tokens) }
+        let heldOfOwnerOne = entries.filter { $0.2.id == 1 && isKnown($0.0, in: tokens) }
+        let heldOfOwnerZero = entries.filter { $0.2.id == 0 && isKnown($0.0, in: tokens) }
+        #expect(!heldOfOwnerOne.isEmpty && !heldOfOwnerZero.isEmpty)
+        tokens.apply(.userChanged(1))
+        #expect(heldOfOwnerOne.allSatisfy { !isKnown($0.0, in: tokens) })
+        #expect(tokens.count == heldOfOwnerZero.count, "the other owner's tokens stay")
+    }
 }
 
 /// The cache inside `TokenService` and `AccountService` on one node (a real SQLite file);

@@ -1,6 +1,7 @@
 import Foundation
 import LatchkeyCore
 import LatchkeyTestSupport
+import Synchronization
 import Testing
 
 @testable import LatchkeyStore
@@ -10,9 +11,11 @@ import Testing
 /// (On SQLite the second "node" stands for the CLI or another process on the same file.)
 @Suite("Token cache across nodes", .serialized, .removingScratchDirectories)
 struct TokenCacheAcrossNodesTests {
-    struct Node: Sendable {
+    final class Node: Sendable {
         let tokens: TokenService
         let accounts: AccountService
+        /// Why following changes stopped, each time it was reported.
+        let losses = Mutex<[String]>([])
         var cache: TokenCache { tokens.cache! }
 
         init(_ storage: any LatchkeyStorage) {
@@ -37,8 +40,13 @@ struct TokenCacheAcrossNodesTests {
         try await backend.withNodes { first, second in
             let (one, two) = (Node(first), Node(second))
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await one.tokens.followStorageChanges(retryInterval: retryInterval) }
-                group.addTask { await two.tokens.followStorageChanges(retryInterval: retryInterval) }
+                for node in [one, two] {
+                    group.addTask {
+                        await node.tokens.followStorageChanges(retryInterval: retryInterval) { error in
+                            node.losses.withLock { $0.append("\(error)") }
+                        }
+                    }
+                }
                 // Set-up, not the property under test: a loaded machine may take a while to start them.
                 #expect(try await within(.seconds(30)) { one.cache.isAnswering && two.cache.isAnswering })
                 try await body(one, two, first)
@@ -136,6 +144,7 @@ struct TokenCacheAcrossNodesTests {
                     WHERE application_name = '\(postgres.listenerName)'
                     """)
             #expect(try await within(.seconds(1)) { !one.cache.isAnswering })
+            #expect(try await within(.seconds(1)) { one.losses.withLock { $0.count } == 1 }, "the loss is reported")
             try await postgres.execute(unsafeSQL: "DELETE FROM tokens WHERE id = \(issued.token.id)")
             #expect(try await one.outcome(issued.secret) == "unknown")
 
@@ -143,6 +152,7 @@ struct TokenCacheAcrossNodesTests {
             let again = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
             #expect(try await one.outcome(again.secret) == "valid")
             #expect(one.cache.count == 1)
+            #expect(one.losses.withLock { $0.count } == 1, "once")
         }
     }
 }

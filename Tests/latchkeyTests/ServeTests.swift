@@ -123,11 +123,25 @@ extension ServeTests {
         #expect(closed, "a body trickled a byte at a time held the connection for 20 s")
         #expect(ContinuousClock.now - started < .seconds(15))
     }
+
+    @Test func aHeadTrickledSlowerThanTheRequestTimeoutIsCutOff() async throws {
+        let server = try ServerProcess(
+            arguments: ["--idle-timeout", "60s", "--request-timeout", "2s"], in: try makeScratchDirectory())
+        #expect(await server.waitUntilListening(), "\(server.printed)")
+        defer { _ = server.stop() }
+        let started = ContinuousClock.now
+        // Each trickled byte lengthens the value of a header that never ends.
+        let closed = try readUntilClosed(
+            port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a", within: 20,
+            tricklingEvery: true)
+        #expect(closed, "a head trickled a byte at a time held the connection for 20 s")
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
 }
 
 /// Connects, sends `text`, and reads until the server closes the connection (true) or
 /// `seconds` pass (false).
-/// With `tricklingEvery`, one more byte of body follows after each second without an answer.
+/// With `tricklingEvery`, one more byte follows after each second without an answer.
 private func readUntilClosed(
     port: Int, sending text: String, within seconds: Int, tricklingEvery: Bool = false
 ) throws -> Bool {

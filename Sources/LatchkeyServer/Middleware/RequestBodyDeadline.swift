@@ -1,13 +1,15 @@
 import NIOCore
 import NIOHTTPTypes
 
-/// Closes a connection whose request body does not arrive in full within `deadline` of
-/// its head. The idle timeout alone cannot: a client trickling one byte every few
+/// Closes a connection whose request head, or whose body, does not arrive in full within
+/// `deadline`. The idle timeout alone cannot: a client trickling one byte every few
 /// seconds is never idle, and would hold its connection (and its request) forever.
 /// The time a handler takes to answer does not count; only reading the request.
 ///
 /// The clock starts when a read ends with a request still incomplete: most requests
-/// arrive whole in one read, and then no timer is made and cancelled for them.
+/// arrive whole in one read, and then no timer is made and cancelled for them. This
+/// handler sits after the HTTP decoder, so a head still arriving shows as a read that
+/// ended with no part decoded: the decoder is holding the bytes.
 final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -16,12 +18,15 @@ final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler 
     private var timer: Scheduled<Void>?
     /// Between a request's head and its end.
     private var isReading = false
+    /// Whether a part was decoded since the last read ended.
+    private var decodedAPart = false
 
     init(deadline: TimeAmount) {
         self.deadline = deadline
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        decodedAPart = true
         switch unwrapInboundIn(data) {
         case .head:
             stopTimer()
@@ -36,7 +41,9 @@ final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if isReading && timer == nil {
+        let headIsArriving = !decodedAPart
+        decodedAPart = false
+        if (isReading || headIsArriving) && timer == nil {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             timer = context.eventLoop.scheduleTask(in: deadline) { bound.value.close(promise: nil) }
         }

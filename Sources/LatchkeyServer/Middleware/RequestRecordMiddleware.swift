@@ -1,7 +1,7 @@
 import CoreMetrics
 import Hummingbird
+import LatchkeyCore
 import Logging
-import Synchronization
 
 /// Records every request once it is answered: counts it by route pattern, method and
 /// status, times it, and writes one info line — `GET /api/tokens/{token} 200`. The
@@ -10,9 +10,8 @@ import Synchronization
 /// headers. The log handler redacts secrets in every line as well (`SecretRedactingLogHandler`).
 struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware {
     let factory: any MetricsFactory
-    /// The counter and timer of each route, method and status, made once: making them
-    /// looked them up in the registry on every request.
-    private let recorders = RequestRecorders()
+    /// Routes are registered patterns and statuses three digits: a small, bounded set.
+    private let recorders = MadeOnce<RecorderKey, (Counter, Timer)>()
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -40,7 +39,16 @@ struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware {
         let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         let route = context.endpointPath ?? "unmatched"
         let method = request.method.rawValue
-        let (counter, timer) = recorders.recorders(route: route, method: method, status: status, factory: factory)
+        let (counter, timer) = recorders.value(for: RecorderKey(route: route, method: method, status: status)) {
+            (
+                Counter(
+                    label: "http_requests_total",
+                    dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
+                Timer(
+                    label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)],
+                    factory: factory)
+            )
+        }
         counter.increment()
         timer.recordNanoseconds(nanoseconds)
         if context.logger.logLevel <= .info {
@@ -49,28 +57,8 @@ struct RequestRecordMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Routes are registered patterns and statuses three digits: a small, bounded set.
-private final class RequestRecorders: Sendable {
-    private struct Key: Hashable {
-        var route: String
-        var method: String
-        var status: Int
-    }
-
-    private let made = Mutex<[Key: (Counter, Timer)]>([:])
-
-    func recorders(route: String, method: String, status: Int, factory: any MetricsFactory) -> (Counter, Timer) {
-        let key = Key(route: route, method: method, status: status)
-        if let found = made.withLock({ $0[key] }) { return found }
-        let pair = (
-            Counter(
-                label: "http_requests_total",
-                dimensions: [("route", route), ("method", method), ("status", String(status))], factory: factory),
-            Timer(
-                label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)],
-                factory: factory)
-        )
-        made.withLock { $0[key] = pair }
-        return pair
-    }
+private struct RecorderKey: Hashable {
+    var route: String
+    var method: String
+    var status: Int
 }
