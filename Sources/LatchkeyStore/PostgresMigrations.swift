@@ -153,6 +153,12 @@ enum PostgresMigrations {
                 FOR EACH ROW EXECUTE FUNCTION latchkey_user_changed()
                 """,
             ]),
+        Migration(
+            name: "8-owner-listing",
+            statements: [
+                // A page of an owner's tokens is read in order from the index and stops at its end.
+                "CREATE INDEX tokens_by_owner ON tokens (user_id, id)"
+            ]),
     ]
 
     /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's

@@ -117,6 +117,11 @@ enum SQLiteMigrations {
             // the token cache through `data_version`; PostgreSQL's migration adds NOTIFY triggers.)
             try db.execute(sql: "CREATE INDEX tokens_by_owner_and_expiry ON tokens (user_id, expires_us)")
         }
+        migrator.registerMigration("8-owner-listing") { db in
+            // A page of an owner's tokens is read in order from the index and stops at its end;
+            // without it every token of the owner was read and sorted for each page.
+            try db.execute(sql: "CREATE INDEX tokens_by_owner ON tokens (user_id, id)")
+        }
         return migrator
     }
 }

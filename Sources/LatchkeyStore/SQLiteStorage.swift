@@ -247,12 +247,15 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     // Bound, so that each shape of query is compiled once and cached.
     private static func tokens(_ query: TokenQuery, _ db: Database) throws -> [Token] {
-        try SQLRequest<TokenRow>(
+        try tokensRequest(query).fetchAll(db).map { try $0.token() }
+    }
+
+    private static func tokensRequest(_ query: TokenQuery) -> SQLRequest<TokenRow> {
+        SQLRequest<TokenRow>(
             literal: """
                 SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions) ORDER BY id
                 LIMIT \(query.limit.map { max(0, $0) } ?? -1) OFFSET \(max(0, query.offset))
-                """, cached: true
-        ).fetchAll(db).map { try $0.token() }
+                """, cached: true)
     }
 
     private static func countTokens(_ query: TokenQuery, _ db: Database) throws -> Int {
@@ -415,6 +418,15 @@ public final class SQLiteStorage: LatchkeyStorage {
                     WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'grdb_migrations'
                     """)
             return try Dictionary(uniqueKeysWithValues: tables.map { ($0, try db.columns(in: $0).map(\.name)) })
+        }
+    }
+
+    /// How SQLite plans to read a page of tokens: one line per step.
+    func plan(of query: TokenQuery) async throws -> [String] {
+        try await pool.read { db in
+            let statement = try Self.tokensRequest(query).makePreparedRequest(db).statement
+            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + statement.sql, arguments: statement.arguments)
+                .map { $0["detail"] }
         }
     }
 }

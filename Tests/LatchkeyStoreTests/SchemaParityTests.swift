@@ -1,4 +1,5 @@
 import Foundation
+import LatchkeyCore
 import LatchkeyTestSupport
 import Testing
 
@@ -21,6 +22,17 @@ struct SchemaParityTests {
         ] {
             let stored = try #require(tables[table], "\(table)")
             #expect(Set(columns).subtracting(stored).isEmpty, "\(table) lacks columns a row record reads")
+        }
+    }
+
+    /// An owner with many tokens (a CI system's) pages through them at the cost of a page,
+    /// not of all their tokens, read and sorted for every page.
+    @Test func aPageOfAnOwnersTokensIsReadInOrderFromAnIndex() async throws {
+        let storage = try makeSQLiteStorage()
+        for query in [TokenQuery(ownerID: 1, limit: 50, offset: 100), TokenQuery(ownerID: 1, kind: .app, limit: 50)] {
+            let plan = try await storage.plan(of: query)
+            #expect(plan.contains { $0.contains("USING INDEX tokens_by_owner ") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
         }
     }
 

@@ -49,11 +49,19 @@ struct JSONWriter {
 
     /// `"name":`; names are the wire's own literals, never escaped.
     mutating func key(_ name: StaticString) {
-        separate()
-        buffer.writeInteger(UInt8(ascii: "\""))
-        name.withUTF8Buffer { _ = buffer.writeBytes($0) }
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeInteger(UInt8(ascii: ":"))
+        // In one write: each write to a buffer checks its capacity and uniqueness.
+        let comma = afterValue ? 1 : 0
+        let length = comma + name.utf8CodeUnitCount + 3
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
+            if comma == 1 { out[0] = UInt8(ascii: ",") }
+            out[comma] = UInt8(ascii: "\"")
+            name.withUTF8Buffer {
+                UnsafeMutableRawBufferPointer(rebasing: out[(comma + 1)...]).copyMemory(from: .init($0))
+            }
+            out[length - 2] = UInt8(ascii: "\"")
+            out[length - 1] = UInt8(ascii: ":")
+            return length
+        }
         afterValue = false
     }
 
@@ -112,9 +120,17 @@ struct JSONWriter {
 protocol JSONBytes {
     mutating func append(_ byte: UInt8)
     mutating func append(contentsOf bytes: some Sequence<UInt8>)
+    /// `"text"`, for text that needs no escape.
+    mutating func appendQuoted(_ text: UnsafeBufferPointer<UInt8>)
 }
 
-extension [UInt8]: JSONBytes {}
+extension [UInt8]: JSONBytes {
+    mutating func appendQuoted(_ text: UnsafeBufferPointer<UInt8>) {
+        append(UInt8(ascii: "\""))
+        append(contentsOf: text)
+        append(UInt8(ascii: "\""))
+    }
+}
 
 extension ByteBuffer: JSONBytes {
     mutating func append(_ byte: UInt8) {
@@ -124,20 +140,35 @@ extension ByteBuffer: JSONBytes {
     mutating func append(contentsOf bytes: some Sequence<UInt8>) {
         writeBytes(bytes)
     }
+
+    mutating func appendQuoted(_ text: UnsafeBufferPointer<UInt8>) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: text.count + 2) { out in
+            out[0] = UInt8(ascii: "\"")
+            UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: UnsafeRawBufferPointer(text))
+            out[text.count + 1] = UInt8(ascii: "\"")
+            return text.count + 2
+        }
+    }
 }
 
 /// JSON string literals, as Foundation's encoder escapes them (`.withoutEscapingSlashes`).
 enum JSONText {
     static func append(_ text: String, to bytes: inout some JSONBytes) {
-        bytes.append(UInt8(ascii: "\""))
-        // Most strings need no escape: copy those whole.
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-            bytes.append(contentsOf: text.utf8)
-            bytes.append(UInt8(ascii: "\""))
-            return
+        var text = text
+        text.withUTF8 { utf8 in
+            // Most strings need no escape: copy those whole.
+            if utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                appendEscaped(utf8, to: &bytes)
+            } else {
+                bytes.appendQuoted(utf8)
+            }
         }
+    }
+
+    private static func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout some JSONBytes) {
+        bytes.append(UInt8(ascii: "\""))
         let hex = Array("0123456789abcdef".utf8)
-        for byte in text.utf8 {
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
             case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)

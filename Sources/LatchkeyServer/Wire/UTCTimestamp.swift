@@ -39,45 +39,49 @@ struct UTCTimestamp: Equatable {
     /// Django REST Framework's `Z`: the fraction only when it is not zero, years past
     /// 9999 in full. Written into one buffer: this runs for every date of every response.
     var isoFormat: String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(27)
-        Self.append(year, width: 4, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        Self.append(month, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        Self.append(day, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "T"))
-        Self.append(hour, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        Self.append(minute, width: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        Self.append(second, width: 2, to: &bytes)
-        if microsecond != 0 {
-            bytes.append(UInt8(ascii: "."))
-            Self.append(microsecond, width: 6, to: &bytes)
+        // A sign, 19 digits of year and the rest: 44 bytes at most.
+        String(unsafeUninitializedCapacity: 48) { out in
+            var end = 0
+            Self.write(year, width: 4, then: UInt8(ascii: "-"), to: out, at: &end)
+            Self.write(month, width: 2, then: UInt8(ascii: "-"), to: out, at: &end)
+            Self.write(day, width: 2, then: UInt8(ascii: "T"), to: out, at: &end)
+            Self.write(hour, width: 2, then: UInt8(ascii: ":"), to: out, at: &end)
+            Self.write(minute, width: 2, then: UInt8(ascii: ":"), to: out, at: &end)
+            if microsecond != 0 {
+                Self.write(second, width: 2, then: UInt8(ascii: "."), to: out, at: &end)
+                Self.write(microsecond, width: 6, then: UInt8(ascii: "Z"), to: out, at: &end)
+            } else {
+                Self.write(second, width: 2, then: UInt8(ascii: "Z"), to: out, at: &end)
+            }
+            return end
         }
-        bytes.append(UInt8(ascii: "Z"))
-        return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// `value`'s decimal digits, zero-padded to `width`; a sign first for a negative year.
-    private static func append(_ value: Int64, width: Int, to bytes: inout [UInt8]) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+    /// `value`'s decimal digits, zero-padded to `width`, then `separator`; a sign first for
+    /// a negative year.
+    private static func write(
+        _ value: Int64, width: Int, then separator: UInt8, to out: UnsafeMutableBufferPointer<UInt8>,
+        at end: inout Int
+    ) {
+        if value < 0 {
+            out[end] = UInt8(ascii: "-")
+            end += 1
+        }
         var magnitude = value.magnitude
         var digits = 1
-        var power: UInt64 = 10
-        while magnitude >= power && digits < 20 {
+        var rest = magnitude / 10
+        while rest > 0 {
             digits += 1
-            power = power.multipliedReportingOverflow(by: 10).partialValue
+            rest /= 10
         }
-        for _ in digits..<max(width, digits) { bytes.append(UInt8(ascii: "0")) }
-        let end = bytes.count + digits
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        var index = end
-        repeat {
-            index -= 1
-            bytes[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+        end += max(width, digits)
+        var position = end
+        while position > end - max(width, digits) {
+            position -= 1
+            out[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
             magnitude /= 10
-        } while magnitude > 0
+        }
+        out[end] = separator
+        end += 1
     }
 }
