@@ -115,6 +115,49 @@ struct ServiceAPITests {
         }
     }
 
+    /// RFC 6749 §2.3.1's `client_secret_post`, which OAuth libraries (Authlib, oauthlib) offer beside Basic.
+    @Test func aClientMayAuthenticateInTheFormBodyInsteadOfBasic() async throws {
+        let issued = try await issue(TokenRequest(kind: .app))
+        let other = try await issue(TokenRequest(kind: .app))
+        let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+        let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+        let posted = "client_id=\(clientID)&client_secret=\(clientSecret)"
+        try await app.test(.router) { client in
+            let (status, body) = try await post(
+                client, "/oauth/introspect", "token=\(issued.secret.value)&\(posted)", headers: form)
+            #expect(status == .ok)
+            #expect(body["active"] as? Bool == true)
+
+            let wrong = try await post(
+                client, "/oauth/introspect",
+                "token=\(issued.secret.value)&client_id=\(clientID)&client_secret=wrong", headers: form)
+            #expect(wrong.0 == .unauthorized)
+            #expect(wrong.1["error"] as? String == "invalid_client")
+
+            let noSecret = try await post(
+                client, "/oauth/introspect", "token=\(issued.secret.value)&client_id=\(clientID)", headers: form)
+            #expect(noSecret.0 == .unauthorized, "a client id alone authenticates nothing")
+
+            let both = try await post(
+                client, "/oauth/introspect", "token=\(issued.secret.value)&\(posted)", headers: clientAuth)
+            #expect(both.0 == .badRequest, "one method per request")
+            #expect(both.1["error"] as? String == "invalid_request")
+
+            #expect(
+                try await post(client, "/oauth/revoke", "token=\(other.secret.value)&\(posted)", headers: form).0 == .ok
+            )
+            // A holder revoking its own token may name a (public) client id: still the holder's call.
+            let holder: HTTPFields = [
+                .authorization: "Bearer \(issued.secret.value)", .contentType: "application/x-www-form-urlencoded",
+            ]
+            #expect(
+                try await post(client, "/oauth/revoke", "token=\(issued.secret.value)&client_id=cli", headers: holder).0
+                    == .ok)
+        }
+        #expect(try await services.tokens.find(uuid: other.token.uuid) == nil, "revoked by the posted client")
+        #expect(try await services.tokens.find(uuid: issued.token.uuid) == nil, "revoked by its holder")
+    }
+
     @Test func revocationByAClientOrByTheHolderAlways200() async throws {
         let first = try await issue(TokenRequest(kind: .app))
         let second = try await issue(TokenRequest(kind: .app))

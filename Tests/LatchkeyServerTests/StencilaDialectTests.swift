@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LatchkeyCore
@@ -11,6 +12,16 @@ import Testing
 /// the exact messages and shapes Hub's clients read. Every expected value is the one just made.
 @Suite("Stencila Hub tokens", .serialized)
 struct StencilaDialectTests {
+    @Test("A token without an expiry sends no expiry header", arguments: TestBackend.available)
+    func aTokenWithoutExpirySendsNoExpiryHeader(backend: TestBackend) async throws {
+        try await StencilaFixture.run(on: backend) { fixture, client in
+            let issued = try await fixture.services.tokens.create(for: fixture.sam, TokenRequest(kind: .app), by: .cli)
+            let me = try await send(client, "/api/users/me", headers: tokenHeader(issued.secret.value))
+            #expect(me.status == .ok)
+            #expect(me.headers[HTTPField.Name("Latchkey-Token-Expires")!] == nil)
+        }
+    }
+
     @Test(
         "Signing in with a username or email and a password answers a new session token",
         arguments: TestBackend.available)
@@ -33,6 +44,7 @@ struct StencilaDialectTests {
             let me = try await send(client, "/api/users/me", headers: tokenHeader(created.token))
             #expect(me.status == .ok)
             #expect(try decode(HubMe.self, me).id == fixture.sam.id, "the new token authenticates as sam")
+            #expect(me.headers[HTTPField.Name("Latchkey-Token-Expires")!] == created.expiry, "when it stops working")
 
             // The email signs in too (ignoring case); form-encoded and multipart bodies; no trailing slash.
             let boundary = "latchkey-boundary"

@@ -1,9 +1,12 @@
+import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import LatchkeyCore
 
 /// Sets the request's principal from its `Authorization` header, answering credentials
 /// it cannot accept in the dialect's shape (even where no authentication is needed).
+/// The answer to a request made with an expiring token says when it expires
+/// (`Latchkey-Token-Expires`, RFC 3339), so that clients can renew in time.
 struct DialectAuthenticator<D: AuthenticatingDialect>: AuthenticatorMiddleware {
     typealias Context = AppRequestContext
     let dialect: D
@@ -16,4 +19,23 @@ struct DialectAuthenticator<D: AuthenticatingDialect>: AuthenticatorMiddleware {
             throw dialect.failure(for: rejection)
         }
     }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let principal = try await authenticate(request: request, context: context) else {
+            return try await next(request, context)
+        }
+        var context = context
+        context.identity = principal
+        var response = try await next(request, context)
+        if let expires = principal.token.expires {
+            response.headers[.latchkeyTokenExpires] = UTCTimestamp(expires).isoFormat
+        }
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let latchkeyTokenExpires = HTTPField.Name("Latchkey-Token-Expires")!
 }

@@ -17,8 +17,9 @@ struct OAuthController {
     /// service client: the token's facts, or exactly `{"active": false}`.
     /// Introspecting counts as a use of the token.
     @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard try await authenticatedClient(request) != nil else { throw OAuthError.invalidClient }
-        let token = try await tokenParameter(request)
+        let form = try await formParameters(request)
+        guard try await authenticatedClient(request, form) != nil else { throw OAuthError.invalidClient }
+        let token = try tokenParameter(form)
         guard case .valid(let found, let owner) = try await services.tokens.verify(token, clientIP: context.clientIP)
         else {
             return try Self.json(["active": false])
@@ -35,9 +36,10 @@ struct OAuthController {
     /// `POST /oauth/revoke` (form `token`): a service client may revoke any token,
     /// a holder only the token it authenticates with. 200 even for unknown tokens.
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let token = try await tokenParameter(request)
+        let form = try await formParameters(request)
+        let token = try tokenParameter(form)
         var origin = context.origin(via: "oauth")
-        if let client = try await authenticatedClient(request) {
+        if let client = try await authenticatedClient(request, form) {
             origin.via = "client:\(client.clientID)"
         } else {
             guard case .token(let presented) = PresentedCredential(authorization: request.headers[.authorization]),
@@ -52,18 +54,37 @@ struct OAuthController {
         return Response(status: .ok)
     }
 
-    /// The service client named by HTTP Basic `client_id:client_secret` (each
-    /// form-urlencoded, as RFC 6749 asks).
-    private func authenticatedClient(_ request: Request) async throws -> ServiceClient? {
-        guard case .password(let id, let secret) = PresentedCredential(authorization: request.headers[.authorization]),
-            let clientID = id.removingPercentEncoding, let clientSecret = secret.removingPercentEncoding
-        else { return nil }
-        return try await services.clients.authenticate(clientID: clientID, secret: clientSecret)
+    /// The service client a request authenticates as: by HTTP Basic `client_id:client_secret`
+    /// (each form-urlencoded) or by `client_id` and `client_secret` in the form body
+    /// (`client_secret_post`), as RFC 6749 §2.3.1 allows; nil when it names none. Credentials
+    /// that fail are `invalid_client`; both methods at once is `invalid_request` (one per request).
+    private func authenticatedClient(_ request: Request, _ form: [String: String]) async throws -> ServiceClient? {
+        var basic: (id: String, secret: String)?
+        if case .password(let id, let secret) = PresentedCredential(authorization: request.headers[.authorization]) {
+            guard let id = id.removingPercentEncoding, let secret = secret.removingPercentEncoding else {
+                throw OAuthError.invalidClient
+            }
+            basic = (id, secret)
+        }
+        // A `client_id` alone names a public client, which Latchkey has none of: no credentials.
+        let posted = form["client_id"].flatMap { id in form["client_secret"].map { (id: id, secret: $0) } }
+        if basic != nil && posted != nil {
+            throw OAuthError.invalidRequest("authenticate the client one way, not both")
+        }
+        guard let (id, secret) = basic ?? posted else { return nil }
+        guard let client = try await services.clients.authenticate(clientID: id, secret: secret) else {
+            throw OAuthError.invalidClient
+        }
+        return client
     }
 
-    private func tokenParameter(_ request: Request) async throws -> String {
+    private func formParameters(_ request: Request) async throws -> [String: String] {
         let body = try await request.collectBody(upTo: 16 * 1024)
-        guard let token = FormEncoding.lastValues(String(buffer: body))["token"], !token.isEmpty else {
+        return FormEncoding.lastValues(String(buffer: body))
+    }
+
+    private func tokenParameter(_ form: [String: String]) throws -> String {
+        guard let token = form["token"], !token.isEmpty else {
             throw OAuthError.invalidRequest("the token parameter is required")
         }
         return token
