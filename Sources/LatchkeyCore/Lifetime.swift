@@ -19,6 +19,16 @@ public enum Lifetime {
         interval.isFinite && interval > 0 && interval <= maximum
     }
 
+    /// `interval` in the largest of `parse`'s units that divides it: `90d`, `36h`, `3600s` reads `1h`.
+    public static func describe(_ interval: TimeInterval) -> String {
+        let seconds = Int64(interval.rounded())
+        for (unit, length) in [("w", Int64(604_800)), ("d", 86_400), ("h", 3_600), ("m", 60)]
+        where seconds >= length && seconds % length == 0 {
+            return "\(seconds / length)\(unit)"
+        }
+        return "\(seconds)s"
+    }
+
     public static func parse(_ text: String) throws -> TimeInterval {
         let units: [Character: TimeInterval] = ["w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1]
         let digits = text.dropLast()

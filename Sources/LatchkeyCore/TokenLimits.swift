@@ -1,18 +1,70 @@
 import Foundation
 
-/// Bounds on how many tokens a user holds and how fast they are made.
+/// Bounds on the tokens users hold: how many, how fast they are made, and how long they live.
 public struct TokenLimits: Sendable, Hashable {
     /// Live (unexpired) tokens per user, sessions included: knox's `TOKEN_LIMIT_PER_USER`.
     public var maxLivePerUser: Int?
     /// Creations per user, by any route; nil: unlimited (the operator's CLI).
     public var creationRate: RateLimit?
+    /// The longest a token of a kind may live from its creation, sliding renewals included;
+    /// a kind not named may live up to `Lifetime.maximum`, or never expire.
+    public var maxLifetime: [TokenKind: TimeInterval]
+    /// Whether every token must expire.
+    public var requireExpiry: Bool
 
-    public init(maxLivePerUser: Int? = 1000, creationRate: RateLimit? = nil) {
+    public init(
+        maxLivePerUser: Int? = 1000, creationRate: RateLimit? = nil, maxLifetime: [TokenKind: TimeInterval] = [:],
+        requireExpiry: Bool = false
+    ) {
         self.maxLivePerUser = maxLivePerUser
         self.creationRate = creationRate
+        self.maxLifetime = maxLifetime
+        self.requireExpiry = requireExpiry
     }
 
     public static let `default` = TokenLimits()
     /// What `serve` applies unless configured otherwise.
     public static let server = TokenLimits(maxLivePerUser: 1000, creationRate: RateLimit(count: 300, window: 60))
+
+    /// A lifetime the server chose (not the client), shortened to the longest `kind` may live.
+    /// An expiry a client asks for is never shortened: beyond policy, it is refused.
+    public func cappingDefault(_ expiry: TokenRequest.Expiry, kind: TokenKind, now: Date) -> TokenRequest.Expiry {
+        guard let longest = maxLifetime[kind] else { return expiry }
+        switch expiry {
+        case .never: return .after(longest)
+        case .at(let date): return .at(min(date, now.addingTimeInterval(longest)))
+        case .after(let interval): return .after(min(interval, longest))
+        case .sliding(let interval): return .sliding(min(interval, longest))
+        }
+    }
+
+    /// Whether a token created at `now` and expiring at `expires` (nil: never) is within policy.
+    func violation(kind: TokenKind, expires: Date?, now: Date) -> PolicyViolation? {
+        if let longest = maxLifetime[kind] {
+            guard let expires, expires.timeIntervalSince(now) <= longest else {
+                return .lifetimeTooLong(kind, longest: longest)
+            }
+        }
+        if requireExpiry && expires == nil { return .expiryRequired }
+        return nil
+    }
+
+    /// The latest a sliding renewal may move a token's expiry to.
+    func renewalCeiling(of token: Token) -> Date? {
+        maxLifetime[token.kind].map { token.created.addingTimeInterval($0) }
+    }
+}
+
+/// How a token request goes beyond the server's policy.
+public enum PolicyViolation: Sendable, Hashable, CustomStringConvertible {
+    case expiryRequired
+    case lifetimeTooLong(TokenKind, longest: TimeInterval)
+
+    public var description: String {
+        switch self {
+        case .expiryRequired: "this server requires every token to expire"
+        case .lifetimeTooLong(let kind, let longest):
+            "on this server a\(kind == .app ? "n" : "") \(kind.rawValue) token may live at most \(Lifetime.describe(longest))"
+        }
+    }
 }

@@ -47,6 +47,8 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
     case exceedsGrant(GrantViolation)
     /// The owner already holds `TokenLimits.maxLivePerUser` live tokens.
     case tooManyTokens(limit: Int)
+    /// Beyond the server's policy (`TokenLimits.maxLifetime`, `requireExpiry`).
+    case beyondPolicy(PolicyViolation)
 
     public var description: String {
         switch self {
@@ -59,6 +61,7 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
         case .exceedsGrant(let violation): "\(violation)"
         case .tooManyTokens(let limit):
             "Maximum amount of tokens allowed per user exceeded (\(limit)); revoke some first."
+        case .beyondPolicy(let violation): "\(violation)"
         }
     }
 }
@@ -156,6 +159,9 @@ public struct TokenService: Sendable {
             sliding = interval
         }
         if let expires, expires <= now { throw TokenError.expiryInPast }
+        if let violation = limits.violation(kind: request.kind, expires: expires, now: now) {
+            throw TokenError.beyondPolicy(violation)
+        }
         guard grant.kinds.contains(request.kind) else { throw TokenError.exceedsGrant(.kind(request.kind)) }
         if let missing = request.scopes.first(where: { !grant.holds($0) }) {
             throw TokenError.exceedsGrant(.scope(missing))
@@ -306,7 +312,10 @@ public struct TokenService: Sendable {
     /// writes it only when it moved by more than `usageWriteInterval`.
     private func slidingRenewal(of token: inout Token, at now: Date) -> TokenUsage {
         guard let lifetime = token.slidingLifetime else { return TokenUsage() }
-        let renewed = now.addingTimeInterval(lifetime)
+        var renewed = now.addingTimeInterval(lifetime)
+        // Renewals stop at the policy's longest lifetime; they never move an expiry back.
+        if let ceiling = limits.renewalCeiling(of: token) { renewed = min(renewed, ceiling) }
+        if let current = token.expires { renewed = max(renewed, current) }
         defer { token.expires = renewed }
         guard token.expires.map({ renewed.timeIntervalSince($0) > Self.usageWriteInterval }) ?? true else {
             return TokenUsage()

@@ -13,6 +13,11 @@ public final class PostgresStorage: LatchkeyStorage {
     private let logger: Logger
     /// Set once the schema is migrated; until then every call answers `StorageUnavailable`.
     private let isPrepared = Mutex(false)
+    /// Calls under way, counting those whose callers were answered at their deadline but that
+    /// still wait for a connection or an answer: bounded, so that an unreachable database
+    /// does not pile them up at the rate requests arrive.
+    private let callsUnderWay = Atomic<Int>(0)
+    static let maximumCallsUnderWay = 1_000
 
     public init(location: PostgresLocation, logger: Logger) {
         self.location = location
@@ -458,7 +463,11 @@ public final class PostgresStorage: LatchkeyStorage {
         let location = self.location
         return try await answer(
             within: deadline, orThrow: StorageUnavailable(reason: "\(location): no answer within \(deadline)")
-        ) {
+        ) { [self] in
+            defer { callsUnderWay.subtract(1, ordering: .relaxed) }
+            guard callsUnderWay.add(1, ordering: .relaxed).newValue <= Self.maximumCallsUnderWay else {
+                throw StorageUnavailable(reason: "\(location): \(Self.maximumCallsUnderWay) calls are already waiting")
+            }
             do {
                 return try await body()
             } catch let error as PSQLError where Self.isConnectivity(error) {

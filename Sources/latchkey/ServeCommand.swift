@@ -45,7 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
     var idleTimeout: Period?
     @Option(
         help:
-            "Close a connection whose request body takes longer than this to arrive (env LATCHKEY_REQUEST_TIMEOUT; default 30s).",
+            "Close a connection whose request head, or body, takes longer than this to arrive (env LATCHKEY_REQUEST_TIMEOUT; default 30s).",
         transform: { try Period(parsing: $0) })
     var requestTimeout: Period?
     @Option(
@@ -71,6 +71,14 @@ struct ServeCommand: AsyncParsableCommand {
         help: "Live tokens each user may hold, sessions included (env LATCHKEY_TOKEN_LIMIT_PER_USER; default 1000).",
         transform: { try PositiveCount(parsing: $0) })
     var tokenLimitPerUser: PositiveCount?
+    @Option(
+        name: .customLong("max-token-lifetime"),
+        help:
+            "KIND=PERIOD: the longest a session or app token may live, sliding renewals included; repeat for each kind (env LATCHKEY_MAX_TOKEN_LIFETIME, comma-separated; default: none).",
+        transform: { try MaxLifetime(parsing: $0) })
+    var maxTokenLifetimes: [MaxLifetime] = []
+    @Flag(help: "Refuse tokens that never expire (env LATCHKEY_REQUIRE_EXPIRY=true).")
+    var requireExpiry = false
     @Option(
         help: "Leaked-token reports per client address (env LATCHKEY_LEAK_REPORT_RATE; default 10/1m).",
         transform: { try Rate(parsing: $0) })
@@ -175,7 +183,9 @@ struct ServeCommand: AsyncParsableCommand {
     private func tokenLimits() throws -> TokenLimits {
         TokenLimits(
             maxLivePerUser: try setting(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: "1000").value,
-            creationRate: try setting(tokenCreateRate, "LATCHKEY_TOKEN_CREATE_RATE", default: "300/1m").limit)
+            creationRate: try setting(tokenCreateRate, "LATCHKEY_TOKEN_CREATE_RATE", default: "300/1m").limit,
+            maxLifetime: try MaxLifetime.listFromEnvironment(or: maxTokenLifetimes).byKind,
+            requireExpiry: requireExpiry || TokenLimits.requireExpiryFromEnvironment())
     }
 
     private func passwordHasher() throws -> PasswordHasher {

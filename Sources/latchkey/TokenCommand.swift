@@ -13,7 +13,8 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(help: "The owner's username.") var user: String
         @Option(help: "A label for the token.") var title: String
         @Option(
-            help: "Lifetime, e.g. 30d, 2w, 12h, 90m, 3600s (default: never expires).",
+            help:
+                "Lifetime, e.g. 30d, 2w, 12h, 90m, 3600s (default: never expires, or the longest LATCHKEY_MAX_TOKEN_LIFETIME allows).",
             transform: { try Period(parsing: $0) })
         var expiresIn: Period?
         @Option(name: .customLong("scope"), help: "A scope to grant; repeat for several.")
@@ -22,10 +23,11 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let request = TokenRequest(
-                kind: .app, title: title, scopes: scopes, expiry: expiresIn.map { .after($0.seconds) } ?? .never)
-            let username = user
             let limits = try TokenLimits.fromEnvironment()
+            let expiry =
+                expiresIn.map { .after($0.seconds) } ?? limits.cappingDefault(.never, kind: .app, now: Date())
+            let request = TokenRequest(kind: .app, title: title, scopes: scopes, expiry: expiry)
+            let username = user
             let issued = try await database.withServices(tokenLimits: limits) { services in
                 let owner = try await services.accounts.requireUser(username)
                 return try await services.tokens.create(for: owner, request, by: .cli)

@@ -1,8 +1,15 @@
 import LatchkeyCore
 
 extension TokenLimits {
-    /// The per-user limit `serve` applies, for the CLI's own creations (no rate: the operator is not throttled).
+    /// The per-user limit and lifetime policy `serve` applies, for the CLI's own creations
+    /// (no rate: the operator is not throttled).
     static func fromEnvironment() throws -> TokenLimits {
-        TokenLimits(maxLivePerUser: try PositiveCount.fromEnvironment("LATCHKEY_TOKEN_LIMIT_PER_USER")?.value ?? 1000)
+        TokenLimits(
+            maxLivePerUser: try PositiveCount.fromEnvironment("LATCHKEY_TOKEN_LIMIT_PER_USER")?.value ?? 1000,
+            maxLifetime: try MaxLifetime.listFromEnvironment().byKind, requireExpiry: requireExpiryFromEnvironment())
+    }
+
+    static func requireExpiryFromEnvironment() -> Bool {
+        ["true", "1", "yes", "on"].contains(environment("LATCHKEY_REQUIRE_EXPIRY")?.lowercased())
     }
 }

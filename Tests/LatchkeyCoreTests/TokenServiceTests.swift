@@ -214,3 +214,81 @@ struct TokenServiceTests {
         #expect(try await service.find(uuid: forever.token.uuid)?.id == forever.token.id)
     }
 }
+
+/// `--max-token-lifetime` and `--require-expiry`: a request beyond policy is refused, never
+/// shortened; lifetimes the server chooses are shortened to fit; sliding renewals stop in time.
+@Suite("Token lifetime policy", .removingScratchDirectories)
+struct TokenPolicyTests {
+    let clock = ManualClock()
+    let storage: any LatchkeyStorage
+    let owner: User
+
+    init() async throws {
+        storage = try makeSQLiteStorage()
+        owner = try await makeUser(storage, "sam", clock: clock)
+    }
+
+    func service(_ limits: TokenLimits) -> TokenService {
+        TokenService(storage: storage, clock: clock, secretBox: nil, limits: limits)
+    }
+
+    @Test func aLifetimeBeyondTheKindsLongestIsRefusedNotShortened() async throws {
+        let tokens = service(TokenLimits(maxLifetime: [.app: 30 * 86_400]))
+        let tooLong = TokenError.beyondPolicy(.lifetimeTooLong(.app, longest: 30 * 86_400))
+        for expiry: TokenRequest.Expiry in [
+            .after(30 * 86_400 + 1), .at(clock.now.addingTimeInterval(31 * 86_400)), .never, .sliding(31 * 86_400),
+        ] {
+            await #expect(throws: tooLong, "\(expiry)") {
+                try await tokens.create(for: owner, TokenRequest(kind: .app, expiry: expiry), by: .cli)
+            }
+        }
+        #expect("\(tooLong)" == "on this server an app token may live at most 30d")
+        let longest = try await tokens.create(
+            for: owner, TokenRequest(kind: .app, expiry: .after(30 * 86_400)), by: .cli)
+        #expect(longest.token.expires == clock.now.addingTimeInterval(30 * 86_400))
+        // The other kind is not bounded.
+        _ = try await tokens.create(for: owner, TokenRequest(kind: .session), by: .cli)
+        #expect(try await tokens.count(TokenQuery(ownerID: owner.id)) == 2, "the refusals stored nothing")
+    }
+
+    @Test func requiringExpiryRefusesTokensThatNeverExpire() async throws {
+        let tokens = service(TokenLimits(requireExpiry: true))
+        await #expect(throws: TokenError.beyondPolicy(.expiryRequired)) {
+            try await tokens.create(for: owner, TokenRequest(kind: .session), by: .cli)
+        }
+        _ = try await tokens.create(for: owner, TokenRequest(kind: .session, expiry: .after(60)), by: .cli)
+    }
+
+    @Test func lifetimesTheServerChoosesAreShortenedToFit() {
+        let limits = TokenLimits(maxLifetime: [.app: 86_400])
+        let now = clock.now
+        #expect(limits.cappingDefault(.never, kind: .app, now: now) == .after(86_400))
+        #expect(limits.cappingDefault(.after(7 * 86_400), kind: .app, now: now) == .after(86_400))
+        #expect(limits.cappingDefault(.sliding(60), kind: .app, now: now) == .sliding(60))
+        #expect(
+            limits.cappingDefault(.at(now.addingTimeInterval(2 * 86_400)), kind: .app, now: now)
+                == .at(now.addingTimeInterval(86_400)))
+        #expect(limits.cappingDefault(.never, kind: .session, now: now) == .never, "no policy for sessions")
+    }
+
+    @Test func slidingRenewalsStopAtTheLongestLifetime() async throws {
+        let tokens = service(TokenLimits(maxLifetime: [.session: 7 * 86_400]))
+        let issued = try await tokens.create(
+            for: owner, TokenRequest(kind: .session, expiry: .sliding(86_400)), by: .cli)
+        let created = clock.now
+        // Used every 20 hours: each use renews it for a day, until a week after its creation.
+        while clock.now.timeIntervalSince(created) < 6.5 * 86_400 {
+            clock.advance(by: 20 * 3_600)
+            guard case .valid(let token, _) = try await tokens.verify(issued.secret.value) else {
+                Issue.record("refused \(clock.now.timeIntervalSince(created) / 3_600) hours after creation")
+                return
+            }
+            #expect(token.expires! <= created.addingTimeInterval(7 * 86_400))
+        }
+        clock.advance(by: 20 * 3_600)
+        guard case .rejected(.expired) = try await tokens.verify(issued.secret.value) else {
+            Issue.record("a sliding session outlived the longest lifetime")
+            return
+        }
+    }
+}

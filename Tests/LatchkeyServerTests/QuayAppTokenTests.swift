@@ -379,6 +379,31 @@ struct QuayAppTokenTests {
         }
     }
 
+    @Test(
+        "A lifetime beyond policy is 400 in Quay's shape; the default is shortened to fit",
+        arguments: TestBackend.available)
+    func aLifetimeBeyondPolicyIsRefusedInQuaysShape(backend: TestBackend) async throws {
+        try await QuayFixture.run(on: backend) { fixture in
+            let bounded = LatchkeyServices(
+                storage: fixture.services.storage, secretBox: nil, hasher: fastPasswordHasher, clock: fixture.clock,
+                tokenLimits: TokenLimits(maxLifetime: [.app: 86_400]))
+            try await fixture.app(services: bounded).test(.router) { client in
+                try await client.execute(
+                    uri: "/api/v1/user/apptoken", method: .post, headers: bearer(fixture.samSession),
+                    body: ByteBuffer(string: #"{"title": "t", "expiration": "2025-10-23T19:00:59Z"}"#)
+                ) { response in
+                    #expect(response.status == .badRequest)
+                    let body = try json(response)
+                    #expect(body["error_type"] as? String == "invalid_request")
+                    #expect(body["detail"] as? String == "on this server an app token may live at most 1d")
+                }
+                // No expiration asked, and the server's default (none) is beyond policy: a day.
+                let token = try await create(client, as: fixture.samSession)
+                #expect(token["expiration"] as? String == "Wed, 22 Oct 2025 19:00:59 -0000")
+            }
+        }
+    }
+
     @Test("Administrators list everyone's tokens, without their codes", arguments: TestBackend.available)
     func administratorsListEveryonesTokensWithoutCodes(backend: TestBackend) async throws {
         try await QuayFixture.run(on: backend) { fixture in

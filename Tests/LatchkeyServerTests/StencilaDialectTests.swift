@@ -12,6 +12,15 @@ import Testing
 /// the exact messages and shapes Hub's clients read. Every expected value is the one just made.
 @Suite("Stencila Hub tokens", .serialized)
 struct StencilaDialectTests {
+    @Test("A session's lifetime is shortened to the longest the policy allows", arguments: TestBackend.available)
+    func aSessionsLifetimeIsShortenedToThePolicy(backend: TestBackend) async throws {
+        try await StencilaFixture.run(on: backend, tokenLimits: TokenLimits(maxLifetime: [.session: 86_400])) {
+            fixture, client in
+            let created = try await fixture.signIn(client)
+            #expect(created.expiry == "2027-01-16T08:00:00.250000Z", "a day, not the configured seven")
+        }
+    }
+
     @Test("A token without an expiry sends no expiry header", arguments: TestBackend.available)
     func aTokenWithoutExpirySendsNoExpiryHeader(backend: TestBackend) async throws {
         try await StencilaFixture.run(on: backend) { fixture, client in
@@ -429,18 +438,19 @@ private struct StencilaFixture {
 
     /// Runs `body` with a fixture on a new, empty database of `backend`'s kind.
     static func run(
-        on backend: TestBackend,
+        on backend: TestBackend, tokenLimits: TokenLimits = .server,
         _ body: @Sendable @escaping (StencilaFixture, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await backend.withStorage { storage in
-            let fixture = try await StencilaFixture(storage: storage)
+            let fixture = try await StencilaFixture(storage: storage, tokenLimits: tokenLimits)
             let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: fixture.services))
             try await app.test(.router) { client in try await body(fixture, client) }
         }
     }
 
-    init(storage: any LatchkeyStorage) async throws {
-        services = LatchkeyServices(storage: storage, secretBox: nil, hasher: fastPasswordHasher, clock: clock)
+    init(storage: any LatchkeyStorage, tokenLimits: TokenLimits = .server) async throws {
+        services = LatchkeyServices(
+            storage: storage, secretBox: nil, hasher: fastPasswordHasher, clock: clock, tokenLimits: tokenLimits)
         sam = try await makeUser(storage, "sam", email: "sam@example.org", password: "sam-password", clock: clock)
         kim = try await makeUser(storage, "kim", email: "kim@example.org", password: "kim-password", clock: clock)
     }

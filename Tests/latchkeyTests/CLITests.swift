@@ -22,6 +22,34 @@ struct CLITests {
         try JSONSerialization.jsonObject(with: Data(text.utf8))
     }
 
+    @Test func creationsFollowTheSameLifetimePolicyAsTheServer() async throws {
+        #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
+        let bounded = ["LATCHKEY_MAX_TOKEN_LIFETIME": "app=30d"]
+        expectOneLineFailure(
+            try run(["token", "create", "--user", "sam", "--title", "t", "--expires-in", "31d"], environment: bounded),
+            "on this server an app token may live at most 30d")
+        // Without --expires-in, the longest the policy allows rather than never.
+        let created = try #require(
+            try json(
+                try run(["token", "create", "--user", "sam", "--title", "t", "--json"], environment: bounded).stdout)
+                as? [String: Any])
+        let expiresText = try #require(created["expires"] as? String)
+        let expires = try #require(ISO8601DateFormatter().date(from: expiresText))
+        #expect(abs(expires.timeIntervalSinceNow - 30 * 86_400) < 600)
+
+        expectOneLineFailure(
+            try run(
+                ["token", "create", "--user", "sam", "--title", "t"], environment: ["LATCHKEY_REQUIRE_EXPIRY": "true"]),
+            "this server requires every token to expire")
+        expectOneLineFailure(
+            try run(
+                ["token", "create", "--user", "sam", "--title", "t"],
+                environment: ["LATCHKEY_MAX_TOKEN_LIFETIME": "forever"]),
+            "The value 'forever' is invalid for LATCHKEY_MAX_TOKEN_LIFETIME: use KIND=PERIOD, where KIND is session or app, e.g. app=90d"
+        )
+        #expect(try await SQLiteStorage(path: database).countTokens(TokenQuery()) == 1, "the refusals stored nothing")
+    }
+
     @Test func operatorCommandsActOnAccountsAndAreAudited() async throws {
         #expect(try run(["user", "create", "sam", "--password-stdin"], stdin: "old pass\n").status == 0)
         #expect(try run(["user", "create", "kim", "--no-password"]).status == 0)

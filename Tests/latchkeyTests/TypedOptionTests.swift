@@ -48,6 +48,13 @@ struct TypedOptionTests {
             command: ["token", "gc"], flag: "--grace", variable: "LATCHKEY_GC_GRACE", value: "tomorrow",
             reason: notADuration("tomorrow")),
         BadValue(command: ["audit"], flag: "--since", value: "1y", reason: notADuration("1y")),
+        BadValue(
+            command: ["serve"], flag: "--max-token-lifetime", variable: "LATCHKEY_MAX_TOKEN_LIFETIME",
+            value: "robot=1d",
+            reason: "use KIND=PERIOD, where KIND is session or app, e.g. app=90d"),
+        BadValue(
+            command: ["serve"], flag: "--max-token-lifetime", variable: "LATCHKEY_MAX_TOKEN_LIFETIME", value: "app=1y",
+            reason: notADuration("1y")),
         BadValue(command: ["audit"], flag: "--limit", value: "0", reason: notAWholeNumber(from: 1, to: 100_000)),
         BadValue(
             command: ["audit", "gc"], flag: "--retention", variable: "LATCHKEY_AUDIT_RETENTION", value: "forever",

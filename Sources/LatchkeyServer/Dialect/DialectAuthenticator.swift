@@ -6,7 +6,7 @@ import LatchkeyCore
 /// Sets the request's principal from its `Authorization` header, answering credentials
 /// it cannot accept in the dialect's shape (even where no authentication is needed).
 /// The answer to a request made with an expiring token says when it expires
-/// (`Latchkey-Token-Expires`, RFC 3339), so that clients can renew in time.
+/// (`Latchkey-Token-Expires`, RFC 3339), so that clients can renew in time; not to a DELETE.
 struct DialectAuthenticator<D: AuthenticatingDialect>: AuthenticatorMiddleware {
     typealias Context = AppRequestContext
     let dialect: D
@@ -29,7 +29,8 @@ struct DialectAuthenticator<D: AuthenticatingDialect>: AuthenticatorMiddleware {
         var context = context
         context.identity = principal
         var response = try await next(request, context)
-        if let expires = principal.token.expires {
+        // A DELETE may have revoked the very token presented: then it expires nowhere.
+        if let expires = principal.token.expires, request.method != .delete {
             response.headers[.latchkeyTokenExpires] = UTCTimestamp(expires).isoFormat
         }
         return response

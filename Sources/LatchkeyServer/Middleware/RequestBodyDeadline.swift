@@ -20,6 +20,8 @@ final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler 
     private var isReading = false
     /// Whether a part was decoded since the last read ended.
     private var decodedAPart = false
+    /// The client half-closed: it sends nothing more, and a read that ends is not a head arriving.
+    private var inputClosed = false
 
     init(deadline: TimeAmount) {
         self.deadline = deadline
@@ -41,13 +43,21 @@ final class RequestBodyDeadline: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        let headIsArriving = !decodedAPart
+        let headIsArriving = !decodedAPart && !inputClosed
         decodedAPart = false
         if (isReading || headIsArriving) && timer == nil {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             timer = context.eventLoop.scheduleTask(in: deadline) { bound.value.close(promise: nil) }
         }
         context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent {
+            inputClosed = true
+            stopTimer()
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func stopTimer() {

@@ -35,10 +35,11 @@ struct QuayController {
         let principal = try dialect.principal(for: .manageTokens, context)
         let now = services.clock.now
         let body = try await QuayCreateRequest.decode(request, now: now)
-        // The server's default lifetime, shortened to the creator's own expiry; an explicit one is checked as asked.
-        let expiry =
-            body.expiration
-            ?? principal.grant.capping(configuration.appTokenLifetime.map { .after($0) } ?? .never, now: now)
+        // The server's default lifetime, shortened to the policy's longest and the creator's own
+        // expiry; an explicit one is checked as asked.
+        let serverDefault = services.tokens.limits.cappingDefault(
+            configuration.appTokenLifetime.map { .after($0) } ?? .never, kind: .app, now: now)
+        let expiry = body.expiration ?? principal.grant.capping(serverDefault, now: now)
         let issued: IssuedToken
         do {
             issued = try await services.tokens.create(

@@ -45,8 +45,10 @@ struct StencilaController {
             user = principal.user
             grant = principal.grant
         }
+        let lifetime = services.tokens.limits.cappingDefault(
+            .sliding(configuration.sessionLifetime), kind: .session, now: services.clock.now)
         let issued = try await services.tokens.create(
-            for: user, TokenRequest(kind: .session, expiry: .sliding(configuration.sessionLifetime)),
+            for: user, TokenRequest(kind: .session, expiry: lifetime),
             grantedBy: grant, by: Origin(userID: user.id, via: "stencila", address: context.clientIP))
         return EditedResponse(status: .created, response: StencilaCreatedToken(issued, owner: user))
     }
