@@ -109,32 +109,19 @@ struct ServeTests {
 }
 
 extension ServeTests {
-    @Test func aBodyTrickledSlowerThanTheRequestTimeoutIsCutOff() async throws {
+    /// A head that never ends (each trickled byte lengthens a header's value), and a body.
+    @Test(arguments: [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a",
+        "POST /api/tokens/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    ])
+    func aRequestTrickledSlowerThanTheRequestTimeoutIsCutOff(start: String) async throws {
         let server = try ServerProcess(
             arguments: ["--idle-timeout", "60s", "--request-timeout", "2s"], in: try makeScratchDirectory())
         #expect(await server.waitUntilListening(), "\(server.printed)")
         defer { _ = server.stop() }
         let started = ContinuousClock.now
-        let closed = try readUntilClosed(
-            port: server.port,
-            sending:
-                "POST /api/tokens/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
-            within: 20, tricklingEvery: true)
-        #expect(closed, "a body trickled a byte at a time held the connection for 20 s")
-        #expect(ContinuousClock.now - started < .seconds(15))
-    }
-
-    @Test func aHeadTrickledSlowerThanTheRequestTimeoutIsCutOff() async throws {
-        let server = try ServerProcess(
-            arguments: ["--idle-timeout", "60s", "--request-timeout", "2s"], in: try makeScratchDirectory())
-        #expect(await server.waitUntilListening(), "\(server.printed)")
-        defer { _ = server.stop() }
-        let started = ContinuousClock.now
-        // Each trickled byte lengthens the value of a header that never ends.
-        let closed = try readUntilClosed(
-            port: server.port, sending: "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a", within: 20,
-            tricklingEvery: true)
-        #expect(closed, "a head trickled a byte at a time held the connection for 20 s")
+        let closed = try readUntilClosed(port: server.port, sending: start, within: 20, tricklingEvery: true)
+        #expect(closed, "a request trickled a byte at a time held the connection for 20 s")
         #expect(ContinuousClock.now - started < .seconds(15))
     }
 }
