@@ -243,8 +243,7 @@ public final class PostgresStorage: LatchkeyStorage {
 
     /// Two statements, one after the other: a page past the end has no row to carry a window
     /// function's total. A token created between them can make the total one more than the
-    /// page shows, as two requests would. Not concurrently: with the connection lost, two
-    /// waits on the pool at once once outlived the call deadline (a compat run hung).
+    /// page shows, as two requests would.
     public func tokenPage(_ query: TokenQuery) async throws -> TokenPage {
         let total = try await countTokens(query)
         return TokenPage(tokens: try await tokens(query), total: total)

@@ -245,11 +245,11 @@ public final class SQLiteStorage: LatchkeyStorage {
         }
     }
 
-    // Bound, so that each shape of query is compiled once and cached.
     private static func tokens(_ query: TokenQuery, _ db: Database) throws -> [Token] {
         try tokensRequest(query).fetchAll(db).map { try $0.token() }
     }
 
+    // Bound, so that each shape of query is compiled once and cached.
     private static func tokensRequest(_ query: TokenQuery) -> SQLRequest<TokenRow> {
         SQLRequest<TokenRow>(
             literal: """

@@ -16,10 +16,7 @@ struct MaxLifetime: ArgumentValue, Hashable {
         seconds = try Lifetime.parse(parts[1])
     }
 
-    /// The flag's values, or else LATCHKEY_MAX_TOKEN_LIFETIME's.
-    static func listFromEnvironment(or flags: [MaxLifetime] = []) throws -> [MaxLifetime] {
-        flags.isEmpty ? try listFromEnvironment("LATCHKEY_MAX_TOKEN_LIFETIME") : flags
-    }
+    static let variable = "LATCHKEY_MAX_TOKEN_LIFETIME"
 }
 
 extension [MaxLifetime] {

@@ -30,13 +30,13 @@ enum OpenIDOptions {
                 OpenIDProvider(
                     issuer: issuer, audiences: try audiences("LATCHKEY_OIDC_AUDIENCES"),
                     jwksURL: environment("LATCHKEY_OIDC_JWKS_URL"),
-                    linkByEmail: try flag("LATCHKEY_OIDC_LINK_BY_EMAIL")))
+                    linkByEmail: try environmentFlag("LATCHKEY_OIDC_LINK_BY_EMAIL")))
         }
         if environment("LATCHKEY_OIDC_GOOGLE_AUDIENCES") != nil {
             providers.append(
                 .google(
                     audiences: try audiences("LATCHKEY_OIDC_GOOGLE_AUDIENCES"),
-                    linkByEmail: try flag("LATCHKEY_OIDC_GOOGLE_LINK_BY_EMAIL")))
+                    linkByEmail: try environmentFlag("LATCHKEY_OIDC_GOOGLE_LINK_BY_EMAIL")))
         }
         if let path = file ?? environment("LATCHKEY_OIDC_PROVIDERS_FILE") {
             providers += try fromFile(path)
@@ -50,14 +50,6 @@ enum OpenIDOptions {
         }.filter { !$0.isEmpty }
         guard !list.isEmpty else { throw CLIError("\(variable) must name at least one audience (comma-separated)") }
         return list
-    }
-
-    private static func flag(_ variable: String) throws -> Bool {
-        switch environment(variable)?.lowercased() {
-        case nil, "false", "0", "no", "off": return false
-        case "true", "1", "yes", "on": return true
-        case let other?: throw CLIError("\(variable) must be true or false, not '\(other)'")
-        }
     }
 
     private static func fromFile(_ path: String) throws -> [OpenIDProvider] {

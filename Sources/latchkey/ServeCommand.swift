@@ -158,8 +158,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     private func serverConfiguration() throws -> ServerConfiguration {
-        let proxies =
-            try trustedProxies.isEmpty ? IPNetwork.listFromEnvironment("LATCHKEY_TRUSTED_PROXIES") : trustedProxies
+        let proxies = try setting(trustedProxies, "LATCHKEY_TRUSTED_PROXIES")
         return ServerConfiguration(
             host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1",
             port: try setting(port, "LATCHKEY_PORT", default: "8080").value,
@@ -184,8 +183,8 @@ struct ServeCommand: AsyncParsableCommand {
         TokenLimits(
             maxLivePerUser: try setting(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: "1000").value,
             creationRate: try setting(tokenCreateRate, "LATCHKEY_TOKEN_CREATE_RATE", default: "300/1m").limit,
-            maxLifetime: try MaxLifetime.listFromEnvironment(or: maxTokenLifetimes).byKind,
-            requireExpiry: requireExpiry || TokenLimits.requireExpiryFromEnvironment())
+            maxLifetime: try setting(maxTokenLifetimes, MaxLifetime.variable).byKind,
+            requireExpiry: try requireExpiry || environmentFlag(TokenLimits.requireExpiryVariable))
     }
 
     private func passwordHasher() throws -> PasswordHasher {

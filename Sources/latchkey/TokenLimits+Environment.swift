@@ -6,10 +6,9 @@ extension TokenLimits {
     static func fromEnvironment() throws -> TokenLimits {
         TokenLimits(
             maxLivePerUser: try PositiveCount.fromEnvironment("LATCHKEY_TOKEN_LIMIT_PER_USER")?.value ?? 1000,
-            maxLifetime: try MaxLifetime.listFromEnvironment().byKind, requireExpiry: requireExpiryFromEnvironment())
+            maxLifetime: try MaxLifetime.listFromEnvironment(MaxLifetime.variable).byKind,
+            requireExpiry: try environmentFlag(requireExpiryVariable))
     }
 
-    static func requireExpiryFromEnvironment() -> Bool {
-        ["true", "1", "yes", "on"].contains(environment("LATCHKEY_REQUIRE_EXPIRY")?.lowercased())
-    }
+    static let requireExpiryVariable = "LATCHKEY_REQUIRE_EXPIRY"
 }

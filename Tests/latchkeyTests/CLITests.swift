@@ -47,6 +47,10 @@ struct CLITests {
                 environment: ["LATCHKEY_MAX_TOKEN_LIFETIME": "forever"]),
             "The value 'forever' is invalid for LATCHKEY_MAX_TOKEN_LIFETIME: use KIND=PERIOD, where KIND is session or app, e.g. app=90d"
         )
+        expectOneLineFailure(
+            try run(
+                ["token", "create", "--user", "sam", "--title", "t"], environment: ["LATCHKEY_REQUIRE_EXPIRY": "maybe"]),
+            "LATCHKEY_REQUIRE_EXPIRY must be true or false, not 'maybe'")
         #expect(try await SQLiteStorage(path: database).countTokens(TokenQuery()) == 1, "the refusals stored nothing")
     }
 
