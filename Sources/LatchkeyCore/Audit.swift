@@ -27,6 +27,12 @@ public enum AuditKind: String, Sendable, CaseIterable {
     case tokenExpired = "token.expired"
     case tokenLeaked = "token.leaked"
     case tokenCreationThrottled = "token.creation_throttled"
+    case tokenRotated = "token.rotated"
+    case tokenUpdated = "token.updated"
+    /// A token rotated away was presented after its overlap.
+    case tokenReuseDetected = "token.reuse_detected"
+    /// A stored token was refused: expired, used up, or from an address not allowed.
+    case tokenUseRefused = "token.use_refused"
     case signInSucceeded = "signin.succeeded"
     case signInFailed = "signin.failed"
     case signInThrottled = "signin.throttled"

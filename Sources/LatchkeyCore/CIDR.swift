@@ -41,6 +41,16 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         return (try? CIDR(bytes.count == 4 ? address : "\(address)/64"))?.description ?? address
     }
 
+    /// Whether every address of `other` is in this network.
+    public func contains(_ other: CIDR) -> Bool {
+        other.network.count == network.count && other.prefixLength >= prefixLength
+            && Self.masked(other.network, to: prefixLength) == network
+    }
+
+    public static func isAddress(_ text: String) -> Bool {
+        bytes(of: text) != nil
+    }
+
     public func contains(_ address: String) -> Bool {
         guard let bytes = Self.bytes(of: address), bytes.count == network.count else { return false }
         return Self.masked(bytes, to: prefixLength) == network

@@ -46,6 +46,8 @@ extension Token {
         if let lastUsed = usage.lastUsed {
             token.lastUsed = lastUsed
             token.lastUsedIP = usage.lastUsedIP
+            token.lifecycle.lastUsedAgent = usage.lastUsedAgent
+            token.lifecycle.recentIPs = usage.recentIPs
         }
         return token
     }
@@ -57,6 +59,8 @@ extension TokenUsage {
         if let lastUsed = later.lastUsed {
             self.lastUsed = lastUsed
             lastUsedIP = later.lastUsedIP
+            lastUsedAgent = later.lastUsedAgent
+            recentIPs = later.recentIPs
         }
     }
 }

@@ -38,6 +38,21 @@ public protocol LatchkeyStorage: Sendable {
     /// The tokens `query` selects (its limit and offset applied) and how many match in all
     /// (ignoring them), read together: one trip to the store, and a total that agrees with the page.
     func tokenPage(_ query: TokenQuery) async throws -> TokenPage
+    /// Counts one use of a token with a usage limit, atomically across nodes and whatever
+    /// any cache holds. - Returns: the uses left after this one; nil when none was left.
+    func consumeUse(tokenID: Int64) async throws -> Int?
+    /// Applies `change` and records `events` in one transaction.
+    /// - Returns: the token as changed; nil if it is gone.
+    func updateToken(id: Int64, _ change: TokenChange, recording events: [AuditEvent]) async throws -> Token?
+    /// In one transaction: the token stops authenticating at `retires`, `successor` is stored,
+    /// takes over the tokens the old one created, and `events` are recorded.
+    /// - Throws: `StorageError.alreadyRotated` when the token was rotated before.
+    func rotateToken(id: Int64, retires: Date, successor: NewToken, recording events: [AuditEvent]) async throws
+        -> Token
+    /// The token that replaced `uuid` by rotation, with its sealed copy while one is kept.
+    func successor(of uuid: UUID) async throws -> (Token, RotationRetry?)?
+    /// Forgets the sealed copies of successors whose overlap ended by `cutoff`.
+    func wipeRotationRetries(endedBefore cutoff: Date) async throws
     /// Writes uses by token id in one transaction; ids no longer stored are skipped.
     func recordUsage(_ usage: [Int64: TokenUsage]) async throws
     /// Deleting a token deletes the tokens it created, and theirs, in the same statement.
@@ -45,6 +60,8 @@ public protocol LatchkeyStorage: Sendable {
     func deleteToken(id: Int64) async throws -> [Token]
     /// - Returns: the tokens deleted (those that expired before `cutoff`, with the tokens they created).
     func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token]
+    /// - Returns: the tokens deleted (those rotated away before `cutoff`, with the tokens they created).
+    func deleteTokens(retiredBefore cutoff: Date) async throws -> [Token]
     /// - Returns: the tokens deleted (every token of the owner).
     func deleteTokens(ownerID: Int64) async throws -> [Token]
 
@@ -92,9 +109,11 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     case usernameTaken(String)
     case emailTaken(String)
     case tokenLimitReached
+    case alreadyRotated
 
     public var description: String {
         switch self {
+        case .alreadyRotated: "the token was already rotated"
         case .usernameTaken(let name): "the username '\(name)' is already taken"
         case .emailTaken(let email): "the email '\(email)' is already in use"
         case .tokenLimitReached: "the owner already has the most live tokens allowed"

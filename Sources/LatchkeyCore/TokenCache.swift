@@ -142,7 +142,7 @@ public final class TokenCache: Sendable {
         state.withLock { state in
             state.generation &+= 1
             switch change {
-            case .tokensDeleted(let ids):
+            case .tokensChanged(let ids):
                 for id in ids {
                     if let digest = state.digestsByTokenID[id] { state.forget(digest) }
                 }
@@ -161,7 +161,7 @@ public final class TokenCache: Sendable {
 
 /// What changed in the storage, as far as cached tokens are concerned.
 public enum StorageChange: Sendable, Hashable {
-    case tokensDeleted([Int64])
+    case tokensChanged([Int64])
     /// A user's activation, password or rights changed.
     case userChanged(Int64)
     /// Anything may have changed: another process wrote, or changes are observed again after a gap.

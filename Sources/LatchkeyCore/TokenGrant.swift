@@ -14,12 +14,21 @@ public struct TokenGrant: Sendable, Hashable {
     public var expires: Date?
     /// The app token whose grant this is: tokens it creates are revoked with it.
     public var tokenID: Int64?
+    /// The networks its tokens may be used from; nil: anywhere.
+    public var allowedIPs: [CIDR]?
+    /// The most uses its tokens may allow; nil: unlimited.
+    public var maxUses: Int?
 
-    public init(kinds: Set<TokenKind>, scopes: Set<String>?, expires: Date?, tokenID: Int64? = nil) {
+    public init(
+        kinds: Set<TokenKind>, scopes: Set<String>?, expires: Date?, tokenID: Int64? = nil,
+        allowedIPs: [CIDR]? = nil, maxUses: Int? = nil
+    ) {
         self.kinds = kinds
         self.scopes = scopes
         self.expires = expires
         self.tokenID = tokenID
+        self.allowedIPs = allowedIPs
+        self.maxUses = maxUses
     }
 
     /// The account itself: any kind, any scope, any lifetime within `Lifetime.maximum`.
@@ -30,8 +39,32 @@ public struct TokenGrant: Sendable, Hashable {
     public init(of token: Token) {
         switch token.kind {
         case .session: self = .account
-        case .app: self.init(kinds: [.app], scopes: Set(token.scopes), expires: token.expires, tokenID: token.id)
+        case .app:
+            self.init(
+                kinds: [.app], scopes: Set(token.scopes), expires: token.expires, tokenID: token.id,
+                allowedIPs: token.lifecycle.allowedIPs.isEmpty ? nil : token.lifecycle.allowedIPs,
+                maxUses: token.lifecycle.usesRemaining)
         }
+    }
+
+    /// The allowlist a new token gets: the one requested, each network within this grant's;
+    /// none requested, this grant's own.
+    public func allowlist(_ requested: [CIDR]) throws(TokenError) -> [CIDR] {
+        guard let allowedIPs else { return requested }
+        guard !requested.isEmpty else { return allowedIPs }
+        for network in requested where !allowedIPs.contains(where: { $0.contains(network) }) {
+            throw .exceedsGrant(.addresses)
+        }
+        return requested
+    }
+
+    /// The usage limit a new token gets: the one requested, no more than this grant's; none
+    /// requested, this grant's own.
+    public func usageLimit(_ requested: Int?) throws(TokenError) -> Int? {
+        guard let maxUses else { return requested }
+        let limit = requested ?? maxUses
+        guard limit <= maxUses, limit > 0 else { throw .exceedsGrant(.uses) }
+        return limit
     }
 
     public func holds(_ scope: String) -> Bool {
@@ -41,6 +74,8 @@ public struct TokenGrant: Sendable, Hashable {
     /// Whether `token` is within this grant: showing its secret hands on no more than this grant holds.
     public func covers(_ token: Token) -> Bool {
         kinds.contains(token.kind) && token.scopes.allSatisfy(holds) && within(expiry: token.expires)
+            && (try? allowlist(token.lifecycle.allowedIPs)) == token.lifecycle.allowedIPs
+            && (try? usageLimit(token.lifecycle.usesRemaining)) == token.lifecycle.usesRemaining
     }
 
     /// Whether an expiry (nil: never) is no later than this grant's.

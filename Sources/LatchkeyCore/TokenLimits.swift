@@ -11,15 +11,21 @@ public struct TokenLimits: Sendable, Hashable {
     public var maxLifetime: [TokenKind: TimeInterval]
     /// Whether every token must expire.
     public var requireExpiry: Bool
+    /// The longest a rotated token keeps working beside its successor.
+    public var maxRotationOverlap: TimeInterval
+    /// What presenting a token rotated away (after its overlap) does beyond refusing it.
+    public var onReuse: ReuseResponse
 
     public init(
         maxLivePerUser: Int? = 1000, creationRate: RateLimit? = nil, maxLifetime: [TokenKind: TimeInterval] = [:],
-        requireExpiry: Bool = false
+        requireExpiry: Bool = false, maxRotationOverlap: TimeInterval = 7 * 86_400, onReuse: ReuseResponse = .notify
     ) {
         self.maxLivePerUser = maxLivePerUser
         self.creationRate = creationRate
         self.maxLifetime = maxLifetime
         self.requireExpiry = requireExpiry
+        self.maxRotationOverlap = maxRotationOverlap
+        self.onReuse = onReuse
     }
 
     public static let `default` = TokenLimits()
@@ -67,4 +73,12 @@ public enum PolicyViolation: Sendable, Hashable, CustomStringConvertible {
             "on this server a\(kind == .app ? "n" : "") \(kind.rawValue) token may live at most \(Lifetime.describe(longest))"
         }
     }
+}
+
+/// What reuse of a rotated-away token does besides its refusal and a `token.reuse_detected` event.
+public enum ReuseResponse: String, Sendable, Hashable, CaseIterable {
+    /// Nothing more: the event is the notification (revoking killed CI jobs at GitLab).
+    case notify
+    /// Revokes the token's successors too: whoever holds the stolen one may hold them.
+    case revokeFamily = "revoke-family"
 }

@@ -16,16 +16,25 @@ public struct TokenRequest: Sendable, Hashable {
     public var expiry: Expiry
     /// Keep a sealed copy of the secret so that it can be shown again.
     public var recoverable: Bool
+    /// nil: unlimited (or, from a creator with a usage limit, the uses it has left).
+    public var maxUses: Int?
+    /// Empty: anywhere (or, from a creator with an allowlist, that allowlist).
+    public var allowedIPs: [CIDR]
+    /// A JSON object's text, at most `TokenLifecycle.maxMetadataBytes`.
+    public var metadata: String?
 
     public init(
         kind: TokenKind, title: String? = nil, scopes: [String] = [], expiry: Expiry = .never,
-        recoverable: Bool = false
+        recoverable: Bool = false, maxUses: Int? = nil, allowedIPs: [CIDR] = [], metadata: String? = nil
     ) {
         self.kind = kind
         self.title = title
         self.scopes = scopes
         self.expiry = expiry
         self.recoverable = recoverable
+        self.maxUses = maxUses
+        self.allowedIPs = allowedIPs
+        self.metadata = metadata
     }
 }
 
@@ -49,6 +58,22 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
     case tooManyTokens(limit: Int)
     /// Beyond the server's policy (`TokenLimits.maxLifetime`, `requireExpiry`).
     case beyondPolicy(PolicyViolation)
+    case invalidMaxUses
+    case tooManyAllowedIPs
+    case metadataTooLarge
+    /// Rotated before: rotate its successor instead.
+    case alreadyRotated
+    /// Sessions are renewed by signing in, not rotated.
+    case notRotatable
+    case overlapTooLong(longest: TimeInterval)
+    /// An idempotency key that is empty, too long or not printable.
+    case invalidIdempotencyKey
+    /// A retry with an idempotency key needs the server key to keep the successor's secret.
+    case retryUnavailable
+    /// A retry with an idempotency key needs an overlap in which the old token still works.
+    case retryNeedsOverlap
+    /// A change may only narrow a token's scopes.
+    case scopesWidened(String)
 
     public var description: String {
         switch self {
@@ -62,6 +87,16 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
         case .tooManyTokens(let limit):
             "Maximum amount of tokens allowed per user exceeded (\(limit)); revoke some first."
         case .beyondPolicy(let violation): "\(violation)"
+        case .invalidMaxUses: "max_uses must be a whole number from 1 to \(TokenLifecycle.maxUses)"
+        case .tooManyAllowedIPs: "a token may name at most \(TokenLifecycle.maxAllowedIPs) allowed networks"
+        case .metadataTooLarge: "metadata may be at most \(TokenLifecycle.maxMetadataBytes) bytes"
+        case .alreadyRotated: "the token was already rotated; rotate its successor"
+        case .notRotatable: "a session token is renewed by signing in, not rotated"
+        case .overlapTooLong(let longest): "the overlap may be at most \(Lifetime.describe(longest))"
+        case .invalidIdempotencyKey: "an idempotency key is 1 to 255 printable ASCII characters"
+        case .retryUnavailable: "idempotent rotation needs the server key (recoverable tokens are turned off)"
+        case .retryNeedsOverlap: "an idempotent rotation needs an overlap: a retry is made with the old token"
+        case .scopesWidened(let scope): "a change may only remove scopes; the token does not hold '\(scope)'"
         }
     }
 }
@@ -71,9 +106,15 @@ public enum GrantViolation: Sendable, Hashable, CustomStringConvertible {
     case kind(TokenKind)
     case scope(String)
     case expiry
+    /// Usable from an address the creator's allowlist does not hold.
+    case addresses
+    /// More uses than the creator has left.
+    case uses
 
     public var description: String {
         switch self {
+        case .addresses: "a token cannot be usable from addresses the requesting token's allowlist does not hold"
+        case .uses: "a token cannot allow more uses than the requesting token has left"
         case .kind(let kind): "the requesting token cannot create a \(kind.rawValue) token"
         case .scope(let scope): "the requesting token does not hold the scope '\(scope)'"
         case .expiry: "a token cannot outlive the token that creates it"
@@ -90,6 +131,12 @@ public enum TokenRejection: String, Sendable, Hashable, CaseIterable {
     case unknown
     case expired
     case inactiveUser = "inactive_user"
+    /// Its usage limit is spent.
+    case exhausted
+    /// Presented from an address its allowlist does not hold.
+    case addressNotAllowed = "address_not_allowed"
+    /// Rotated away, and its overlap has ended: reuse, recorded as `token.reuse_detected`.
+    case rotatedAway = "rotated_away"
 }
 
 public enum TokenVerification: Sendable {
@@ -101,6 +148,8 @@ public enum TokenVerification: Sendable {
 public struct TokenService: Sendable {
     /// Use records (last used, sliding expiry) are written at most this often per token.
     public static let usageWriteInterval: TimeInterval = 60
+    /// How long a token rotated away is kept after its overlap, to recognise its reuse.
+    public static let reuseMemory: TimeInterval = 90 * 86_400
 
     package let storage: any LatchkeyStorage
     public let clock: any WallClock
@@ -114,6 +163,9 @@ public struct TokenService: Sendable {
     /// nil: uses are written as they happen; otherwise by `flushUsage()`.
     public let pendingUsage: PendingTokenUsage?
     private let creationLimiter: SlidingWindowLimiter?
+    /// A refused stored token is recorded in the audit log once a minute per token and reason:
+    /// a client retrying in a loop must not fill the log.
+    private let refusals: SlidingWindowLimiter
 
     public init(
         storage: any LatchkeyStorage, clock: any WallClock = SystemClock(), secretBox: SecretBox?,
@@ -129,6 +181,7 @@ public struct TokenService: Sendable {
         self.pendingUsage = pendingUsage
         audit = AuditLog(storage: storage, clock: clock)
         creationLimiter = limits.creationRate.map { SlidingWindowLimiter($0, clock: clock) }
+        refusals = SlidingWindowLimiter(RateLimit(count: 1, window: 60)!, clock: clock)
     }
 
     /// Creates a token for `owner`. Every lifetime and expiry is bounded by `Lifetime.maximum`
@@ -137,28 +190,10 @@ public struct TokenService: Sendable {
     public func create(
         for owner: User, _ request: TokenRequest, grantedBy grant: TokenGrant = .account, by origin: Origin
     ) async throws -> IssuedToken {
-        if let title = request.title, title.count > Token.maxTitleLength { throw TokenError.titleTooLong }
-        if let title = request.title, Identifier.hasControlCharacters(title) {
-            throw TokenError.titleHasControlCharacters
-        }
+        try Self.check(title: request.title)
         for scope in request.scopes where !Self.isValidScope(scope) { throw TokenError.invalidScope(scope) }
         let now = clock.now
-        var expires: Date?
-        var sliding: TimeInterval?
-        switch request.expiry {
-        case .never: break
-        case .at(let date):
-            guard date.timeIntervalSince(now) <= Lifetime.maximum else { throw TokenError.expiryTooFar }
-            expires = date
-        case .after(let interval):
-            guard Lifetime.isAcceptable(interval) else { throw TokenError.expiryTooFar }
-            expires = now.addingTimeInterval(interval)
-        case .sliding(let interval):
-            guard Lifetime.isAcceptable(interval) else { throw TokenError.expiryTooFar }
-            expires = now.addingTimeInterval(interval)
-            sliding = interval
-        }
-        if let expires, expires <= now { throw TokenError.expiryInPast }
+        let (expires, sliding) = try Self.resolve(request.expiry, now: now)
         if let violation = limits.violation(kind: request.kind, expires: expires, now: now) {
             throw TokenError.beyondPolicy(violation)
         }
@@ -167,6 +202,8 @@ public struct TokenService: Sendable {
             throw TokenError.exceedsGrant(.scope(missing))
         }
         guard grant.within(expiry: expires) else { throw TokenError.exceedsGrant(.expiry) }
+        let lifecycle = try Self.lifecycle(
+            maxUses: request.maxUses, allowedIPs: request.allowedIPs, metadata: request.metadata, within: grant)
         var sealed: Data?
         let secret = TokenSecret.generate()
         if request.recoverable {
@@ -175,14 +212,11 @@ public struct TokenService: Sendable {
         }
         var scopes: [String] = []
         for scope in request.scopes where !scopes.contains(scope) { scopes.append(scope) }
-        if let creationLimiter, case .refused(let retryAfter, let first) = creationLimiter.acquire("user:\(owner.id)") {
-            if first { try await audit.record(.tokenCreationThrottled, user: owner.id, by: origin) }
-            throw LimitExceeded(.tokenCreation, retryAfter: retryAfter)
-        }
+        try await throttleCreation(for: owner.id, by: origin)
         let draft = NewToken(
             uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
             scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
-            digest: secret.digest, sealedSecret: sealed, parentID: grant.tokenID)
+            digest: secret.digest, sealedSecret: sealed, parentID: grant.tokenID, lifecycle: lifecycle)
         let token: Token
         do {
             token = try await storage.insertToken(
@@ -197,11 +231,62 @@ public struct TokenService: Sendable {
         return IssuedToken(token: token, secret: secret)
     }
 
-    /// Authenticates a presented secret and records the use: format check, digest
-    /// lookup (in the cache first), active owner, expiry, then sliding refresh and last
-    /// use (recorded only when they move by more than `usageWriteInterval`).
-    public func verify(_ presented: some StringProtocol, clientIP: String? = nil) async throws -> TokenVerification {
-        let verification = try await checkAndRecordUse(presented, clientIP: clientIP)
+    static func check(title: String?) throws(TokenError) {
+        guard let title else { return }
+        if title.count > Token.maxTitleLength { throw .titleTooLong }
+        if Identifier.hasControlCharacters(title) { throw .titleHasControlCharacters }
+    }
+
+    /// An expiry and sliding lifetime from what a request asks, bounded by `Lifetime.maximum`.
+    static func resolve(_ expiry: TokenRequest.Expiry, now: Date) throws(TokenError) -> (Date?, TimeInterval?) {
+        var expires: Date?
+        var sliding: TimeInterval?
+        switch expiry {
+        case .never: break
+        case .at(let date):
+            guard date.timeIntervalSince(now) <= Lifetime.maximum else { throw .expiryTooFar }
+            expires = date
+        case .after(let interval):
+            guard Lifetime.isAcceptable(interval) else { throw .expiryTooFar }
+            expires = now.addingTimeInterval(interval)
+        case .sliding(let interval):
+            guard Lifetime.isAcceptable(interval) else { throw .expiryTooFar }
+            expires = now.addingTimeInterval(interval)
+            sliding = interval
+        }
+        if let expires, expires <= now { throw .expiryInPast }
+        return (expires, sliding)
+    }
+
+    /// Counts a creation (or rotation) against the owner's creation rate.
+    func throttleCreation(for ownerID: Int64, by origin: Origin) async throws {
+        guard let creationLimiter, case .refused(let retryAfter, let first) = creationLimiter.acquire("user:\(ownerID)")
+        else { return }
+        if first { try await audit.record(.tokenCreationThrottled, user: ownerID, by: origin) }
+        throw LimitExceeded(.tokenCreation, retryAfter: retryAfter)
+    }
+
+    /// The usage limit, allowlist and metadata of a new token: bounded, and within `grant`.
+    static func lifecycle(maxUses: Int?, allowedIPs: [CIDR], metadata: String?, within grant: TokenGrant)
+        throws(TokenError) -> TokenLifecycle
+    {
+        if let maxUses, !(1...TokenLifecycle.maxUses).contains(maxUses) { throw .invalidMaxUses }
+        guard allowedIPs.count <= TokenLifecycle.maxAllowedIPs else { throw .tooManyAllowedIPs }
+        if let metadata, metadata.utf8.count > TokenLifecycle.maxMetadataBytes { throw .metadataTooLarge }
+        var networks: [CIDR] = []
+        for network in try grant.allowlist(allowedIPs) where !networks.contains(network) { networks.append(network) }
+        let uses = try grant.usageLimit(maxUses)
+        return TokenLifecycle(maxUses: uses, usesRemaining: uses, allowedIPs: networks, metadata: metadata)
+    }
+
+    /// Authenticates a presented secret and records the use: format check, digest lookup (in
+    /// the cache first), active owner, rotation, expiry, allowlist, then the usage limit (counted
+    /// in the database, never by the cache), sliding refresh and last use (recorded when they
+    /// move by more than `usageWriteInterval`, or the address is new).
+    public func verify(_ presented: some StringProtocol, clientIP: String? = nil, userAgent: String? = nil)
+        async throws -> TokenVerification
+    {
+        let verification = try await checkAndRecordUse(presented, clientIP: clientIP, userAgent: userAgent)
         switch verification {
         case .valid: metrics.verification("valid")
         case .rejected(let reason): metrics.verification(reason.rawValue)
@@ -209,24 +294,93 @@ public struct TokenService: Sendable {
         return verification
     }
 
-    private func checkAndRecordUse(_ presented: some StringProtocol, clientIP: String?) async throws
-        -> TokenVerification
+    private func checkAndRecordUse(_ presented: some StringProtocol, clientIP: String?, userAgent: String?)
+        async throws -> TokenVerification
     {
         guard let secret = TokenSecret(presented) else { return .rejected(.malformed) }
         guard let (found, owner) = try await tokenAndOwner(secret.digest) else { return .rejected(.unknown) }
         var token = found
         guard owner.isActive else { return .rejected(.inactiveUser) }
         let now = clock.now
-        if token.isExpired(at: now) { return .rejected(.expired) }
+        if token.isRetired(at: now) {
+            try await reuseDetected(token, from: clientIP)
+            return .rejected(.rotatedAway)
+        }
+        if token.isExpired(at: now) { return try await refuse(token, .expired, from: clientIP) }
+        guard token.allowsUse(from: clientIP) else {
+            return try await refuse(token, .addressNotAllowed, from: clientIP)
+        }
+        if token.lifecycle.maxUses != nil {
+            guard let remaining = try await storage.consumeUse(tokenID: try await budgetHolder(of: token)) else {
+                return try await refuse(token, .exhausted, from: clientIP)
+            }
+            token.lifecycle.usesRemaining = remaining
+        }
         var usage = slidingRenewal(of: &token, at: now)
-        if token.lastUsed.map({ now.timeIntervalSince($0) >= Self.usageWriteInterval }) ?? true {
+        let isNewAddress = clientIP.map { !token.lifecycle.recentIPs.contains($0) } ?? false
+        if isNewAddress || token.lastUsed.map({ now.timeIntervalSince($0) >= Self.usageWriteInterval }) ?? true {
             usage.lastUsed = now
             usage.lastUsedIP = clientIP
-            token.lastUsed = now
-            token.lastUsedIP = clientIP
+            usage.lastUsedAgent = userAgent.map(Self.boundedUserAgent)
+            usage.recentIPs =
+                clientIP.map { TokenLifecycle.recent(token.lifecycle.recentIPs, adding: $0) }
+                ?? token.lifecycle.recentIPs
+            token = token.applying(usage)
+        } else if token.lifecycle.maxUses != nil {
+            cache?.update(token)
         }
         try await record(usage, of: token)
         return .valid(token, owner)
+    }
+
+    /// The token whose count a use spends: the token itself, or for one still in its overlap
+    /// the newest of its successors (a rotation hands on the uses left; the old token's uses
+    /// in its overlap come out of them, so a rotation never adds uses).
+    private func budgetHolder(of token: Token) async throws -> Int64 {
+        var holder = token
+        while holder.lifecycle.retires != nil, let (successor, _) = try await storage.successor(of: holder.uuid) {
+            holder = successor
+        }
+        return holder.id
+    }
+
+    /// Refuses a stored token, and records why.
+    private func refuse(_ token: Token, _ reason: TokenRejection, from address: String?) async throws
+        -> TokenVerification
+    {
+        if refusals.acquire("\(token.id) \(reason.rawValue)") == .allowed {
+            try await audit.record(
+                .tokenUseRefused, user: token.ownerID, token: token.uuid, by: Origin(via: "verify", address: address),
+                detail: "\(Self.describe(token)); \(reason.rawValue)")
+        }
+        return .rejected(reason)
+    }
+
+    /// A token rotated away was presented after its overlap: recorded with the address, and
+    /// with `onReuse` `.revokeFamily` its successors are revoked.
+    private func reuseDetected(_ token: Token, from address: String?) async throws {
+        guard refusals.acquire("\(token.id) \(TokenRejection.rotatedAway.rawValue)") == .allowed else { return }
+        let origin = Origin(via: "verify", address: address)
+        var detail = Self.describe(token)
+        if limits.onReuse == .revokeFamily {
+            var revoked = 0
+            var predecessor = token.uuid
+            // A token is rotated at most once, so its successors form a chain.
+            while revoked < 1000, let (successor, _) = try await storage.successor(of: predecessor) {
+                if try await revoke(successor, by: origin, detail: "reuse of \(token.key) detected") { revoked += 1 }
+                predecessor = successor.uuid
+            }
+            detail += "; \(revoked) successor\(revoked == 1 ? "" : "s") revoked"
+        }
+        try await audit.record(.tokenReuseDetected, user: token.ownerID, token: token.uuid, by: origin, detail: detail)
+    }
+
+    /// A user agent as kept: printable, at most `TokenLifecycle.maxUserAgentLength` characters.
+    static func boundedUserAgent(_ agent: String) -> String {
+        String(
+            String.UnicodeScalarView(
+                agent.unicodeScalars.lazy.filter { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }
+                    .prefix(TokenLifecycle.maxUserAgentLength)))
     }
 
     private func tokenAndOwner(_ digest: TokenDigest) async throws -> (Token, User)? {
@@ -400,8 +554,15 @@ public struct TokenService: Sendable {
     }
 
     /// Garbage collection: deletes tokens that expired more than `grace` ago.
+    /// Tokens rotated away are kept `reuseMemory` past their overlap (unless they expire first),
+    /// so that their reuse is recognised; the sealed copies kept for idempotent rotation are
+    /// wiped once their overlap has ended.
     public func deleteExpired(grace: TimeInterval) async throws -> Int {
-        let deleted = try await storage.deleteTokens(expiredBefore: clock.now.addingTimeInterval(-grace))
+        let now = clock.now
+        try await storage.wipeRotationRetries(endedBefore: now)
+        let deleted =
+            try await storage.deleteTokens(expiredBefore: now.addingTimeInterval(-grace))
+            + storage.deleteTokens(retiredBefore: now.addingTimeInterval(-max(grace, Self.reuseMemory)))
         forget(deleted)
         guard !deleted.isEmpty else { return 0 }
         metrics.tokensRevoked(deleted.count, reason: "expired")
@@ -410,8 +571,8 @@ public struct TokenService: Sendable {
         return deleted.count
     }
 
-    private func forget(_ deleted: [Token]) {
-        if !deleted.isEmpty { cache?.apply(.tokensDeleted(deleted.map(\.id))) }
+    func forget(_ deleted: [Token]) {
+        if !deleted.isEmpty { cache?.apply(.tokensChanged(deleted.map(\.id))) }
     }
 
     /// A token as the audit log names it: kind, key and title (never the secret).

@@ -45,6 +45,7 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
     OpenAPIController().addRoutes(to: router)
     StencilaController(services: services, configuration: configuration).addRoutes(to: router)
     QuayController(services: services, configuration: configuration).addRoutes(to: router)
+    V1TokenController(services: services).addRoutes(to: router)
     OAuthController(services: services).addRoutes(to: router)
     LeakedTokenController(leaks: LeakReportService(tokens: services.tokens, limit: configuration.leakReportLimit))
         .addRoutes(to: router)

@@ -21,7 +21,7 @@ enum ChangeNotification {
         if payload.hasPrefix("heartbeat:") { return nil }
         if payload.hasPrefix("tokens:") {
             let ids = payload.dropFirst("tokens:".count).split(separator: ",").map { Int64($0) }
-            if !ids.isEmpty, ids.allSatisfy({ $0 != nil }) { return .tokensDeleted(ids.compactMap { $0 }) }
+            if !ids.isEmpty, ids.allSatisfy({ $0 != nil }) { return .tokensChanged(ids.compactMap { $0 }) }
         } else if payload.hasPrefix("user:"), let id = Int64(payload.dropFirst("user:".count)) {
             return .userChanged(id)
         }

@@ -21,6 +21,29 @@ enum Columns {
         text.split(separator: " ").map(String.init)
     }
 
+    /// Addresses and networks, comma-separated.
+    static func list(_ items: [String]) -> String {
+        items.joined(separator: ",")
+    }
+
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map(String.init)
+    }
+
+    static func networks(_ networks: [CIDR]) -> String {
+        list(networks.map(\.description))
+    }
+
+    /// nil when one of them is not a network (never written so: read as unreadable).
+    static func networks(_ text: String) -> [CIDR]? {
+        var networks: [CIDR] = []
+        for item in list(text) {
+            guard let network = try? CIDR(item) else { return nil }
+            networks.append(network)
+        }
+        return networks
+    }
+
     /// A uuid as stored (`8-4-4-4-12` hex digits, either case), parsed without Foundation's
     /// `sscanf`-based reader, which showed in every listing; nil for anything else.
     static func uuid(_ text: String) -> UUID? {

@@ -43,6 +43,7 @@ extension TokenQuery {
         if let expiringUntil {
             conditions.append(Condition("expires_us", .lessOrEqual, Columns.microseconds(expiringUntil)))
         }
+        if let afterID { conditions.append(Condition("id", .greater, afterID)) }
         return conditions
     }
 }

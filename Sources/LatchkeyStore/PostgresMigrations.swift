@@ -159,6 +159,24 @@ enum PostgresMigrations {
                 // A page of an owner's tokens is read in order from the index and stops at its end.
                 "CREATE INDEX tokens_by_owner ON tokens (user_id, id)"
             ]),
+        Migration(
+            name: "9-token-lifecycle",
+            statements: TokenLifecycleColumns.statements(blob: "BYTEA", uuid: "UUID") + [
+                // Other nodes' caches hear of a change to what verification checks (PATCH, rotation).
+                // Uses, last use and sliding expiries are left out: they change on every flush.
+                """
+                CREATE FUNCTION latchkey_token_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM pg_notify('\(ChangeNotification.channel)', TG_TABLE_SCHEMA || ' tokens:' || NEW.id);
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER tokens_changed
+                AFTER UPDATE OF title, scopes, allowed_ips, metadata, max_uses, retired_us ON tokens
+                FOR EACH ROW EXECUTE FUNCTION latchkey_token_changed()
+                """,
+            ]),
     ]
 
     /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's

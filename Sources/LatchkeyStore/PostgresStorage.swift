@@ -176,6 +176,7 @@ public final class PostgresStorage: LatchkeyStorage {
                         """
                         SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE user_id = \(token.ownerID)
                         AND (expires_us IS NULL OR expires_us > \(Columns.microseconds(token.created)))
+                        AND (retired_us IS NULL OR retired_us > \(Columns.microseconds(token.created)))
                         LIMIT \(Int64(maxLivePerOwner))) AS live
                         """, logger: logger
                     ).decode(Int64.self) {
@@ -191,19 +192,127 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     private func insert(_ token: NewToken, on connection: PostgresConnection) async throws -> Token {
+        let lifecycle = token.lifecycle
         let rows = try await connection.query(
             """
-            INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
-                                sliding_lifetime_s, digest, sealed_secret, parent_id)
+            INSERT INTO tokens (\(unescaped: Schema.insertedTokenColumns.joined(separator: ", ")))
             VALUES (\(token.uuid), \(token.key), \(token.ownerID), \(token.title), \(token.kind.rawValue),
                     \(Columns.scopes(token.scopes)), \(Columns.microseconds(token.created)),
                     \(token.expires.map(Columns.microseconds)), \(token.slidingLifetime.map { Int64($0) }),
-                    \(token.digest.bytes), \(token.sealedSecret), \(token.parentID))
+                    \(token.digest.bytes), \(token.sealedSecret), \(token.parentID),
+                    \(lifecycle.maxUses.map { Int64($0) }), \(lifecycle.usesRemaining.map { Int64($0) }),
+                    \(Columns.networks(lifecycle.allowedIPs)), \(lifecycle.metadata), \(lifecycle.rotatedFrom),
+                    \(token.retry?.idempotencyKey), \(token.retry?.sealedSecret),
+                    \(token.retry.map { Columns.microseconds($0.until) }))
             RETURNING id
             """, logger: logger)
         var id: Int64 = 0
         for try await (value) in rows.decode(Int64.self) { id = value }
         return token.stored(id: id)
+    }
+
+    public func consumeUse(tokenID: Int64) async throws -> Int? {
+        try await run { [self] in
+            var remaining: Int64?
+            for try await (value) in try await client.execute(ConsumeUse(tokenID: tokenID), logger: logger) {
+                remaining = value
+            }
+            return remaining.map { Int($0) }
+        }
+    }
+
+    public func updateToken(id: Int64, _ change: TokenChange, recording events: [AuditEvent]) async throws -> Token? {
+        try await run { [self] in
+            try await inTransaction { transaction in
+                // COALESCE keeps what the change leaves alone; a flag says whether a nullable
+                // field is set (to a value or to NULL).
+                let rows = try await transaction.query(
+                    """
+                    UPDATE tokens SET
+                        title = CASE WHEN \(change.title != nil) THEN \(change.title ?? nil) ELSE title END,
+                        metadata = CASE WHEN \(change.metadata != nil) THEN \(change.metadata ?? nil) ELSE metadata END,
+                        allowed_ips = COALESCE(\(change.allowedIPs.map(Columns.networks)), allowed_ips),
+                        scopes = COALESCE(\(change.scopes.map(Columns.scopes)), scopes)
+                    WHERE id = \(id) RETURNING \(unescaped: Schema.tokenColumns)
+                    """, logger: logger)
+                var token: Token?
+                for try await row in rows { token = try TokenRow(from: PostgresRowDecoder(row)).token() }
+                guard let token else { return nil }
+                try await insert(events, on: transaction)
+                return token
+            }
+        }
+    }
+
+    public func rotateToken(id: Int64, retires: Date, successor: NewToken, recording events: [AuditEvent])
+        async throws -> Token
+    {
+        try await run { [self] in
+            try await inTransaction { transaction in
+                var retired = false
+                for try await _ in try await transaction.query(
+                    """
+                    UPDATE tokens SET retired_us = \(Columns.microseconds(retires))
+                    WHERE id = \(id) AND retired_us IS NULL RETURNING id
+                    """, logger: logger)
+                {
+                    retired = true
+                }
+                guard retired else { throw StorageError.alreadyRotated }
+                let stored = try await insert(successor, on: transaction)
+                // It takes the old one's creator and uses left; the old one's tokens go with it.
+                try await transaction.query(
+                    PostgresQuery(
+                        unsafeSQL: Schema.inheritFromPredecessor, binds: Self.binds(id, stored.id)),
+                    logger: logger)
+                try await transaction.query(
+                    "UPDATE tokens SET parent_id = \(stored.id) WHERE parent_id = \(id) AND id <> \(stored.id)",
+                    logger: logger)
+                var successor = stored
+                for try await row in try await transaction.query(
+                    "SELECT \(unescaped: Schema.tokenColumns) FROM tokens WHERE id = \(stored.id)", logger: logger)
+                {
+                    successor = try TokenRow(from: PostgresRowDecoder(row)).token()
+                }
+                try await insert(events, on: transaction)
+                return successor
+            }
+        }
+    }
+
+    public func successor(of uuid: UUID) async throws -> (Token, RotationRetry?)? {
+        try await run { [self] in
+            var found: (Token, RotationRetry?)?
+            for try await row in try await client.query(
+                """
+                SELECT \(unescaped: Schema.tokenColumns), idempotency_key, retry_secret, retry_until_us FROM tokens
+                WHERE rotated_from = \(uuid)
+                """, logger: logger)
+            {
+                let cells = row.makeRandomAccess()
+                let key = try cells["idempotency_key"].decode(String?.self)
+                let sealed = try cells["retry_secret"].decode(Data?.self)
+                let until = try cells["retry_until_us"].decode(Int64?.self)
+                let retry: RotationRetry? =
+                    if let key, let sealed, let until {
+                        RotationRetry(
+                            idempotencyKey: key, sealedSecret: sealed,
+                            until: Columns.date(microseconds: until))
+                    } else { nil }
+                found = (try TokenRow(from: PostgresRowDecoder(cells)).token(), retry)
+            }
+            return found
+        }
+    }
+
+    public func wipeRotationRetries(endedBefore cutoff: Date) async throws {
+        try await run { [self] in
+            try await client.query(
+                """
+                UPDATE tokens SET idempotency_key = NULL, retry_secret = NULL, retry_until_us = NULL
+                WHERE retry_until_us <= \(Columns.microseconds(cutoff))
+                """, logger: logger)
+        }
     }
 
     public func tokenAndOwner(digest: TokenDigest) async throws -> (Token, User)? {
@@ -261,7 +370,8 @@ public final class PostgresStorage: LatchkeyStorage {
                         for try await _ in try await transaction.execute(
                             RecordUsage(
                                 tokenID: tokenID, expires: usage.expires.map(Columns.microseconds),
-                                lastUsed: usage.lastUsed.map(Columns.microseconds), lastUsedIP: usage.lastUsedIP),
+                                lastUsed: usage.lastUsed.map(Columns.microseconds), lastUsedIP: usage.lastUsedIP,
+                                lastUsedAgent: usage.lastUsedAgent, recentIPs: Columns.list(usage.recentIPs)),
                             logger: logger)
                         {}
                     }
@@ -272,12 +382,22 @@ public final class PostgresStorage: LatchkeyStorage {
 
     static let usageChunk = 500
 
+    private static func binds(_ values: Int64...) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        for value in values { bindings.append(value) }
+        return bindings
+    }
+
     public func deleteToken(id: Int64) async throws -> [Token] {
         try await deleteTokens(where: Condition("id", .equal, id))
     }
 
     public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
         try await deleteTokens(where: Condition("expires_us", .less, Columns.microseconds(cutoff)))
+    }
+
+    public func deleteTokens(retiredBefore cutoff: Date) async throws -> [Token] {
+        try await deleteTokens(where: Condition("retired_us", .less, Columns.microseconds(cutoff)))
     }
 
     public func deleteTokens(ownerID: Int64) async throws -> [Token] {

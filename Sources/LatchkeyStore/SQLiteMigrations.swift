@@ -122,6 +122,9 @@ enum SQLiteMigrations {
             // without it every token of the owner was read and sorted for each page.
             try db.execute(sql: "CREATE INDEX tokens_by_owner ON tokens (user_id, id)")
         }
+        migrator.registerMigration("9-token-lifecycle") { db in
+            try db.execute(sql: TokenLifecycleColumns.statements(blob: "BLOB", uuid: "TEXT").joined(separator: ";\n"))
+        }
         return migrator
     }
 }

@@ -181,28 +181,128 @@ public final class SQLiteStorage: LatchkeyStorage {
                     db.cachedStatement(
                         sql: """
                             SELECT COUNT(*) FROM (SELECT 1 FROM tokens
-                            WHERE user_id = ? AND (expires_us IS NULL OR expires_us > ?) LIMIT ?) AS live
+                            WHERE user_id = ? AND (expires_us IS NULL OR expires_us > ?)
+                            AND (retired_us IS NULL OR retired_us > ?) LIMIT ?) AS live
                             """),
-                    arguments: [token.ownerID, Columns.microseconds(token.created), maxLivePerOwner]) ?? 0
+                    arguments: [
+                        token.ownerID, Columns.microseconds(token.created), Columns.microseconds(token.created),
+                        maxLivePerOwner,
+                    ]) ?? 0
                     >= maxLivePerOwner
             {
                 throw StorageError.tokenLimitReached
             }
+            let stored = try Self.insert(token, into: db)
+            try Self.insert(events, into: db)
+            return stored
+        }
+    }
+
+    private static func insert(_ token: NewToken, into db: Database) throws -> Token {
+        try db.execute(
+            sql: """
+                INSERT INTO tokens (\(Schema.insertedTokenColumns.joined(separator: ", ")))
+                VALUES (\(Array(repeating: "?", count: Schema.insertedTokenColumns.count).joined(separator: ", ")))
+                """,
+            arguments: [
+                token.uuid.uuidString.lowercased(), token.key, token.ownerID, token.title, token.kind.rawValue,
+                Columns.scopes(token.scopes), Columns.microseconds(token.created),
+                token.expires.map(Columns.microseconds), token.slidingLifetime.map { Int64($0) },
+                token.digest.bytes, token.sealedSecret, token.parentID, token.lifecycle.maxUses,
+                token.lifecycle.usesRemaining, Columns.networks(token.lifecycle.allowedIPs), token.lifecycle.metadata,
+                token.lifecycle.rotatedFrom?.uuidString.lowercased(), token.retry?.idempotencyKey,
+                token.retry?.sealedSecret, token.retry.map { Columns.microseconds($0.until) },
+            ])
+        return token.stored(id: db.lastInsertedRowID)
+    }
+
+    public func consumeUse(tokenID: Int64) async throws -> Int? {
+        try await pool.write { db in
+            try Int.fetchOne(db.cachedStatement(sql: Schema.consumeUse), arguments: [tokenID])
+        }
+    }
+
+    public func updateToken(id: Int64, _ change: TokenChange, recording events: [AuditEvent]) async throws -> Token? {
+        try await pool.write { db in
+            var assignments: [String] = []
+            var arguments: StatementArguments = []
+            if let title = change.title {
+                assignments.append("title = ?")
+                arguments += [title]
+            }
+            if let metadata = change.metadata {
+                assignments.append("metadata = ?")
+                arguments += [metadata]
+            }
+            if let allowedIPs = change.allowedIPs {
+                assignments.append("allowed_ips = ?")
+                arguments += [Columns.networks(allowedIPs)]
+            }
+            if let scopes = change.scopes {
+                assignments.append("scopes = ?")
+                arguments += [Columns.scopes(scopes)]
+            }
+            if !assignments.isEmpty {
+                arguments += [id]
+                try db.execute(
+                    sql: "UPDATE tokens SET \(assignments.joined(separator: ", ")) WHERE id = ?", arguments: arguments)
+            }
+            guard
+                let token = try TokenRow.fetchOne(
+                    db, sql: "SELECT \(Schema.tokenColumns) FROM tokens WHERE id = ?", arguments: [id])?.token()
+            else { return nil }
+            try Self.insert(events, into: db)
+            return token
+        }
+    }
+
+    public func rotateToken(id: Int64, retires: Date, successor: NewToken, recording events: [AuditEvent])
+        async throws -> Token
+    {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE tokens SET retired_us = ? WHERE id = ? AND retired_us IS NULL",
+                arguments: [Columns.microseconds(retires), id])
+            guard db.changesCount == 1 else { throw StorageError.alreadyRotated }
+            let stored = try Self.insert(successor, into: db)
+            // It takes the old one's creator and uses left; the old one's tokens go with it.
+            try db.execute(sql: Schema.inheritFromPredecessor, arguments: [id, stored.id])
+            try db.execute(
+                sql: "UPDATE tokens SET parent_id = ? WHERE parent_id = ? AND id <> ?",
+                arguments: [stored.id, id, stored.id])
+            try Self.insert(events, into: db)
+            return try TokenRow.fetchOne(
+                db, sql: "SELECT \(Schema.tokenColumns) FROM tokens WHERE id = ?", arguments: [stored.id])?.token()
+                ?? stored
+        }
+    }
+
+    public func successor(of uuid: UUID) async throws -> (Token, RotationRetry?)? {
+        try await read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT \(Schema.tokenColumns), idempotency_key, retry_secret, retry_until_us FROM tokens
+                        WHERE rotated_from = ?
+                        """, arguments: [uuid.uuidString.lowercased()])
+            else { return nil }
+            let count = Schema.tokens.count
+            let retry: RotationRetry? =
+                if let key: String = row[count], let sealed: Data = row[count + 1], let until: Int64 = row[count + 2] {
+                    RotationRetry(idempotencyKey: key, sealedSecret: sealed, until: Columns.date(microseconds: until))
+                } else { nil }
+            return (try TokenRow(row: row).token(), retry)
+        }
+    }
+
+    public func wipeRotationRetries(endedBefore cutoff: Date) async throws {
+        try await pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO tokens (uuid, key, user_id, title, kind, scopes, created_us, expires_us,
-                                        sliding_lifetime_s, digest, sealed_secret, parent_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    token.uuid.uuidString.lowercased(), token.key, token.ownerID, token.title, token.kind.rawValue,
-                    Columns.scopes(token.scopes), Columns.microseconds(token.created),
-                    token.expires.map(Columns.microseconds), token.slidingLifetime.map { Int64($0) },
-                    token.digest.bytes, token.sealedSecret, token.parentID,
-                ])
-            let id = db.lastInsertedRowID
-            try Self.insert(events, into: db)
-            return token.stored(id: id)
+                    UPDATE tokens SET idempotency_key = NULL, retry_secret = NULL, retry_until_us = NULL
+                    WHERE retry_until_us <= ?
+                    """, arguments: [Columns.microseconds(cutoff)])
         }
     }
 
@@ -270,7 +370,7 @@ public final class SQLiteStorage: LatchkeyStorage {
             for (tokenID, usage) in usage {
                 try statement.execute(arguments: [
                     usage.expires.map(Columns.microseconds), usage.lastUsed.map(Columns.microseconds),
-                    usage.lastUsedIP, tokenID,
+                    usage.lastUsedIP, usage.lastUsedAgent, Columns.list(usage.recentIPs), tokenID,
                 ])
             }
         }
@@ -282,6 +382,10 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
         try await deleteTokens(where: Condition("expires_us", .less, Columns.microseconds(cutoff)))
+    }
+
+    public func deleteTokens(retiredBefore cutoff: Date) async throws -> [Token] {
+        try await deleteTokens(where: Condition("retired_us", .less, Columns.microseconds(cutoff)))
     }
 
     public func deleteTokens(ownerID: Int64) async throws -> [Token] {

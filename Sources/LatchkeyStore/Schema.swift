@@ -35,13 +35,37 @@ enum Schema {
 
     /// Moves a token's expiry and last use; a NULL leaves that column as it is. Numbered
     /// parameters, which both PostgreSQL and SQLite read: $1 expiry, $2 last use, $3 its
-    /// address, $4 the token's id.
+    /// address, $4 its user agent, $5 the recent addresses, $6 the token's id.
     static let recordUsage = """
         UPDATE tokens SET expires_us = COALESCE($1, expires_us),
                           last_used_us = COALESCE($2, last_used_us),
-                          last_used_ip = CASE WHEN $2 IS NULL THEN last_used_ip ELSE $3 END
-        WHERE id = $4
+                          last_used_ip = CASE WHEN $2 IS NULL THEN last_used_ip ELSE $3 END,
+                          last_used_agent = CASE WHEN $2 IS NULL THEN last_used_agent ELSE $4 END,
+                          recent_ips = CASE WHEN $2 IS NULL THEN recent_ips ELSE $5 END
+        WHERE id = $6
         """
+
+    /// One use of a token with a usage limit, counted whichever node serves it: the row's
+    /// lock makes concurrent uses take turns, and none is counted below zero. $1 the token's id.
+    static let consumeUse = """
+        UPDATE tokens SET uses_remaining = uses_remaining - 1 WHERE id = $1 AND uses_remaining > 0
+        RETURNING uses_remaining
+        """
+
+    /// A rotation's successor takes its predecessor's creator (it is revoked with it) and the
+    /// uses it has left, as they stand in the rotating transaction. $1 the old id, $2 the new.
+    static let inheritFromPredecessor = """
+        UPDATE tokens SET parent_id = (SELECT parent_id FROM tokens WHERE id = $1),
+                          uses_remaining = (SELECT uses_remaining FROM tokens WHERE id = $1)
+        WHERE id = $2
+        """
+
+    /// Every column `insertToken` writes, in the order `NewToken.columnValues` gives them.
+    static let insertedTokenColumns = [
+        "uuid", "key", "user_id", "title", "kind", "scopes", "created_us", "expires_us", "sliding_lifetime_s",
+        "digest", "sealed_secret", "parent_id", "max_uses", "uses_remaining", "allowed_ips", "metadata",
+        "rotated_from", "idempotency_key", "retry_secret", "retry_until_us",
+    ]
 
     private static func names<Key: CodingKey & CaseIterable>(_: Key.Type) -> [String] {
         Key.allCases.map(\.stringValue)

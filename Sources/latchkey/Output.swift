@@ -2,10 +2,15 @@ import Foundation
 
 enum Output {
     static func json(_ value: some Encodable) throws {
+        print(try jsonText(value))
+    }
+
+    /// `value` as one line of JSON, keys sorted: what `json` prints.
+    static func jsonText(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func date(_ date: Date?) -> String {
@@ -21,6 +26,14 @@ enum Output {
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }
             print(cells.joined(separator: "  "))
+        }
+    }
+
+    /// One record, a name and its value a line, the values aligned, for people.
+    static func fields(_ fields: [(name: String, value: String)]) {
+        let width = fields.map { $0.name.count }.max() ?? 0
+        for field in fields {
+            print(field.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + field.value)
         }
     }
 }

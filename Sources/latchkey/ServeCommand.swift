@@ -80,6 +80,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Refuse tokens that never expire (env LATCHKEY_REQUIRE_EXPIRY=true).")
     var requireExpiry = false
     @Option(
+        help:
+            "The longest a rotated token may keep working beside its successor (env LATCHKEY_MAX_ROTATION_OVERLAP; default 7d).",
+        transform: { try Period(parsing: $0) })
+    var maxRotationOverlap: Period?
+    @Option(
+        help:
+            "What a rotated token presented after its overlap does besides being refused and audited: notify (nothing more) or revoke-family (its successors are revoked too) (env LATCHKEY_ON_REUSE; default notify).",
+        transform: { try OnReuse(parsing: $0) })
+    var onReuse: OnReuse?
+    @Option(
         help: "Leaked-token reports per client address (env LATCHKEY_LEAK_REPORT_RATE; default 10/1m).",
         transform: { try Rate(parsing: $0) })
     var leakReportRate: Rate?
@@ -184,7 +194,10 @@ struct ServeCommand: AsyncParsableCommand {
             maxLivePerUser: try setting(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: "1000").value,
             creationRate: try setting(tokenCreateRate, "LATCHKEY_TOKEN_CREATE_RATE", default: "300/1m").limit,
             maxLifetime: try setting(maxTokenLifetimes, MaxLifetime.variable).byKind,
-            requireExpiry: try requireExpiry || environmentFlag(TokenLimits.requireExpiryVariable))
+            requireExpiry: try requireExpiry || environmentFlag(TokenLimits.requireExpiryVariable),
+            maxRotationOverlap: try setting(maxRotationOverlap, TokenLimits.maxRotationOverlapVariable, default: "7d")
+                .seconds,
+            onReuse: try setting(onReuse, OnReuse.variable, default: ReuseResponse.notify.rawValue).response)
     }
 
     private func passwordHasher() throws -> PasswordHasher {

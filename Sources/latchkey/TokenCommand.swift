@@ -4,7 +4,8 @@ import LatchkeyCore
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "token", abstract: "Manage tokens.", subcommands: [Create.self, List.self, Revoke.self, GC.self])
+        commandName: "token", abstract: "Manage tokens.",
+        subcommands: [Create.self, List.self, Show.self, Rotate.self, Revoke.self, GC.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -84,6 +85,95 @@ struct TokenCommand: AsyncParsableCommand {
         }
     }
 
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one token in full (never its secret).")
+
+        @Argument(help: "The token's uuid.", transform: { try TokenUUID(parsing: $0) }) var uuid: TokenUUID
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let wanted = uuid.uuid
+            let (token, owner) = try await database.withServices { services in
+                let found = try await services.tokens.requireToken(wanted)
+                let username = try await services.accounts.usernames()[found.ownerID]
+                return (found, username)
+            }
+            let view = TokenView(token, owner: owner)
+            if output.json {
+                try Output.json(view)
+                return
+            }
+            let lifecycle = token.lifecycle
+            // Re-encoded, so that metadata written over several lines shows on one.
+            let metadata = try view.metadata.map { try Output.jsonText($0) } ?? "-"
+            let maxUses = lifecycle.maxUses.map { String($0) } ?? "unlimited"
+            let usesRemaining = lifecycle.usesRemaining.map { String($0) } ?? "unlimited"
+            let retires = lifecycle.retires.map { Output.date($0) } ?? "-"
+            Output.fields([
+                ("uuid", view.uuid), ("owner", owner ?? "-"), ("key", token.key), ("kind", token.kind.rawValue),
+                ("title", token.title ?? "-"), ("scopes", Self.list(token.scopes)),
+                ("created", Output.date(token.created)), ("expires", Output.date(token.expires)),
+                ("last used", Output.date(token.lastUsed)), ("last address", token.lastUsedIP ?? "-"),
+                ("last user agent", lifecycle.lastUsedAgent ?? "-"),
+                ("recent addresses", Self.list(lifecycle.recentIPs)),
+                ("max uses", maxUses), ("uses remaining", usesRemaining),
+                ("allowed addresses", lifecycle.allowedIPs.isEmpty ? "any" : Self.list(view.allowedIPs)),
+                ("metadata", metadata),
+                ("rotated from", view.rotatedFrom ?? "-"),
+                ("retires", retires),
+            ])
+        }
+
+        private static func list(_ items: [String]) -> String {
+            items.isEmpty ? "-" : items.joined(separator: ",")
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Replace an app token by a new one with its title, scopes and limits, and print the new secret (shown this once only)."
+        )
+
+        @Argument(help: "The token's uuid.", transform: { try TokenUUID(parsing: $0) }) var uuid: TokenUUID
+        @Option(
+            help:
+                "How long the old token keeps working beside the new one, e.g. 1h, at most LATCHKEY_MAX_ROTATION_OVERLAP (default: it stops at once).",
+            transform: { try Period(parsing: $0) })
+        var overlap: Period?
+        @Option(
+            help: "The new token's lifetime, e.g. 30d, 2w, 12h (default: the old token's lifetime again, from now).",
+            transform: { try Period(parsing: $0) })
+        var expiresIn: Period?
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let limits = try TokenLimits.fromEnvironment()
+            // A period cannot be zero, so no overlap is the option left out.
+            let request = RotationRequest(overlap: overlap?.seconds ?? 0, expiry: expiresIn.map { .after($0.seconds) })
+            let wanted = uuid.uuid
+            let issued = try await database.withServices(tokenLimits: limits) { services in
+                let token = try await services.tokens.requireToken(wanted)
+                return try await services.tokens.rotate(token, request, grantedBy: .account, by: .cli)
+            }
+            if output.json {
+                try Output.json(CreatedTokenView(secret: issued.secret, token: issued.token))
+            } else {
+                // The secret alone on stdout, as `token create` prints it. The successor is made
+                // at the instant the overlap starts.
+                print(issued.secret.value)
+                let retires = issued.token.created.addingTimeInterval(request.overlap)
+                let old = request.overlap > 0 ? "works until \(Output.date(retires))" : "no longer works"
+                FileHandle.standardError.write(
+                    Data(
+                        "token \(issued.token.uuid.uuidString.lowercased()) expires \(Output.date(issued.token.expires)); token \(wanted.uuidString.lowercased()) \(old); the secret is not shown again\n"
+                            .utf8))
+            }
+        }
+    }
+
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a token by its uuid, or every token of a user (--user U --all).")
@@ -148,5 +238,15 @@ struct TokenCommand: AsyncParsableCommand {
                 print("deleted \(deleted) expired token\(deleted == 1 ? "" : "s")")
             }
         }
+    }
+}
+
+extension TokenService {
+    /// The token the CLI's uuid argument names; a one-line error when there is none.
+    fileprivate func requireToken(_ uuid: UUID) async throws -> Token {
+        guard let token = try await find(uuid: uuid) else {
+            throw CLIError("there is no token with uuid \(uuid.uuidString.lowercased())")
+        }
+        return token
     }
 }

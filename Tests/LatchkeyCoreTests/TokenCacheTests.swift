@@ -104,7 +104,7 @@ struct TokenCacheTests {
             return
         }
         // The token is revoked while its read is under way: the read's answer is stale.
-        tokens.apply(.tokensDeleted([sam.1.id]))
+        tokens.apply(.tokensChanged([sam.1.id]))
         tokens.remember((sam.1, sam.2), for: sam.0, ticket: ticket)
         #expect(!isKnown(sam.0, in: tokens))
     }
@@ -116,7 +116,7 @@ struct TokenCacheTests {
         let second = entry(id: 2, owner: 1)
         let other = entry(id: 3, owner: 2)
         for item in [first, second, other] { cache(item, in: tokens) }
-        tokens.apply(.tokensDeleted([1, 99]))
+        tokens.apply(.tokensChanged([1, 99]))
         #expect(!isKnown(first.0, in: tokens))
         #expect(isKnown(second.0, in: tokens))
         tokens.apply(.userChanged(1))

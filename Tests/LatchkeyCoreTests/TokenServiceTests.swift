@@ -118,27 +118,41 @@ struct TokenServiceTests {
         #expect(rejection(try await service.verify(issued.secret.value)) == .expired)
     }
 
-    @Test func lastUseIsWrittenAtMostOnceAMinute() async throws {
+    @Test func lastUseIsWrittenAtMostOnceAMinuteUnlessTheAddressIsNew() async throws {
         let issued = try await service.create(for: owner, TokenRequest(kind: .app), by: .cli)
         #expect(try await storage.token(uuid: issued.token.uuid)?.lastUsed == nil)
 
-        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.1")
+        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.1", userAgent: "curl/8.5\u{7}")
         let first = clock.now
         var stored = try #require(try await storage.token(uuid: issued.token.uuid))
         #expect(stored.lastUsed == first)
         #expect(stored.lastUsedIP == "192.0.2.1")
+        #expect(stored.lifecycle.lastUsedAgent == "curl/8.5")
 
         clock.advance(by: 59)
-        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.2")
+        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.1", userAgent: "other")
         stored = try #require(try await storage.token(uuid: issued.token.uuid))
         #expect(stored.lastUsed == first)
-        #expect(stored.lastUsedIP == "192.0.2.1")
+        #expect(stored.lifecycle.lastUsedAgent == "curl/8.5")
 
-        clock.advance(by: 1)
-        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.3")
+        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.2")
         stored = try #require(try await storage.token(uuid: issued.token.uuid))
         #expect(stored.lastUsed == clock.now)
-        #expect(stored.lastUsedIP == "192.0.2.3")
+        #expect(stored.lifecycle.recentIPs == ["192.0.2.2", "192.0.2.1"])
+
+        clock.advance(by: 60)
+        _ = try await service.verify(issued.secret.value, clientIP: "192.0.2.1")
+        stored = try #require(try await storage.token(uuid: issued.token.uuid))
+        #expect(stored.lastUsed == clock.now)
+        #expect(stored.lastUsedIP == "192.0.2.1")
+        #expect(stored.lifecycle.recentIPs == ["192.0.2.1", "192.0.2.2"])
+    }
+
+    @Test func theLastTenDistinctAddressesAreKeptNewestFirst() async throws {
+        let issued = try await service.create(for: owner, TokenRequest(kind: .app), by: .cli)
+        for host in 1...12 { _ = try await service.verify(issued.secret.value, clientIP: "2001:db8::\(host)") }
+        let stored = try #require(try await storage.token(uuid: issued.token.uuid))
+        #expect(stored.lifecycle.recentIPs == (3...12).reversed().map { "2001:db8::\($0)" })
     }
 
     @Test func anInactiveOwnersTokensStopWorking() async throws {

@@ -24,8 +24,8 @@ struct TokenCacheAcrossNodesTests {
             accounts = AccountService(storage: storage, hasher: fastPasswordHasher, tokenCache: cache)
         }
 
-        func outcome(_ secret: TokenSecret) async throws -> String {
-            switch try await tokens.verify(secret.value) {
+        func outcome(_ secret: TokenSecret, from address: String? = nil) async throws -> String {
+            switch try await tokens.verify(secret.value, clientIP: address) {
             case .valid: "valid"
             case .rejected(let reason): reason.rawValue
             }
@@ -90,6 +90,30 @@ struct TokenCacheAcrossNodesTests {
             #expect(try await one.outcome(issued.secret) == "valid")
             try await two.accounts.setActive(owner, false, by: .cli)
             #expect(try await within(.seconds(1)) { try await one.outcome(issued.secret) == "inactive_user" })
+        }
+    }
+
+    /// The node's verifications come from 192.0.2.1 here.
+    @Test(arguments: TestBackend.available)
+    func anAllowlistChangeOrARotationOnOneNodeIsObeyedOnTheOtherWithinASecond(backend: TestBackend) async throws {
+        try await withTwoNodes(backend) { one, two, storage in
+            let owner = try await makeUser(storage, "sam")
+            let changed = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            let rotated = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await one.outcome(changed.secret, from: "192.0.2.1") == "valid")
+            #expect(try await one.outcome(rotated.secret, from: "192.0.2.1") == "valid")
+
+            _ = try await two.tokens.update(
+                changed.token, TokenChange(allowedIPs: [try CIDR("10.0.0.0/8")]), grantedBy: .account, by: .cli)
+            _ = try await two.tokens.rotate(rotated.token, RotationRequest(), grantedBy: .account, by: .cli)
+            #expect(
+                try await within(.seconds(1)) {
+                    try await one.outcome(changed.secret, from: "192.0.2.1") == "address_not_allowed"
+                })
+            #expect(
+                try await within(.seconds(1)) {
+                    try await one.outcome(rotated.secret, from: "192.0.2.1") == "rotated_away"
+                })
         }
     }
 
@@ -161,7 +185,7 @@ struct TokenCacheAcrossNodesTests {
 struct ChangeNotificationTests {
     @Test func changesAreReadWithinTheirSchemaOnly() {
         let changes: [(String, StorageChange)] = [
-            ("tokens:1,22,333", .tokensDeleted([1, 22, 333])), ("user:7", .userChanged(7)), ("anything", .anything),
+            ("tokens:1,22,333", .tokensChanged([1, 22, 333])), ("user:7", .userChanged(7)), ("anything", .anything),
         ]
         for (payload, change) in changes {
             #expect(ChangeNotification.change(from: "tenant_a " + payload, in: "tenant_a") == change)

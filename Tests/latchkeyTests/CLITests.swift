@@ -215,6 +215,53 @@ struct CLITests {
         expectOneLineFailure(try run(["token", "revoke", uuid]), "there is no token with uuid \(uuid)")
     }
 
+    @Test func rotationNamesTheSuccessorAndRetiresTheOldToken() throws {
+        #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
+        let created = try #require(
+            try json(try run(["token", "create", "--user", "sam", "--title", "deploy", "--json"]).stdout)
+                as? [String: Any])
+        let old = try #require(created["uuid"] as? String)
+        let oldSecret = try #require(created["token"] as? String)
+
+        let rotation = try run(["token", "rotate", old, "--overlap", "1h", "--json"])
+        #expect(rotation.status == 0, "\(rotation.stderr)")
+        let successor = try #require(try json(rotation.stdout) as? [String: Any])
+        let new = try #require(successor["uuid"] as? String)
+        #expect(new != old)
+        #expect(successor["rotated_from"] as? String == old)
+        #expect(successor["title"] as? String == "deploy")
+        let newSecret = try #require(successor["token"] as? String)
+        #expect(TokenSecret(newSecret) != nil)
+
+        let shownOld = try run(["token", "show", old, "--json"])
+        let oldView = try #require(try json(shownOld.stdout) as? [String: Any])
+        let retiresAt = try #require(oldView["retires_at"] as? String)
+        let retires = try #require(ISO8601DateFormatter().date(from: retiresAt))
+        #expect(abs(retires.timeIntervalSinceNow - 3600) < 600)
+        #expect(oldView["rotated_from"] is NSNull)
+        #expect(oldView["owner"] as? String == "sam")
+        #expect(!shownOld.stdout.contains(oldSecret), "never a secret")
+        let newView = try #require(try json(try run(["token", "show", new, "--json"]).stdout) as? [String: Any])
+        #expect(newView["rotated_from"] as? String == old)
+        #expect(newView["retires_at"] is NSNull)
+        #expect(newView["token"] == nil)
+        let table = try run(["token", "show", old])
+        #expect(table.status == 0 && table.stdout.hasPrefix("uuid"), "\(table.stderr)")
+        let retiresLine = table.stdout.split(separator: "\n").first { $0.hasPrefix("retires ") }
+        #expect(retiresLine?.hasSuffix(" -") == false, "\(table.stdout)")
+
+        expectOneLineFailure(try run(["token", "rotate", old]), "the token was already rotated; rotate its successor")
+        expectOneLineFailure(
+            try run(["token", "rotate", new, "--overlap", "2h"], environment: ["LATCHKEY_MAX_ROTATION_OVERLAP": "1h"]),
+            "the overlap may be at most 1h")
+        let plain = try run(["token", "rotate", new])
+        #expect(TokenSecret(plain.stdout.trimmingCharacters(in: .newlines)) != nil, "stdout is the secret alone")
+        #expect(plain.stderr.contains("token \(new) no longer works; the secret is not shown again"))
+        let unknown = UUID().uuidString.lowercased()
+        expectOneLineFailure(try run(["token", "show", unknown]), "there is no token with uuid \(unknown)")
+        expectOneLineFailure(try run(["token", "rotate", unknown]), "there is no token with uuid \(unknown)")
+    }
+
     @Test func badTokenInputFailsInOneLine() throws {
         #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
         expectOneLineFailure(

@@ -92,6 +92,18 @@ struct TypedOptionTests {
             command: ["serve"], flag: "--password-queue", value: "lots", reason: notAWholeNumber(from: 0, to: 1_000_000)
         ),
         BadValue(
+            command: ["serve"], flag: "--max-rotation-overlap", variable: "LATCHKEY_MAX_ROTATION_OVERLAP",
+            value: "forever", reason: notADuration("forever")),
+        BadValue(
+            command: ["serve"], flag: "--on-reuse", variable: "LATCHKEY_ON_REUSE", value: "maybe",
+            reason: "use notify or revoke-family"),
+        BadValue(
+            command: ["token", "rotate", "00000000-0000-0000-0000-000000000000"], flag: "--overlap", value: "0s",
+            reason: notADuration("0s")),
+        BadValue(
+            command: ["token", "rotate", "00000000-0000-0000-0000-000000000000"],
+            variable: "LATCHKEY_MAX_ROTATION_OVERLAP", value: "forever", reason: notADuration("forever")),
+        BadValue(
             command: ["serve"], flag: "--public-url", variable: "LATCHKEY_PUBLIC_URL", value: "ftp://x.example",
             reason:
                 "use an http or https URL with a host and nothing after its path, e.g. https://tokens.example.org"),
@@ -139,11 +151,12 @@ struct TypedOptionTests {
             arguments: [
                 "--session-lifetime", "2h", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "fd00::/8",
                 "--signin-limit-account", "3/15m", "--token-limit-per-user", "5", "--password-queue", "0",
+                "--on-reuse", "revoke-family",
             ],
             environment: [
                 "LATCHKEY_APP_TOKEN_LIFETIME": "30d", "LATCHKEY_TOKEN_CREATE_RATE": "5/1m",
                 "LATCHKEY_PUBLIC_URL": "https://tokens.example.org", "LATCHKEY_PASSWORD_WORKERS": "2",
-                "LATCHKEY_AUDIT_RETENTION": "30d",
+                "LATCHKEY_AUDIT_RETENTION": "30d", "LATCHKEY_MAX_ROTATION_OVERLAP": "1d",
             ],
             in: try makeScratchDirectory())
         #expect(await server.waitUntilListening(), "\(server.printed)")

@@ -15,6 +15,8 @@ public enum Operation: String, CaseIterable, Sendable {
     case readAccount
     /// List, create, read, refresh and revoke one's own tokens by id or uuid.
     case manageTokens
+    /// Read or rotate the very token the request presents (`/v1/tokens/self`).
+    case useOwnToken
     /// Every user's tokens (Quay's superuser listing).
     case listAllTokens
     /// Retrieve, refresh or delete a token by presenting its full secret in the path.
@@ -31,7 +33,7 @@ public enum Operation: String, CaseIterable, Sendable {
         switch self {
         case .signIn, .presentSecret, .reportLeak, .operations: .nothing
         case .serviceCall: .serviceClientOrHolder
-        case .readAccount: .anyToken
+        case .readAccount, .useOwnToken: .anyToken
         case .mintSession: .session
         case .manageTokens: .scope(Principal.accountAdminScope)
         case .listAllTokens: .administrator(scope: Principal.superuserScope)

@@ -23,7 +23,9 @@ struct TokenAuthenticator: Sendable {
         case .password:
             throw Failure.password
         case .token(let secret):
-            switch try await tokens.verify(secret, clientIP: context.clientIP) {
+            switch try await tokens.verify(
+                secret, clientIP: context.clientIP, userAgent: request.headers[.userAgent])
+            {
             case .valid(let token, let user): return Principal(user: user, token: token)
             case .rejected(let reason): throw Failure.rejected(reason)
             }

@@ -15,12 +15,21 @@ struct OAuthController {
 
     /// `POST /oauth/introspect` (form `token`, optional `token_type_hint`), as a
     /// service client: the token's facts, or exactly `{"active": false}`.
-    /// Introspecting counts as a use of the token.
+    /// Introspecting counts as a use of the token, from `client_ip` when the service names the
+    /// address its own client called from (a token's allowlist is checked against it), else
+    /// from the service's address.
     @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
         let form = try await formParameters(request)
         guard try await authenticatedClient(request, form) != nil else { throw OAuthError.invalidClient }
         let token = try tokenParameter(form)
-        guard case .valid(let found, let owner) = try await services.tokens.verify(token, clientIP: context.clientIP)
+        var address = context.clientIP
+        if let named = form["client_ip"] {
+            guard CIDR.isAddress(named) else { throw OAuthError.invalidRequest("client_ip is not an IP address") }
+            address = named
+        }
+        guard
+            case .valid(let found, let owner) = try await services.tokens.verify(
+                token, clientIP: address, userAgent: form["client_user_agent"] ?? request.headers[.userAgent])
         else {
             return try Self.json(["active": false])
         }
@@ -30,6 +39,12 @@ struct OAuthController {
             "client_id": "latchkey", "jti": found.uuid.uuidString.lowercased(), "token_kind": found.kind.rawValue,
         ]
         if let expires = found.expires { body["exp"] = expires.secondsSince1970 }
+        if let remaining = found.lifecycle.usesRemaining { body["uses_remaining"] = remaining }
+        if let metadata = found.lifecycle.metadata,
+            let object = try? JSONSerialization.jsonObject(with: Data(metadata.utf8))
+        {
+            body["metadata"] = object
+        }
         return try Self.json(body)
     }
 

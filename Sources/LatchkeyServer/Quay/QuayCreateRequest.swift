@@ -38,7 +38,7 @@ struct QuayCreateRequest {
         case .integer(let seconds) where Lifetime.isAcceptable(TimeInterval(seconds)):
             return .after(TimeInterval(seconds))
         case .string(let text):
-            guard let date = parseRFC3339(text) else {
+            guard let date = UTCTimestamp.parseRFC3339(text) else {
                 throw QuayError.invalidRequest("'expiration' is not an RFC 3339 time")
             }
             guard date > now else { throw QuayError.invalidRequest("'expiration' must be in the future") }
@@ -60,13 +60,5 @@ struct QuayCreateRequest {
         default:
             throw QuayError.invalidRequest("'scopes' is not of type 'array'")
         }
-    }
-
-    private static func parseRFC3339(_ text: String) -> Date? {
-        let whole = ISO8601DateFormatter()
-        if let date = whole.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
     }
 }

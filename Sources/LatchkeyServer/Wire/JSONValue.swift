@@ -1,6 +1,7 @@
 /// Any JSON value, for request bodies whose fields a dialect checks one by one
-/// (and names the type of what it got, as the original servers do).
-enum JSONValue: Decodable, Equatable {
+/// (and names the type of what it got, as the original servers do), and token metadata
+/// shown as the object it is.
+public enum JSONValue: Codable, Equatable, Sendable {
     case string(String)
     case integer(Int64)
     case number(Double)
@@ -9,7 +10,7 @@ enum JSONValue: Decodable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -25,6 +26,19 @@ enum JSONValue: Decodable, Equatable {
             self = .array(items)
         } else {
             self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let text): try container.encode(text)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .bool(let flag): try container.encode(flag)
+        case .null: try container.encodeNil()
+        case .array(let items): try container.encode(items)
+        case .object(let fields): try container.encode(fields)
         }
     }
 

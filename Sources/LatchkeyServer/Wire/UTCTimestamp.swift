@@ -85,3 +85,15 @@ struct UTCTimestamp: Equatable {
         end += 1
     }
 }
+
+extension UTCTimestamp {
+    /// An RFC 3339 instant, with or without fractional seconds; nil for anything else.
+    static func parseRFC3339(_ text: String) -> Date? {
+        guard text.utf8.count <= 64 else { return nil }
+        let whole = ISO8601DateFormatter()
+        if let date = whole.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+}
