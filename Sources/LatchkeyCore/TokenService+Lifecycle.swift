@@ -32,6 +32,7 @@ extension TokenService {
     ) async throws -> IssuedToken {
         guard token.kind == .app else { throw TokenError.notRotatable }
         var retryBox: SecretBox?
+        var retryKey: String?
         if let key = request.idempotencyKey {
             guard (1...RotationRequest.maxIdempotencyKeyLength).contains(key.utf8.count),
                 key.utf8.allSatisfy({ (0x20...0x7E).contains($0) })
@@ -41,15 +42,17 @@ extension TokenService {
             // retry would be reuse.
             guard request.overlap > 0 else { throw TokenError.retryNeedsOverlap }
             retryBox = secretBox
+            retryKey = Self.retryKey(key, boundTo: grant.tokenID)
         }
         let now = clock.now
         if token.lifecycle.retires != nil {
-            if let retried = try await retriedRotation(of: token, request, now: now) {
+            if let retried = try await retriedRotation(of: token, retryKey, now: now) {
                 if !rotatingItself { try Self.check(retried.token, within: grant) }
                 return retried
             }
             throw TokenError.alreadyRotated
         }
+        guard !token.isExpired(at: now) else { throw TokenError.rotatingExpired }
         guard request.overlap.isFinite, request.overlap >= 0, request.overlap <= limits.maxRotationOverlap else {
             throw TokenError.overlapTooLong(longest: limits.maxRotationOverlap)
         }
@@ -75,9 +78,11 @@ extension TokenService {
         let draft = NewToken(
             uuid: UUID(), key: secret.key, ownerID: token.ownerID, title: token.title, kind: .app,
             scopes: token.scopes, created: now, expires: expires, slidingLifetime: sliding, digest: secret.digest,
-            sealedSecret: try token.isRecoverable ? secretBox?.seal(secret) : nil, parentID: nil,
-            lifecycle: lifecycle,
-            retry: try request.idempotencyKey.flatMap { key in
+            sealedSecret: try token.isRecoverable ? secretBox?.seal(secret) : nil,
+            // Made by another app token, it is revoked with that one (as a creation is); else
+            // with the old token's creator (`rotateToken`).
+            parentID: rotatingItself ? nil : grant.tokenID, lifecycle: lifecycle,
+            retry: try retryKey.flatMap { key in
                 try retryBox.map {
                     RotationRetry(idempotencyKey: key, sealedSecret: try $0.seal(secret), until: retires)
                 }
@@ -107,7 +112,7 @@ extension TokenService {
                     ], by: origin))
         } catch StorageError.alreadyRotated {
             // Another request rotated it first: the same key is then a retry of that one.
-            if let retried = try await retriedRotation(of: token, request, now: now) {
+            if let retried = try await retriedRotation(of: token, retryKey, now: now) {
                 if !rotatingItself { try Self.check(retried.token, within: grant) }
                 return retried
             }
@@ -119,9 +124,16 @@ extension TokenService {
         return IssuedToken(token: successor, secret: secret)
     }
 
+    /// An idempotency key as kept: digested (the store never holds what a client may use
+    /// elsewhere), and bound to the token that rotates (for a session, to the account), so that
+    /// another token that learns the key does not get the secret.
+    static func retryKey(_ key: String, boundTo tokenID: Int64?) -> String {
+        TokenDigest(of: "\(tokenID ?? 0)\n\(key)").bytes.base64EncodedString()
+    }
+
     /// The successor a rotation with the same idempotency key made, while its overlap lasts.
-    private func retriedRotation(of token: Token, _ request: RotationRequest, now: Date) async throws -> IssuedToken? {
-        guard let key = request.idempotencyKey, let (successor, retry) = try await storage.successor(of: token.uuid),
+    private func retriedRotation(of token: Token, _ key: String?, now: Date) async throws -> IssuedToken? {
+        guard let key, let (successor, retry) = try await storage.successor(of: token.uuid),
             let retry, retry.idempotencyKey == key, retry.until > now,
             let secret = secretBox?.open(retry.sealedSecret), secret.digest == successor.digest
         else { return nil }
@@ -146,6 +158,11 @@ extension TokenService {
     public func update(_ token: Token, _ change: TokenChange, grantedBy grant: TokenGrant, by origin: Origin)
         async throws -> Token?
     {
+        // Removing scopes only narrows; anything else is done only to a token the changer covers
+        // (a narrow token must not lift a broader token's allowlist, nor rewrite its metadata).
+        if change.title != nil || change.metadata != nil || change.allowedIPs != nil {
+            try Self.check(token, within: grant)
+        }
         if let title = change.title { try Self.check(title: title) }
         if let metadata = change.metadata ?? nil, metadata.utf8.count > TokenLifecycle.maxMetadataBytes {
             throw TokenError.metadataTooLarge
@@ -153,8 +170,7 @@ extension TokenService {
         var change = change
         if let allowedIPs = change.allowedIPs {
             guard allowedIPs.count <= TokenLifecycle.maxAllowedIPs else { throw TokenError.tooManyAllowedIPs }
-            var networks: [CIDR] = []
-            for network in allowedIPs where !networks.contains(network) { networks.append(network) }
+            let networks = allowedIPs.withoutRepeats
             guard try grant.allowlist(networks) == networks else { throw TokenError.exceedsGrant(.addresses) }
             change.allowedIPs = networks
         }

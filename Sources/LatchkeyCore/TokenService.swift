@@ -72,6 +72,7 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
     case retryUnavailable
     /// A retry with an idempotency key needs an overlap in which the old token still works.
     case retryNeedsOverlap
+    case rotatingExpired
     /// A change may only narrow a token's scopes.
     case scopesWidened(String)
 
@@ -96,6 +97,7 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
         case .invalidIdempotencyKey: "an idempotency key is 1 to 255 printable ASCII characters"
         case .retryUnavailable: "idempotent rotation needs the server key (recoverable tokens are turned off)"
         case .retryNeedsOverlap: "an idempotent rotation needs an overlap: a retry is made with the old token"
+        case .rotatingExpired: "an expired token cannot be rotated; create a new one"
         case .scopesWidened(let scope): "a change may only remove scopes; the token does not hold '\(scope)'"
         }
     }
@@ -210,8 +212,7 @@ public struct TokenService: Sendable {
             guard let secretBox else { throw TokenError.recoveryUnavailable }
             sealed = try secretBox.seal(secret)
         }
-        var scopes: [String] = []
-        for scope in request.scopes where !scopes.contains(scope) { scopes.append(scope) }
+        let scopes = request.scopes.withoutRepeats
         try await throttleCreation(for: owner.id, by: origin)
         let draft = NewToken(
             uuid: UUID(), key: secret.key, ownerID: owner.id, title: request.title, kind: request.kind,
@@ -273,8 +274,7 @@ public struct TokenService: Sendable {
         if let maxUses, !(1...TokenLifecycle.maxUses).contains(maxUses) { throw .invalidMaxUses }
         guard allowedIPs.count <= TokenLifecycle.maxAllowedIPs else { throw .tooManyAllowedIPs }
         if let metadata, metadata.utf8.count > TokenLifecycle.maxMetadataBytes { throw .metadataTooLarge }
-        var networks: [CIDR] = []
-        for network in try grant.allowlist(allowedIPs) where !networks.contains(network) { networks.append(network) }
+        let networks = try grant.allowlist(allowedIPs).withoutRepeats
         let uses = try grant.usageLimit(maxUses)
         return TokenLifecycle(maxUses: uses, usesRemaining: uses, allowedIPs: networks, metadata: metadata)
     }
@@ -311,9 +311,10 @@ public struct TokenService: Sendable {
             return try await refuse(token, .addressNotAllowed, from: clientIP)
         }
         if token.lifecycle.maxUses != nil {
-            guard let remaining = try await storage.consumeUse(tokenID: try await budgetHolder(of: token)) else {
-                return try await refuse(token, .exhausted, from: clientIP)
-            }
+            // Asked twice: a rotation committing between the two finds the count handed on.
+            var counted = try await storage.consumeUse(tokenID: token.id)
+            if counted == nil { counted = try await storage.consumeUse(tokenID: token.id) }
+            guard let remaining = counted else { return try await refuse(token, .exhausted, from: clientIP) }
             token.lifecycle.usesRemaining = remaining
         }
         var usage = slidingRenewal(of: &token, at: now)
@@ -331,17 +332,6 @@ public struct TokenService: Sendable {
         }
         try await record(usage, of: token)
         return .valid(token, owner)
-    }
-
-    /// The token whose count a use spends: the token itself, or for one still in its overlap
-    /// the newest of its successors (a rotation hands on the uses left; the old token's uses
-    /// in its overlap come out of them, so a rotation never adds uses).
-    private func budgetHolder(of token: Token) async throws -> Int64 {
-        var holder = token
-        while holder.lifecycle.retires != nil, let (successor, _) = try await storage.successor(of: holder.uuid) {
-            holder = successor
-        }
-        return holder.id
     }
 
     /// Refuses a stored token, and records why.
@@ -376,11 +366,16 @@ public struct TokenService: Sendable {
     }
 
     /// A user agent as kept: printable, at most `TokenLifecycle.maxUserAgentLength` characters.
+    /// No control, format or separator characters (no bidi overrides to spoof a terminal), and
+    /// nothing shaped like a secret: a client that sends one there must not have it stored.
     static func boundedUserAgent(_ agent: String) -> String {
-        String(
-            String.UnicodeScalarView(
-                agent.unicodeScalars.lazy.filter { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }
-                    .prefix(TokenLifecycle.maxUserAgentLength)))
+        let shown = agent.unicodeScalars.lazy.filter { scalar in
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: false
+            default: true
+            }
+        }
+        return SecretRedaction.redact(String(String.UnicodeScalarView(shown.prefix(TokenLifecycle.maxUserAgentLength))))
     }
 
     private func tokenAndOwner(_ digest: TokenDigest) async throws -> (Token, User)? {
@@ -586,5 +581,12 @@ public struct TokenService: Sendable {
             && scope.unicodeScalars.allSatisfy {
                 $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\"
             }
+    }
+}
+
+extension Array where Element: Equatable {
+    /// The elements in order, each only the first time it appears (scopes and networks: a few).
+    var withoutRepeats: [Element] {
+        reduce(into: []) { kept, element in if !kept.contains(element) { kept.append(element) } }
     }
 }

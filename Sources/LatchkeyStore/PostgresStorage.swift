@@ -266,6 +266,8 @@ public final class PostgresStorage: LatchkeyStorage {
                         unsafeSQL: Schema.inheritFromPredecessor, binds: Self.binds(id, stored.id)),
                     logger: logger)
                 try await transaction.query(
+                    PostgresQuery(unsafeSQL: Schema.boundByCreator, binds: Self.binds(stored.id)), logger: logger)
+                try await transaction.query(
                     "UPDATE tokens SET parent_id = \(stored.id) WHERE parent_id = \(id) AND id <> \(stored.id)",
                     logger: logger)
                 var successor = stored

@@ -267,6 +267,7 @@ public final class SQLiteStorage: LatchkeyStorage {
             let stored = try Self.insert(successor, into: db)
             // It takes the old one's creator and uses left; the old one's tokens go with it.
             try db.execute(sql: Schema.inheritFromPredecessor, arguments: [id, stored.id])
+            try db.execute(sql: Schema.boundByCreator, arguments: [stored.id])
             try db.execute(
                 sql: "UPDATE tokens SET parent_id = ? WHERE parent_id = ? AND id <> ?",
                 arguments: [stored.id, id, stored.id])

@@ -46,18 +46,39 @@ enum Schema {
         """
 
     /// One use of a token with a usage limit, counted whichever node serves it: the row's
-    /// lock makes concurrent uses take turns, and none is counted below zero. $1 the token's id.
+    /// lock makes concurrent uses take turns, and none is counted below zero. A token rotated
+    /// away spends its newest successor's count (a rotation hands the count on), found in the
+    /// same statement; a row retired meanwhile is not counted (the caller asks again). $1 the id.
     static let consumeUse = """
-        UPDATE tokens SET uses_remaining = uses_remaining - 1 WHERE id = $1 AND uses_remaining > 0
+        WITH RECURSIVE chain(id, uuid, retired_us, depth) AS (
+            SELECT id, uuid, retired_us, 0 FROM tokens WHERE id = $1
+            UNION ALL
+            SELECT t.id, t.uuid, t.retired_us, c.depth + 1 FROM tokens t JOIN chain c ON t.rotated_from = c.uuid
+            WHERE c.retired_us IS NOT NULL AND c.depth < 1000)
+        UPDATE tokens SET uses_remaining = uses_remaining - 1
+        WHERE id = (SELECT id FROM chain WHERE retired_us IS NULL LIMIT 1) AND retired_us IS NULL
+          AND uses_remaining > 0
         RETURNING uses_remaining
         """
 
-    /// A rotation's successor takes its predecessor's creator (it is revoked with it) and the
-    /// uses it has left, as they stand in the rotating transaction. $1 the old id, $2 the new.
+    /// A rotation's successor takes what its predecessor holds as it stands in the rotating
+    /// transaction (under the old row's lock), not as it was when the request was authenticated:
+    /// a change made meanwhile (a narrowed allowlist) is never undone by a rotation. It keeps
+    /// the creator it was given, else the predecessor's (it is revoked with it). $1 the old id, $2 the new.
     static let inheritFromPredecessor = """
-        UPDATE tokens SET parent_id = (SELECT parent_id FROM tokens WHERE id = $1),
-                          uses_remaining = (SELECT uses_remaining FROM tokens WHERE id = $1)
+        UPDATE tokens SET (title, scopes, allowed_ips, metadata, max_uses, uses_remaining) =
+                          (SELECT title, scopes, allowed_ips, metadata, max_uses, uses_remaining
+                           FROM tokens WHERE id = $1),
+                          parent_id = COALESCE(parent_id, (SELECT parent_id FROM tokens WHERE id = $1))
         WHERE id = $2
+        """
+
+    /// A successor lives no longer than its creator. $1 the successor's id.
+    static let boundByCreator = """
+        UPDATE tokens SET expires_us = (SELECT p.expires_us FROM tokens p WHERE p.id = tokens.parent_id)
+        WHERE id = $1
+          AND (SELECT p.expires_us FROM tokens p WHERE p.id = tokens.parent_id) IS NOT NULL
+          AND (expires_us IS NULL OR expires_us > (SELECT p.expires_us FROM tokens p WHERE p.id = tokens.parent_id))
         """
 
     /// Every column `insertToken` writes, in the order `NewToken.columnValues` gives them.

@@ -2,15 +2,10 @@ import Foundation
 
 enum Output {
     static func json(_ value: some Encodable) throws {
-        print(try jsonText(value))
-    }
-
-    /// `value` as one line of JSON, keys sorted: what `json` prints.
-    static func jsonText(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     static func date(_ date: Date?) -> String {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LatchkeyCore
+import LatchkeyServer
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,16 +34,7 @@ struct TokenCommand: AsyncParsableCommand {
                 let owner = try await services.accounts.requireUser(username)
                 return try await services.tokens.create(for: owner, request, by: .cli)
             }
-            if output.json {
-                try Output.json(CreatedTokenView(secret: issued.secret, token: issued.token))
-            } else {
-                // The secret alone on stdout, so that `TOKEN=$(latchkey token create ...)` works.
-                print(issued.secret.value)
-                FileHandle.standardError.write(
-                    Data(
-                        "token \(issued.token.uuid.uuidString.lowercased()) expires \(Output.date(issued.token.expires)); the secret is not shown again\n"
-                            .utf8))
-            }
+            try output.print(issued)
         }
     }
 
@@ -99,29 +91,28 @@ struct TokenCommand: AsyncParsableCommand {
                 let username = try await services.accounts.usernames()[found.ownerID]
                 return (found, username)
             }
-            let view = TokenView(token, owner: owner)
             if output.json {
-                try Output.json(view)
+                try Output.json(V1Token(token, owner: owner))
                 return
             }
             let lifecycle = token.lifecycle
-            // Re-encoded, so that metadata written over several lines shows on one.
-            let metadata = try view.metadata.map { try Output.jsonText($0) } ?? "-"
-            let maxUses = lifecycle.maxUses.map { String($0) } ?? "unlimited"
-            let usesRemaining = lifecycle.usesRemaining.map { String($0) } ?? "unlimited"
-            let retires = lifecycle.retires.map { Output.date($0) } ?? "-"
             Output.fields([
-                ("uuid", view.uuid), ("owner", owner ?? "-"), ("key", token.key), ("kind", token.kind.rawValue),
-                ("title", token.title ?? "-"), ("scopes", Self.list(token.scopes)),
+                ("uuid", token.uuid.uuidString.lowercased()), ("owner", owner ?? "-"), ("key", token.key),
+                ("kind", token.kind.rawValue), ("title", token.title ?? "-"), ("scopes", Self.list(token.scopes)),
                 ("created", Output.date(token.created)), ("expires", Output.date(token.expires)),
                 ("last used", Output.date(token.lastUsed)), ("last address", token.lastUsedIP ?? "-"),
                 ("last user agent", lifecycle.lastUsedAgent ?? "-"),
                 ("recent addresses", Self.list(lifecycle.recentIPs)),
-                ("max uses", maxUses), ("uses remaining", usesRemaining),
-                ("allowed addresses", lifecycle.allowedIPs.isEmpty ? "any" : Self.list(view.allowedIPs)),
-                ("metadata", metadata),
-                ("rotated from", view.rotatedFrom ?? "-"),
-                ("retires", retires),
+                ("max uses", lifecycle.maxUses.map { String($0) } ?? "unlimited"),
+                ("uses remaining", lifecycle.usesRemaining.map { String($0) } ?? "unlimited"),
+                (
+                    "allowed addresses",
+                    lifecycle.allowedIPs.isEmpty ? "any" : Self.list(lifecycle.allowedIPs.map(\.description))
+                ),
+                // Kept as compact JSON: one line.
+                ("metadata", lifecycle.metadata ?? "-"),
+                ("rotated from", lifecycle.rotatedFrom?.uuidString.lowercased() ?? "-"),
+                ("retires", lifecycle.retires.map { Output.date($0) } ?? "-"),
             ])
         }
 
@@ -158,19 +149,12 @@ struct TokenCommand: AsyncParsableCommand {
                 let token = try await services.tokens.requireToken(wanted)
                 return try await services.tokens.rotate(token, request, grantedBy: .account, by: .cli)
             }
-            if output.json {
-                try Output.json(CreatedTokenView(secret: issued.secret, token: issued.token))
-            } else {
-                // The secret alone on stdout, as `token create` prints it. The successor is made
-                // at the instant the overlap starts.
-                print(issued.secret.value)
-                let retires = issued.token.created.addingTimeInterval(request.overlap)
-                let old = request.overlap > 0 ? "works until \(Output.date(retires))" : "no longer works"
-                FileHandle.standardError.write(
-                    Data(
-                        "token \(issued.token.uuid.uuidString.lowercased()) expires \(Output.date(issued.token.expires)); token \(wanted.uuidString.lowercased()) \(old); the secret is not shown again\n"
-                            .utf8))
-            }
+            // The successor is made at the instant the overlap starts.
+            let retires = issued.token.created.addingTimeInterval(request.overlap)
+            try output.print(
+                issued,
+                also: "token \(wanted.uuidString.lowercased()) "
+                    + (request.overlap > 0 ? "works until \(Output.date(retires))" : "no longer works"))
         }
     }
 
@@ -238,6 +222,23 @@ struct TokenCommand: AsyncParsableCommand {
                 print("deleted \(deleted) expired token\(deleted == 1 ? "" : "s")")
             }
         }
+    }
+}
+
+extension OutputOptions {
+    /// A new token: as JSON, or its secret alone on stdout (so that `TOKEN=$(latchkey token
+    /// create ...)` works) and what to know of it on stderr.
+    fileprivate func print(_ issued: IssuedToken, also note: String? = nil) throws {
+        if json {
+            try Output.json(CreatedTokenView(secret: issued.secret, token: issued.token))
+            return
+        }
+        Swift.print(issued.secret.value)
+        let facts = [
+            "token \(issued.token.uuid.uuidString.lowercased()) expires \(Output.date(issued.token.expires))", note,
+            "the secret is not shown again",
+        ]
+        FileHandle.standardError.write(Data((facts.compactMap { $0 }.joined(separator: "; ") + "\n").utf8))
     }
 }
 

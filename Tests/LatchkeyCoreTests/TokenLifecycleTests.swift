@@ -98,10 +98,10 @@ struct TokenLifecycleTests {
                 try await fixture.tokens.rotate(
                     rotated, RotationRequest(overlap: 600, idempotencyKey: "other"), grantedBy: .account, by: .cli)
             }
-            // Knowing the key is not enough: a retry hands the secret only to who may hold it.
-            let narrow = try await fixture.create(TokenRequest(kind: .app, scopes: ["user:admin"]))
-            await #expect(throws: TokenError.exceedsGrant(.scope("repo:read"))) {
-                try await fixture.tokens.rotate(rotated, request, grantedBy: TokenGrant(of: narrow.token), by: .cli)
+            // Knowing the key is not enough: a retry answers only the caller that rotated.
+            let other = try await fixture.create(TokenRequest(kind: .app, scopes: ["repo:read"]))
+            await #expect(throws: TokenError.alreadyRotated) {
+                try await fixture.tokens.rotate(rotated, request, grantedBy: TokenGrant(of: other.token), by: .cli)
             }
             fixture.clock.advance(by: 600)
             await #expect(throws: TokenError.alreadyRotated) {
@@ -232,6 +232,93 @@ struct TokenLifecycleTests {
     }
 
     @Test(arguments: TestBackend.available)
+    func aRotationTakesWhatTheOldTokenHoldsWhenItCommitsAndAnswersToItsMaker(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            let old = try await fixture.create(
+                TokenRequest(kind: .app, scopes: ["repo:read"], allowedIPs: [try CIDR("10.0.0.0/8")]))
+            // Narrowed while a rotation, authenticated before it, was under way: the narrowing holds.
+            _ = try await fixture.tokens.update(
+                old.token, TokenChange(allowedIPs: [try CIDR("10.1.0.0/16")]), grantedBy: .account, by: .cli)
+            let new = try await fixture.tokens.rotate(
+                old.token, RotationRequest(overlap: 60), grantedBy: .account, by: .cli)
+            #expect(new.token.lifecycle.allowedIPs == [try CIDR("10.1.0.0/16")])
+
+            // Rotated by another app token, the successor is revoked with that token.
+            let manager = try await fixture.create(TokenRequest(kind: .app, scopes: ["user:admin", "repo:read"]))
+            let managed = try await fixture.tokens.rotate(
+                new.token, RotationRequest(), grantedBy: TokenGrant(of: manager.token), by: .cli)
+            try await fixture.tokens.revoke(manager.token, by: .cli)
+            #expect(try await storage.token(uuid: managed.token.uuid) == nil)
+
+            // A successor lives no longer than the creator of the token it replaces.
+            let creator = try await fixture.create(TokenRequest(kind: .app, expiry: .after(86_400)))
+            let child = try await fixture.tokens.create(
+                for: fixture.owner, TokenRequest(kind: .app, expiry: .after(86_400)),
+                grantedBy: TokenGrant(of: creator.token), by: .cli)
+            fixture.clock.advance(by: 43_200)
+            let renewed = try await fixture.tokens.rotate(
+                child.token, RotationRequest(), grantedBy: TokenGrant(of: child.token), rotatingItself: true, by: .cli)
+            #expect(renewed.token.expires == creator.token.expires)
+
+            fixture.clock.advance(by: 43_200)
+            await #expect(throws: TokenError.rotatingExpired) {
+                try await fixture.tokens.rotate(creator.token, RotationRequest(), grantedBy: .account, by: .cli)
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aNarrowManagerCannotChangeABroaderToken(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            let broad = try await fixture.create(
+                TokenRequest(kind: .app, scopes: ["superuser"], allowedIPs: [try CIDR("192.0.2.0/24")]))
+            let narrow = TokenGrant(
+                of: try await fixture.create(TokenRequest(kind: .app, scopes: ["user:admin"])).token)
+            await #expect(throws: TokenError.exceedsGrant(.scope("superuser"))) {
+                try await fixture.tokens.update(broad.token, TokenChange(allowedIPs: []), grantedBy: narrow, by: .cli)
+            }
+            await #expect(throws: TokenError.exceedsGrant(.scope("superuser"))) {
+                try await fixture.tokens.update(
+                    broad.token, TokenChange(metadata: .some(#"{"role":"x"}"#)), grantedBy: narrow, by: .cli)
+            }
+            // Removing a scope only narrows: anyone managing the account may.
+            let narrowed = try await fixture.tokens.update(
+                broad.token, TokenChange(scopes: []), grantedBy: narrow, by: .cli)
+            #expect(narrowed?.scopes == [])
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func aUserAgentIsKeptPrintableAndWithoutSecrets(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            let issued = try await fixture.create()
+            let agent = "tool/1.0 \(issued.secret.value) \u{202E}gnp.exe\u{2028}" + String(repeating: "x", count: 300)
+            _ = try await fixture.tokens.verify(issued.secret.value, clientIP: "192.0.2.1", userAgent: agent)
+            let kept = try #require(try await storage.token(uuid: issued.token.uuid)?.lifecycle.lastUsedAgent)
+            #expect(!kept.contains(issued.secret.value))
+            #expect(kept.hasPrefix("tool/1.0 "))
+            #expect(!kept.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x2028 })
+            #expect(kept.count <= TokenLifecycle.maxUserAgentLength)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func revokingTheSuccessorTakesTheCountTheOldTokenSpendsInItsOverlap(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            let old = try await fixture.create(TokenRequest(kind: .app, maxUses: 10))
+            let new = try await fixture.tokens.rotate(
+                old.token, RotationRequest(overlap: 3_600), grantedBy: .account, by: .cli)
+            #expect(try await fixture.verify(old) == nil)
+            try await fixture.tokens.revoke(new.token, by: .cli)
+            #expect(try await fixture.verify(old) == .exhausted, "its count was handed on, and went with it")
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func anAllowlistAdmitsItsIPv4AndIPv6NetworksOnly(backend: TestBackend) async throws {
         try await backend.withStorage { storage in
             let fixture = try await Fixture(storage)
@@ -276,10 +363,11 @@ struct TokenLifecycleTests {
 
             // A manager restricted to a network cannot free a token from it.
             let restricted = try await fixture.create(
-                TokenRequest(kind: .app, scopes: ["user:admin"], allowedIPs: [try CIDR("10.0.0.0/8")]))
+                TokenRequest(kind: .app, scopes: ["user:admin", "repo:read"], allowedIPs: [try CIDR("10.0.0.0/8")]))
             let grant = TokenGrant(of: restricted.token)
             await #expect(throws: TokenError.exceedsGrant(.addresses)) {
-                try await fixture.tokens.update(issued.token, TokenChange(allowedIPs: []), grantedBy: grant, by: .cli)
+                try await fixture.tokens.update(
+                    try #require(narrowed), TokenChange(allowedIPs: []), grantedBy: grant, by: .cli)
             }
             // What it creates inherits its allowlist, and can only narrow it.
             let child = try await fixture.tokens.create(

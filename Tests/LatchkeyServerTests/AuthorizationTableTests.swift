@@ -127,6 +127,39 @@ struct AuthorizationTableTests {
             route: "GET /api/v1/user/", method: .get, uri: { _ in "/api/v1/user/" },
             expected: allowing(everyToken, ok: .ok, anonymous: .unauthorized, denied: .unauthorized)),
         Row(
+            route: "GET /v1/tokens", method: .get, uri: { _ in "/v1/tokens" },
+            expected: allowing(managers, ok: .ok, anonymous: .unauthorized, denied: .forbidden)),
+        Row(
+            route: "POST /v1/tokens", method: .post, uri: { _ in "/v1/tokens" },
+            body: #"{"title": "made by the table"}"#,
+            expected: allowing(managers, ok: .created, anonymous: .unauthorized, denied: .forbidden)),
+        Row(
+            route: "GET /v1/tokens/{uuid}", method: .get,
+            uri: { "/v1/tokens/\($0.token.uuid.uuidString.lowercased())" },
+            expected: allowing(managers, ok: .ok, anonymous: .unauthorized, denied: .forbidden)),
+        Row(
+            route: "PATCH /v1/tokens/{uuid}", method: .patch,
+            uri: { "/v1/tokens/\($0.token.uuid.uuidString.lowercased())" }, body: #"{"title": "renamed"}"#,
+            expected: allowing(managers, ok: .ok, anonymous: .unauthorized, denied: .forbidden)),
+        Row(
+            route: "POST /v1/tokens/{uuid}/rotate", method: .post,
+            uri: { "/v1/tokens/\($0.token.uuid.uuidString.lowercased())/rotate" },
+            expected: allowing(managers, ok: .created, anonymous: .unauthorized, denied: .forbidden)),
+        Row(
+            route: "DELETE /v1/tokens/{uuid}", method: .delete,
+            uri: { "/v1/tokens/\($0.token.uuid.uuidString.lowercased())" },
+            expected: allowing(managers, ok: .noContent, anonymous: .unauthorized, denied: .forbidden)),
+        Row(
+            route: "GET /v1/tokens/self", method: .get, uri: { _ in "/v1/tokens/self" },
+            expected: allowing(everyToken, ok: .ok, anonymous: .unauthorized, denied: .unauthorized)),
+        // Every app token may rotate itself (with an overlap, so that it still works for the
+        // check after the walk); a session is renewed by signing in instead.
+        Row(
+            route: "POST /v1/tokens/self/rotate", method: .post, uri: { _ in "/v1/tokens/self/rotate" },
+            body: #"{"overlap": "1h"}"#,
+            expected: allowing(
+                everyToken.subtracting(sessions), ok: .created, anonymous: .unauthorized, denied: .badRequest)),
+        Row(
             route: "POST /oauth/introspect (service clients only)", method: .post, uri: { _ in "/oauth/introspect" },
             body: "token=x", contentType: "application/x-www-form-urlencoded",
             expected: allowing([], ok: .ok, anonymous: .unauthorized, denied: .unauthorized)),
@@ -172,6 +205,7 @@ struct AuthorizationTableTests {
         #expect(Operation.listAllTokens.requirement == .administrator(scope: "superuser"))
         #expect(Operation.mintSession.requirement == .session)
         #expect(Operation.readAccount.requirement == .anyToken)
+        #expect(Operation.useOwnToken.requirement == .anyToken)
         for operation in [Operation.signIn, .presentSecret, .reportLeak, .operations] {
             #expect(operation.requirement == .nothing)
         }

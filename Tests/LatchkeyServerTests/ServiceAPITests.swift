@@ -69,6 +69,39 @@ struct ServiceAPITests {
         #expect(try await services.tokens.find(uuid: issued.token.uuid)?.lastUsed == clock.now)
     }
 
+    @Test func introspectionChecksTheAllowlistAgainstTheAddressTheServiceNames() async throws {
+        let issued = try await issue(
+            TokenRequest(
+                kind: .app, expiry: .after(3600), maxUses: 5, allowedIPs: [try CIDR("2001:db8::/32")],
+                metadata: #"{"plan":"pro"}"#))
+        let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+        try await app.test(.router) { client in
+            let token = "token=\(issued.secret.value)"
+            let (status, body) = try await post(
+                client, "/oauth/introspect", token + "&client_ip=2001:db8::1&client_user_agent=app/1.0",
+                headers: clientAuth)
+            #expect(status == .ok)
+            #expect(body["active"] as? Bool == true)
+            #expect(body["uses_remaining"] as? Int == 4)
+            #expect((body["metadata"] as? [String: Any])?["plan"] as? String == "pro")
+            #expect((body["expires_at"] as? String)?.hasPrefix("2027-01-15T09:00:00") == true)
+            let used = try await services.tokens.find(uuid: issued.token.uuid)
+            #expect(used?.lastUsedIP == "2001:db8::1")
+            #expect(used?.lifecycle.lastUsedAgent == "app/1.0")
+
+            let (_, outside) = try await post(
+                client, "/oauth/introspect", token + "&client_ip=192.0.2.1", headers: clientAuth)
+            #expect(outside.count == 1 && outside["active"] as? Bool == false)
+            // Without client_ip the address checked is the service's own, not in the allowlist.
+            let (_, unnamed) = try await post(client, "/oauth/introspect", token, headers: clientAuth)
+            #expect(unnamed.count == 1 && unnamed["active"] as? Bool == false)
+            let (bad, problem) = try await post(
+                client, "/oauth/introspect", token + "&client_ip=not-an-address", headers: clientAuth)
+            #expect(bad == .badRequest)
+            #expect(problem["error"] as? String == "invalid_request")
+        }
+    }
+
     @Test func anythingNotValidIsExactlyInactive() async throws {
         let expired = try await issue(TokenRequest(kind: .app, expiry: .after(60)))
         let revoked = try await issue(TokenRequest(kind: .app))

@@ -236,7 +236,9 @@ struct CLITests {
         let shownOld = try run(["token", "show", old, "--json"])
         let oldView = try #require(try json(shownOld.stdout) as? [String: Any])
         let retiresAt = try #require(oldView["retires_at"] as? String)
-        let retires = try #require(ISO8601DateFormatter().date(from: retiresAt))
+        let instant = ISO8601DateFormatter()
+        instant.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let retires = try #require(instant.date(from: retiresAt))
         #expect(abs(retires.timeIntervalSinceNow - 3600) < 600)
         #expect(oldView["rotated_from"] is NSNull)
         #expect(oldView["owner"] as? String == "sam")

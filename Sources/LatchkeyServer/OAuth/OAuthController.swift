@@ -38,7 +38,10 @@ struct OAuthController {
             "sub": String(owner.id), "iat": found.created.secondsSince1970, "token_type": "Bearer",
             "client_id": "latchkey", "jti": found.uuid.uuidString.lowercased(), "token_kind": found.kind.rawValue,
         ]
-        if let expires = found.expires { body["exp"] = expires.secondsSince1970 }
+        if let expires = found.expires {
+            body["exp"] = expires.secondsSince1970
+            body["expires_at"] = UTCTimestamp(expires).isoFormat
+        }
         if let remaining = found.lifecycle.usesRemaining { body["uses_remaining"] = remaining }
         if let metadata = found.lifecycle.metadata,
             let object = try? JSONSerialization.jsonObject(with: Data(metadata.utf8))

@@ -2,9 +2,10 @@ import Foundation
 import Hummingbird
 import LatchkeyCore
 
-/// A token as Latchkey's own API shows it. Every key is always present (`null` when unset);
-/// `token`, the secret, only in the answers to creation and rotation.
-struct V1Token: ResponseEncodable {
+/// A token as Latchkey's own API (and `latchkey token show`) shows it. Every key is always
+/// present (`null` when unset); `token`, the secret, only in the answers to creation and
+/// rotation; `owner` only where the reader may see other users' tokens.
+public struct V1Token: ResponseEncodable, Sendable {
     var uuid: String
     var key: String
     @NullWhenAbsent var title: String?
@@ -24,6 +25,7 @@ struct V1Token: ResponseEncodable {
     /// When a token rotated away stops working (the end of its overlap).
     @NullWhenAbsent var retiresAt: String?
     var token: String?
+    var owner: String?
 
     enum CodingKeys: String, CodingKey {
         case uuid, key, title, kind, scopes
@@ -39,10 +41,10 @@ struct V1Token: ResponseEncodable {
         case metadata
         case rotatedFrom = "rotated_from"
         case retiresAt = "retires_at"
-        case token
+        case token, owner
     }
 
-    init(_ token: Token, secret: TokenSecret? = nil) {
+    public init(_ token: Token, secret: TokenSecret? = nil, owner: String? = nil) {
         let lifecycle = token.lifecycle
         uuid = token.uuid.uuidString.lowercased()
         key = token.key
@@ -58,10 +60,11 @@ struct V1Token: ResponseEncodable {
         maxUses = lifecycle.maxUses
         usesRemaining = lifecycle.usesRemaining
         allowedIPs = lifecycle.allowedIPs.map(\.description)
-        metadata = lifecycle.metadata.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+        metadata = lifecycle.metadata.flatMap(JSONValue.init(json:))
         rotatedFrom = lifecycle.rotatedFrom?.uuidString.lowercased()
         retiresAt = lifecycle.retires.map { UTCTimestamp($0).isoFormat }
         self.token = secret?.value
+        self.owner = owner
     }
 }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Any JSON value, for request bodies whose fields a dialect checks one by one
 /// (and names the type of what it got, as the original servers do), and token metadata
 /// shown as the object it is.
@@ -40,6 +42,12 @@ public enum JSONValue: Codable, Equatable, Sendable {
         case .array(let items): try container.encode(items)
         case .object(let fields): try container.encode(fields)
         }
+    }
+
+    /// The value `text` holds; nil if it is not JSON.
+    public init?(json text: String) {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
+        self = value
     }
 
     /// Python's name for the type (Django and Flask servers put it in their messages).
