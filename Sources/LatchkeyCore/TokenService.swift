@@ -517,9 +517,19 @@ public struct TokenService: Sendable {
     public func revoke(_ token: Token, by origin: Origin, as kind: AuditKind = .tokenRevoked, detail: String = "")
         async throws -> Bool
     {
-        let deleted = try await storage.deleteToken(id: token.id)
-        forget(deleted)
+        var deleted = try await storage.deleteToken(id: token.id)
         guard !deleted.isEmpty else { return false }
+        // A token it replaced and still in its overlap goes with it: revoking the new token must
+        // not leave the old one working. (One past its overlap stays, to recognise its reuse.)
+        var predecessor = token.lifecycle.rotatedFrom
+        for _ in 0..<100 {
+            guard let uuid = predecessor, let old = try await storage.token(uuid: uuid),
+                let retires = old.lifecycle.retires, retires > clock.now
+            else { break }
+            deleted += try await storage.deleteToken(id: old.id)
+            predecessor = old.lifecycle.rotatedFrom
+        }
+        forget(deleted)
         metrics.tokensRevoked(reason: kind == .tokenLeaked ? "leaked" : "revoked")
         if deleted.count > 1 { metrics.tokensRevoked(deleted.count - 1, reason: "revoked") }
         try await audit.record(
@@ -531,7 +541,7 @@ public struct TokenService: Sendable {
                     )
                     : (
                         .tokenRevoked, gone.ownerID, gone.uuid,
-                        Self.describe(gone) + "; created by \(token.key), revoked with it"
+                        Self.describe(gone) + "; revoked with \(token.key), which created or replaced it"
                     )
             }, by: origin)
         return true

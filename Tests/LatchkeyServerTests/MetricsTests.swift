@@ -56,4 +56,31 @@ struct MetricsTests {
             #expect(!scrape.contains("sam"), "no username in any label")
         }
     }
+
+    @Test func eachRefusalOfAStoredTokenIsAnOutcomeOfItsOwn() async throws {
+        try await withSQLiteStorage { storage in
+            let clock = ManualClock()
+            let services = LatchkeyServices(
+                storage: storage, secretBox: nil, hasher: fastPasswordHasher, clock: clock)
+            let sam = try await makeUser(storage, "sam")
+            let tokens = services.tokens
+            let once = try await tokens.create(for: sam, TokenRequest(kind: .app, maxUses: 1), by: .cli)
+            let fenced = try await tokens.create(
+                for: sam, TokenRequest(kind: .app, allowedIPs: [try CIDR("10.0.0.0/8")]), by: .cli)
+            let rotated = try await tokens.create(for: sam, TokenRequest(kind: .app), by: .cli)
+            _ = try await tokens.rotate(rotated.token, RotationRequest(), grantedBy: .account, by: .cli)
+            let brief = try await tokens.create(for: sam, TokenRequest(kind: .app, expiry: .after(60)), by: .cli)
+            clock.advance(by: 60)
+            for secret in [once, once, fenced, rotated, brief].map(\.secret.value) {
+                _ = try await tokens.verify(secret, clientIP: "192.0.2.1")
+            }
+            let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: services))
+            let scrape = try await app.test(.router) { client in
+                try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            }
+            for outcome in ["valid", "exhausted", "address_not_allowed", "rotated_away", "expired"] {
+                #expect(scrape.contains(#"latchkey_token_verifications_total{outcome="\#(outcome)"} 1"#), "\(outcome)")
+            }
+        }
+    }
 }
