@@ -73,9 +73,26 @@ public struct TokenGrant: Sendable, Hashable {
 
     /// Whether `token` is within this grant: showing its secret hands on no more than this grant holds.
     public func covers(_ token: Token) -> Bool {
-        kinds.contains(token.kind) && token.scopes.allSatisfy(holds) && within(expiry: token.expires)
-            && (try? allowlist(token.lifecycle.allowedIPs)) == token.lifecycle.allowedIPs
-            && (try? usageLimit(token.lifecycle.usesRemaining)) == token.lifecycle.usesRemaining
+        violation(by: token) == nil
+    }
+
+    /// What `token` holds beyond this grant, the first thing found; nil: the grant covers it.
+    public func violation(by token: Token) -> GrantViolation? {
+        if let violation = violation(kind: token.kind, scopes: token.scopes, expires: token.expires) {
+            return violation
+        }
+        let allowedIPs = token.lifecycle.allowedIPs
+        if (try? allowlist(allowedIPs)) != allowedIPs { return .addresses }
+        let uses = token.lifecycle.usesRemaining
+        if (try? usageLimit(uses)) != uses { return .uses }
+        return nil
+    }
+
+    /// The kind, scopes and expiry a token would have, beyond this grant; nil: within it.
+    func violation(kind: TokenKind, scopes: [String], expires: Date?) -> GrantViolation? {
+        guard kinds.contains(kind) else { return .kind(kind) }
+        if let missing = scopes.first(where: { !holds($0) }) { return .scope(missing) }
+        return within(expiry: expires) ? nil : .expiry
     }
 
     /// Whether an expiry (nil: never) is no later than this grant's.

@@ -46,11 +46,7 @@ extension TokenService {
         }
         let now = clock.now
         if token.lifecycle.retires != nil {
-            if let retried = try await retriedRotation(of: token, retryKey, now: now) {
-                if !rotatingItself { try Self.check(retried.token, within: grant) }
-                return retried
-            }
-            throw TokenError.alreadyRotated
+            return try await retriedRotation(of: token, retryKey, grant: rotatingItself ? nil : grant, now: now)
         }
         guard !token.isExpired(at: now) else { throw TokenError.rotatingExpired }
         guard request.overlap.isFinite, request.overlap >= 0, request.overlap <= limits.maxRotationOverlap else {
@@ -112,11 +108,7 @@ extension TokenService {
                     ], by: origin))
         } catch StorageError.alreadyRotated {
             // Another request rotated it first: the same key is then a retry of that one.
-            if let retried = try await retriedRotation(of: token, retryKey, now: now) {
-                if !rotatingItself { try Self.check(retried.token, within: grant) }
-                return retried
-            }
-            throw TokenError.alreadyRotated
+            return try await retriedRotation(of: token, retryKey, grant: rotatingItself ? nil : grant, now: now)
         }
         cache?.apply(.tokensChanged([token.id]))
         cache?.issued(secret.digest)
@@ -131,26 +123,23 @@ extension TokenService {
         TokenDigest(of: "\(tokenID ?? 0)\n\(key)").bytes.base64EncodedString()
     }
 
-    /// The successor a rotation with the same idempotency key made, while its overlap lasts.
-    private func retriedRotation(of token: Token, _ key: String?, now: Date) async throws -> IssuedToken? {
+    /// For a token already rotated: the successor a rotation with the same idempotency key made,
+    /// while its overlap lasts, handed only to what `grant` covers (nil: the token itself asks).
+    /// - Throws: `TokenError.alreadyRotated` when this is no such retry.
+    private func retriedRotation(of token: Token, _ key: String?, grant: TokenGrant?, now: Date) async throws
+        -> IssuedToken
+    {
         guard let key, let (successor, retry) = try await storage.successor(of: token.uuid),
             let retry, retry.idempotencyKey == key, retry.until > now,
             let secret = secretBox?.open(retry.sealedSecret), secret.digest == successor.digest
-        else { return nil }
+        else { throw TokenError.alreadyRotated }
+        if let grant { try Self.check(successor, within: grant) }
         return IssuedToken(token: successor, secret: secret)
     }
 
     /// Whether `grant` covers a token it would hand on, naming what it lacks.
     static func check(_ token: Token, within grant: TokenGrant) throws(TokenError) {
-        guard grant.kinds.contains(token.kind) else { throw .exceedsGrant(.kind(token.kind)) }
-        if let missing = token.scopes.first(where: { !grant.holds($0) }) { throw .exceedsGrant(.scope(missing)) }
-        guard grant.within(expiry: token.expires) else { throw .exceedsGrant(.expiry) }
-        guard try grant.allowlist(token.lifecycle.allowedIPs) == token.lifecycle.allowedIPs else {
-            throw .exceedsGrant(.addresses)
-        }
-        guard try grant.usageLimit(token.lifecycle.usesRemaining) == token.lifecycle.usesRemaining else {
-            throw .exceedsGrant(.uses)
-        }
+        if let violation = grant.violation(by: token) { throw .exceedsGrant(violation) }
     }
 
     /// Changes a token's title, metadata, allowlist or (only narrowing) scopes. An allowlist

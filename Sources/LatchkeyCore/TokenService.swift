@@ -199,11 +199,9 @@ public struct TokenService: Sendable {
         if let violation = limits.violation(kind: request.kind, expires: expires, now: now) {
             throw TokenError.beyondPolicy(violation)
         }
-        guard grant.kinds.contains(request.kind) else { throw TokenError.exceedsGrant(.kind(request.kind)) }
-        if let missing = request.scopes.first(where: { !grant.holds($0) }) {
-            throw TokenError.exceedsGrant(.scope(missing))
+        if let violation = grant.violation(kind: request.kind, scopes: request.scopes, expires: expires) {
+            throw TokenError.exceedsGrant(violation)
         }
-        guard grant.within(expiry: expires) else { throw TokenError.exceedsGrant(.expiry) }
         let lifecycle = try Self.lifecycle(
             maxUses: request.maxUses, allowedIPs: request.allowedIPs, metadata: request.metadata, within: grant)
         var sealed: Data?

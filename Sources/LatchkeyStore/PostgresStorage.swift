@@ -222,21 +222,22 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     public func updateToken(id: Int64, _ change: TokenChange, recording events: [AuditEvent]) async throws -> Token? {
-        try await run { [self] in
+        var bindings = PostgresBindings()
+        bindings.append(change.title != nil)
+        bindings.append(change.title ?? nil)
+        bindings.append(change.metadata != nil)
+        bindings.append(change.metadata ?? nil)
+        bindings.append(change.allowedIPs.map(Columns.networks))
+        bindings.append(change.scopes.map(Columns.scopes))
+        bindings.append(id)
+        return try await run { [self, bindings] in
             try await inTransaction { transaction in
-                // COALESCE keeps what the change leaves alone; a flag says whether a nullable
-                // field is set (to a value or to NULL).
-                let rows = try await transaction.query(
-                    """
-                    UPDATE tokens SET
-                        title = CASE WHEN \(change.title != nil) THEN \(change.title ?? nil) ELSE title END,
-                        metadata = CASE WHEN \(change.metadata != nil) THEN \(change.metadata ?? nil) ELSE metadata END,
-                        allowed_ips = COALESCE(\(change.allowedIPs.map(Columns.networks)), allowed_ips),
-                        scopes = COALESCE(\(change.scopes.map(Columns.scopes)), scopes)
-                    WHERE id = \(id) RETURNING \(unescaped: Schema.tokenColumns)
-                    """, logger: logger)
                 var token: Token?
-                for try await row in rows { token = try TokenRow(from: PostgresRowDecoder(row)).token() }
+                for try await row in try await transaction.query(
+                    PostgresQuery(unsafeSQL: Schema.updateToken, binds: bindings), logger: logger)
+                {
+                    token = try TokenRow(from: PostgresRowDecoder(row)).token()
+                }
                 guard let token else { return nil }
                 try await insert(events, on: transaction)
                 return token

@@ -224,32 +224,13 @@ public final class SQLiteStorage: LatchkeyStorage {
 
     public func updateToken(id: Int64, _ change: TokenChange, recording events: [AuditEvent]) async throws -> Token? {
         try await pool.write { db in
-            var assignments: [String] = []
-            var arguments: StatementArguments = []
-            if let title = change.title {
-                assignments.append("title = ?")
-                arguments += [title]
-            }
-            if let metadata = change.metadata {
-                assignments.append("metadata = ?")
-                arguments += [metadata]
-            }
-            if let allowedIPs = change.allowedIPs {
-                assignments.append("allowed_ips = ?")
-                arguments += [Columns.networks(allowedIPs)]
-            }
-            if let scopes = change.scopes {
-                assignments.append("scopes = ?")
-                arguments += [Columns.scopes(scopes)]
-            }
-            if !assignments.isEmpty {
-                arguments += [id]
-                try db.execute(
-                    sql: "UPDATE tokens SET \(assignments.joined(separator: ", ")) WHERE id = ?", arguments: arguments)
-            }
             guard
                 let token = try TokenRow.fetchOne(
-                    db, sql: "SELECT \(Schema.tokenColumns) FROM tokens WHERE id = ?", arguments: [id])?.token()
+                    db, sql: Schema.updateToken,
+                    arguments: [
+                        change.title != nil, change.title ?? nil, change.metadata != nil, change.metadata ?? nil,
+                        change.allowedIPs.map(Columns.networks), change.scopes.map(Columns.scopes), id,
+                    ])?.token()
             else { return nil }
             try Self.insert(events, into: db)
             return token

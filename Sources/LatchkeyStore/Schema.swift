@@ -45,6 +45,17 @@ enum Schema {
         WHERE id = $6
         """
 
+    /// A change to a token (`TokenChange`), answering the token as changed. A nullable field is
+    /// set (to a value or to NULL) when its flag is: $1 and $2 the title, $3 and $4 the metadata;
+    /// $5 the allowlist and $6 the scopes stay as they are when NULL. $7 the token's id.
+    static let updateToken = """
+        UPDATE tokens SET title = CASE WHEN $1 THEN $2 ELSE title END,
+                          metadata = CASE WHEN $3 THEN $4 ELSE metadata END,
+                          allowed_ips = COALESCE($5, allowed_ips),
+                          scopes = COALESCE($6, scopes)
+        WHERE id = $7 RETURNING \(tokenColumns)
+        """
+
     /// One use of a token with a usage limit, counted whichever node serves it: the row's
     /// lock makes concurrent uses take turns, and none is counted below zero. A token rotated
     /// away spends its newest successor's count (a rotation hands the count on), found in the
@@ -81,7 +92,7 @@ enum Schema {
           AND (expires_us IS NULL OR expires_us > (SELECT p.expires_us FROM tokens p WHERE p.id = tokens.parent_id))
         """
 
-    /// Every column `insertToken` writes, in the order `NewToken.columnValues` gives them.
+    /// Every column `insertToken` writes, in the order both backends bind their values.
     static let insertedTokenColumns = [
         "uuid", "key", "user_id", "title", "kind", "scopes", "created_us", "expires_us", "sliding_lifetime_s",
         "digest", "sealed_secret", "parent_id", "max_uses", "uses_remaining", "allowed_ips", "metadata",
