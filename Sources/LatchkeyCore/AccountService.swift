@@ -205,7 +205,7 @@ public struct AccountService: Sendable {
         metrics.login(method: "password", succeeded: false)
         // Once when the limit engages, not once per refused attempt.
         guard first else { return }
-        try await audit.record(.signInThrottled, user: user?.id, by: origin, detail: detail)
+        try await audit.record(.signInThrottled, user: user?.id, by: origin, detail: detail, notifying: true)
     }
 
     /// The account with this username (case-insensitive, the exact spelling first).
@@ -214,6 +214,10 @@ public struct AccountService: Sendable {
     }
 
     /// Every account, oldest first.
+    public func user(id: Int64) async throws -> User? {
+        try await storage.user(id: id)
+    }
+
     public func users() async throws -> [User] {
         try await storage.users()
     }

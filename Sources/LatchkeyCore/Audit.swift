@@ -25,6 +25,8 @@ public enum AuditKind: String, Sendable, CaseIterable {
     case tokenCreated = "token.created"
     case tokenRevoked = "token.revoked"
     case tokenExpired = "token.expired"
+    /// An expiry notice was sent (a webhook's lead time was reached).
+    case tokenExpiring = "token.expiring"
     case tokenLeaked = "token.leaked"
     case tokenCreationThrottled = "token.creation_throttled"
     case tokenRotated = "token.rotated"
@@ -56,6 +58,9 @@ public struct AuditEvent: Sendable, Hashable {
     public var tokenUUID: UUID?
     public var origin: Origin
     public var detail: String
+    /// Set when webhooks hear of this event: what they are told. Written to the outbox with
+    /// the event; not part of the audit log itself.
+    public var notification: NotificationData?
 
     public init(
         id: Int64 = 0, at: Date, kind: String, userID: Int64?, tokenUUID: UUID? = nil, origin: Origin,
@@ -98,10 +103,13 @@ public struct AuditLog: Sendable {
 
     /// Records an event now. The detail is redacted of anything shaped like a secret and
     /// cut to `maxDetailLength`, so no caller can put a secret in the log by mistake.
+    /// - Parameter notifying: webhooks hear of it too (`kind` is a `NotificationType`).
     public func record(
-        _ kind: AuditKind, user: Int64?, token: UUID? = nil, by origin: Origin, detail: String = ""
+        _ kind: AuditKind, user: Int64?, token: UUID? = nil, by origin: Origin, detail: String = "",
+        notifying: Bool = false
     ) async throws {
-        try await record([(kind, user, token, detail)], by: origin)
+        let events = events([(kind, user, token, detail)], by: origin)
+        try await storage.recordEvents(notifying ? events.map { $0.notifying(about: nil) } : events)
     }
 
     /// Records several events at once, in one write.

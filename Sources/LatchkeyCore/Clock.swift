@@ -51,7 +51,7 @@ extension Date {
 
 extension Int64 {
     /// `value` where it fits, else the nearest bound (0 for NaN): never a trap.
-    init(saturating value: Double) {
+    public init(saturating value: Double) {
         if value.isNaN {
             self = 0
         } else {

@@ -33,6 +33,12 @@ public struct LatchkeyMetrics: Sendable {
             .increment()
     }
 
+    /// `outcome`: succeeded, retry (failed, to be tried again) or failed (no retry left).
+    func webhookAttempt(_ outcome: String) {
+        Counter(label: "latchkey_webhook_attempts_total", dimensions: [("outcome", outcome)], factory: factory)
+            .increment()
+    }
+
     func tokensRevoked(_ count: Int = 1, reason: String) {
         Counter(label: "latchkey_tokens_revoked_total", dimensions: [("reason", reason)], factory: factory)
             .increment(by: count)

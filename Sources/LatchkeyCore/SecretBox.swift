@@ -77,17 +77,25 @@ public struct SecretBox: Sendable {
     }
 
     public func seal(_ secret: TokenSecret) throws -> Data {
-        guard let combined = try AES.GCM.seal(Data(secret.value.utf8), using: key).combined else {
+        try seal(Data(secret.value.utf8))
+    }
+
+    /// nil when the sealed data was not made with this key (for instance after a key change).
+    public func open(_ sealed: Data) -> TokenSecret? {
+        open(data: sealed).map { TokenSecret(String(decoding: $0, as: UTF8.self)) } ?? nil
+    }
+
+    /// Any secret's bytes (a webhook's signing key), sealed the same way.
+    public func seal(_ plain: Data) throws -> Data {
+        guard let combined = try AES.GCM.seal(plain, using: key).combined else {
             preconditionFailure("AES.GCM with the default nonce always has a combined form")
         }
         return combined
     }
 
-    /// nil when the sealed data was not made with this key (for instance after a key change).
-    public func open(_ sealed: Data) -> TokenSecret? {
-        guard let box = try? AES.GCM.SealedBox(combined: sealed),
-            let plain = try? AES.GCM.open(box, using: key)
-        else { return nil }
-        return TokenSecret(String(decoding: plain, as: UTF8.self))
+    /// nil when the sealed data was not made with this key.
+    public func open(data sealed: Data) -> Data? {
+        guard let box = try? AES.GCM.SealedBox(combined: sealed) else { return nil }
+        return try? AES.GCM.open(box, using: key)
     }
 }

@@ -56,14 +56,26 @@ public protocol LatchkeyStorage: Sendable {
     /// Writes uses by token id in one transaction; ids no longer stored are skipped.
     func recordUsage(_ usage: [Int64: TokenUsage]) async throws
     /// Deleting a token deletes the tokens it created, and theirs, in the same statement.
+    /// Each deletion records the events `recording` makes of the tokens deleted, in its transaction.
     /// - Returns: every token deleted, the named one first; empty if there was none.
-    func deleteToken(id: Int64) async throws -> [Token]
+    func deleteToken(id: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws -> [Token]
     /// - Returns: the tokens deleted (those that expired before `cutoff`, with the tokens they created).
-    func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token]
+    func deleteTokens(expiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
     /// - Returns: the tokens deleted (those rotated away before `cutoff`, with the tokens they created).
-    func deleteTokens(retiredBefore cutoff: Date) async throws -> [Token]
+    func deleteTokens(retiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
     /// - Returns: the tokens deleted (every token of the owner).
-    func deleteTokens(ownerID: Int64) async throws -> [Token]
+    func deleteTokens(ownerID: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
+        -> [Token]
+    /// Marks, once per token, that its expiry notice for `lead` is due: app tokens still working
+    /// that expire after `lower` and by `upper`, and have had no notice for `lead` or a shorter
+    /// lead time. Records `recording`'s events of them in the same transaction.
+    /// - Returns: the tokens marked.
+    func markExpiryNotices(
+        lead: TimeInterval, expiringAfter lower: Date, through upper: Date,
+        recording: @escaping @Sendable ([Token]) -> [AuditEvent]
+    ) async throws -> [Token]
 
     /// Stores a service client; `client.id` is ignored and assigned by the store.
     func insertClient(_ client: ServiceClient) async throws -> ServiceClient
@@ -78,6 +90,41 @@ public protocol LatchkeyStorage: Sendable {
     func events(_ query: AuditQuery) async throws -> [AuditEvent]
     /// - Returns: how many events were deleted.
     func deleteEvents(before cutoff: Date) async throws -> Int
+
+    // Webhooks. Events with a `notification` are written to the outbox by `recordEvents` and by
+    // every call above that records events, in the same transaction (when any endpoint is enabled).
+
+    /// `endpoint.id` is ignored and assigned by the store.
+    func insertWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws -> WebhookEndpoint
+    func webhookEndpoints() async throws -> [WebhookEndpoint]
+    func webhookEndpoint(uuid: UUID) async throws -> WebhookEndpoint?
+    /// Writes the endpoint's events, description, secret and disabled state.
+    /// - Returns: whether it is still stored.
+    func updateWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws -> Bool
+    /// Its deliveries go with it. - Returns: whether one was deleted.
+    func deleteWebhookEndpoint(id: Int64) async throws -> Bool
+    /// Makes the deliveries of up to `limit` outbox messages not yet handed out: one per enabled
+    /// endpoint that hears the message's type, existed when it happened and may hear of its
+    /// owner. Each message is handed out once, whichever node does it. - Returns: messages handled.
+    func fanOutWebhookMessages(at now: Date, limit: Int) async throws -> Int
+    /// Takes up to `limit` pending deliveries due by `now` (of enabled endpoints) for one attempt
+    /// each, leasing them until `leaseEnd`: a node that dies meanwhile leaves them to be tried
+    /// again once the lease has passed; no two nodes take the same delivery at once.
+    func claimWebhookDeliveries(dueBy now: Date, leaseEnd: Date, limit: Int) async throws -> [DueDelivery]
+    /// Records an attempt and its outcome in one transaction: a success is remembered on the
+    /// endpoint; a delivery that failed for good disables an endpoint nothing has reached
+    /// since that delivery was made.
+    func recordWebhookAttempt(_ attempt: WebhookAttempt, of delivery: DueDelivery, outcome: WebhookAttemptOutcome)
+        async throws
+    /// Newest first; `endpointID` nil: every endpoint's.
+    func webhookDeliveries(endpointID: Int64?, failedOnly: Bool, limit: Int) async throws -> [WebhookDelivery]
+    func webhookDelivery(id: Int64) async throws -> (WebhookDelivery, endpointID: Int64)?
+    /// The delivery, unless pending, is pending again, due at `now`, with its attempts counted
+    /// afresh. - Returns: whether it was.
+    func redeliverWebhook(id: Int64, at now: Date) async throws -> Bool
+    /// Forgets messages that happened before `cutoff` and are no longer being delivered.
+    /// - Returns: how many went.
+    func deleteWebhookMessages(before cutoff: Date) async throws -> Int
 
     /// Throws when the database cannot answer a trivial query.
     func checkHealth() async throws
@@ -102,6 +149,11 @@ public struct TokenPage: Equatable, Sendable {
 extension LatchkeyStorage {
     public func insertToken(_ token: NewToken) async throws -> Token {
         try await insertToken(token, maxLivePerOwner: nil, recording: [])
+    }
+
+    /// Deletes without recording anything (tests, and tokens already accounted for).
+    public func deleteToken(id: Int64) async throws -> [Token] {
+        try await deleteToken(id: id, recording: { _ in [] })
     }
 }
 

@@ -105,7 +105,12 @@ extension TokenService {
                             .tokenCreated, token.ownerID, draft.uuid,
                             Self.describe(draft.stored(id: 0)) + "; by rotation"
                         ),
-                    ], by: origin))
+                    ], by: origin
+                ).enumerated().map { index, event in
+                    index == 0
+                        ? event.notifying(about: token, successor: draft.stored(id: 0), retires: retires)
+                        : event.notifying(about: draft.stored(id: 0))
+                })
         } catch StorageError.alreadyRotated {
             // Another request rotated it first: the same key is then a retry of that one.
             return try await retriedRotation(of: token, retryKey, grant: rotatingItself ? nil : grant, now: now)

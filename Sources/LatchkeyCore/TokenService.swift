@@ -221,7 +221,8 @@ public struct TokenService: Sendable {
             token = try await storage.insertToken(
                 draft, maxLivePerOwner: limits.maxLivePerUser,
                 recording: audit.events(
-                    [(.tokenCreated, owner.id, draft.uuid, Self.describe(draft.stored(id: 0)))], by: origin))
+                    [(.tokenCreated, owner.id, draft.uuid, Self.describe(draft.stored(id: 0)))], by: origin
+                ).map { $0.notifying(about: draft.stored(id: 0)) })
         } catch StorageError.tokenLimitReached {
             throw TokenError.tooManyTokens(limit: limits.maxLivePerUser ?? 0)
         }
@@ -360,7 +361,10 @@ public struct TokenService: Sendable {
             }
             detail += "; \(revoked) successor\(revoked == 1 ? "" : "s") revoked"
         }
-        try await audit.record(.tokenReuseDetected, user: token.ownerID, token: token.uuid, by: origin, detail: detail)
+        try await storage.recordEvents(
+            audit.events([(.tokenReuseDetected, token.ownerID, token.uuid, detail)], by: origin).map {
+                $0.notifying(about: token)
+            })
     }
 
     /// A user agent as kept: printable, at most `TokenLifecycle.maxUserAgentLength` characters.
@@ -515,7 +519,16 @@ public struct TokenService: Sendable {
     public func revoke(_ token: Token, by origin: Origin, as kind: AuditKind = .tokenRevoked, detail: String = "")
         async throws -> Bool
     {
-        var deleted = try await storage.deleteToken(id: token.id)
+        let events: @Sendable ([Token]) -> [AuditEvent] = { [audit] gone in
+            gone.map { gone in
+                let (kind, detail) =
+                    gone.id == token.id
+                    ? (kind, [Self.describe(gone), detail].filter { !$0.isEmpty }.joined(separator: "; "))
+                    : (.tokenRevoked, Self.describe(gone) + "; revoked with \(token.key), which created or replaced it")
+                return audit.events([(kind, gone.ownerID, gone.uuid, detail)], by: origin)[0].notifying(about: gone)
+            }
+        }
+        var deleted = try await storage.deleteToken(id: token.id, recording: events)
         guard !deleted.isEmpty else { return false }
         // A token it replaced and still in its overlap goes with it: revoking the new token must
         // not leave the old one working. (One past its overlap stays, to recognise its reuse.)
@@ -524,35 +537,26 @@ public struct TokenService: Sendable {
             guard let uuid = predecessor, let old = try await storage.token(uuid: uuid),
                 let retires = old.lifecycle.retires, retires > clock.now
             else { break }
-            deleted += try await storage.deleteToken(id: old.id)
+            deleted += try await storage.deleteToken(id: old.id, recording: events)
             predecessor = old.lifecycle.rotatedFrom
         }
         forget(deleted)
         metrics.tokensRevoked(reason: kind == .tokenLeaked ? "leaked" : "revoked")
         if deleted.count > 1 { metrics.tokensRevoked(deleted.count - 1, reason: "revoked") }
-        try await audit.record(
-            deleted.map { gone in
-                gone.id == token.id
-                    ? (
-                        kind, gone.ownerID, gone.uuid,
-                        [Self.describe(gone), detail].filter { !$0.isEmpty }.joined(separator: "; ")
-                    )
-                    : (
-                        .tokenRevoked, gone.ownerID, gone.uuid,
-                        Self.describe(gone) + "; revoked with \(token.key), which created or replaced it"
-                    )
-            }, by: origin)
         return true
     }
 
     /// Revokes every token of `owner` (the operator's `token revoke --user U --all`).
     public func revokeAll(of owner: User, by origin: Origin) async throws -> [Token] {
-        let deleted = try await storage.deleteTokens(ownerID: owner.id)
+        let deleted = try await storage.deleteTokens(ownerID: owner.id) { [audit] gone in
+            gone.map { gone in
+                audit.events(
+                    [(.tokenRevoked, gone.ownerID, gone.uuid, Self.describe(gone) + "; every token of the user")],
+                    by: origin)[0].notifying(about: gone)
+            }
+        }
         forget(deleted)
         if !deleted.isEmpty { metrics.tokensRevoked(deleted.count, reason: "revoked") }
-        try await audit.record(
-            deleted.map { (.tokenRevoked, $0.ownerID, $0.uuid, Self.describe($0) + "; every token of the user") },
-            by: origin)
         return deleted
     }
 
@@ -563,14 +567,17 @@ public struct TokenService: Sendable {
     public func deleteExpired(grace: TimeInterval) async throws -> Int {
         let now = clock.now
         try await storage.wipeRotationRetries(endedBefore: now)
+        // Recorded, not notified: webhooks heard `token.expired` when the expiry passed.
+        let collected: @Sendable ([Token]) -> [AuditEvent] = { [audit] gone in
+            audit.events(
+                gone.map { (.tokenExpired, $0.ownerID, $0.uuid, Self.describe($0) + "; collected") }, by: .system)
+        }
         let deleted =
-            try await storage.deleteTokens(expiredBefore: now.addingTimeInterval(-grace))
-            + storage.deleteTokens(retiredBefore: now.addingTimeInterval(-max(grace, Self.reuseMemory)))
+            try await storage.deleteTokens(expiredBefore: now.addingTimeInterval(-grace), recording: collected)
+            + storage.deleteTokens(
+                retiredBefore: now.addingTimeInterval(-max(grace, Self.reuseMemory)), recording: collected)
         forget(deleted)
-        guard !deleted.isEmpty else { return 0 }
-        metrics.tokensRevoked(deleted.count, reason: "expired")
-        try await audit.record(
-            deleted.map { (.tokenExpired, $0.ownerID, $0.uuid, Self.describe($0) + "; collected") }, by: .system)
+        if !deleted.isEmpty { metrics.tokensRevoked(deleted.count, reason: "expired") }
         return deleted.count
     }
 

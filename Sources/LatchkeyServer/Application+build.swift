@@ -25,9 +25,10 @@ public func buildApplication(
             StorageChangeFollower(tokens: services.tokens, logger: logger),
             UsageFlusher(tokens: services.tokens, interval: configuration.usageFlushInterval, logger: logger),
             TokenGarbageCollector(
-                tokens: services.tokens, grace: configuration.garbageCollectionGrace,
+                tokens: services.tokens, webhooks: services.webhooks, grace: configuration.garbageCollectionGrace,
                 auditRetention: configuration.auditRetention, interval: configuration.garbageCollectionInterval,
                 logger: logger),
+            WebhookDispatcher(webhooks: services.webhooks, logger: logger),
         ],
         logger: logger
     )
@@ -46,6 +47,7 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
     StencilaController(services: services, configuration: configuration).addRoutes(to: router)
     QuayController(services: services, configuration: configuration).addRoutes(to: router)
     V1TokenController(services: services).addRoutes(to: router)
+    V1WebhookController(services: services).addRoutes(to: router)
     OAuthController(services: services).addRoutes(to: router)
     LeakedTokenController(leaks: LeakReportService(tokens: services.tokens, limit: configuration.leakReportLimit))
         .addRoutes(to: router)

@@ -13,6 +13,8 @@ public struct LatchkeyServices: Sendable {
     public let tokens: TokenService
     public let accounts: AccountService
     public let clients: ClientService
+    /// Webhook endpoints and deliveries; the application's `WebhookDispatcher` sends them.
+    public let webhooks: WebhookService
     public let clock: any WallClock
     /// Verifies OpenID Connect ID tokens; with no providers, every issuer is refused.
     public let openID: IDTokenVerifier
@@ -26,10 +28,13 @@ public struct LatchkeyServices: Sendable {
     ///     the application's `StorageChangeFollower` runs.
     ///   - batchesUsage: last uses are written by the application's `UsageFlusher` rather than
     ///     on each request.
+    ///   - webhookSecrets: seals webhook signing secrets; nil: `secretBox` (webhooks need one
+    ///     even where tokens are not recoverable).
     public init(
         storage: any LatchkeyStorage, secretBox: SecretBox?, hasher: PasswordHasher = PasswordHasher(),
         clock: any WallClock = SystemClock(), openID: IDTokenVerifier? = nil, tokenLimits: TokenLimits = .server,
-        signInLimits: SignInLimits = .default, tokenCache: TokenCache.Limits? = nil, batchesUsage: Bool = false
+        signInLimits: SignInLimits = .default, tokenCache: TokenCache.Limits? = nil, batchesUsage: Bool = false,
+        webhookSettings: WebhookSettings = WebhookSettings(), webhookSecrets: SecretBox? = nil
     ) {
         self.storage = storage
         self.clock = clock
@@ -44,6 +49,9 @@ public struct LatchkeyServices: Sendable {
             storage: storage, hasher: hasher, clock: clock, metrics: metrics, signInLimits: signInLimits,
             tokenCache: cache)
         clients = ClientService(storage: storage, clock: clock)
+        webhooks = WebhookService(
+            storage: storage, secretBox: webhookSecrets ?? secretBox, settings: webhookSettings, clock: clock,
+            metrics: metrics)
         self.openID = openID ?? IDTokenVerifier(providers: [], clock: clock)
     }
 }

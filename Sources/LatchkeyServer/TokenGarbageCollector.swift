@@ -4,10 +4,11 @@ import Logging
 import ServiceLifecycle
 
 /// Once every `interval`, for as long as the server runs: deletes tokens that expired more
-/// than `grace` ago (Quay keeps expired tokens listed for a day), and audit events older
-/// than `auditRetention`.
+/// than `grace` ago (Quay keeps expired tokens listed for a day), audit events older
+/// than `auditRetention`, and webhook messages older than `WebhookService.retention`.
 struct TokenGarbageCollector: Service {
     let tokens: TokenService
+    let webhooks: WebhookService
     let grace: TimeInterval
     let auditRetention: TimeInterval
     let interval: Duration
@@ -28,6 +29,8 @@ struct TokenGarbageCollector: Service {
             if deleted > 0 { logger.info("Deleted expired tokens", metadata: ["count": "\(deleted)"]) }
             let events = try await tokens.audit.collect(olderThan: auditRetention)
             if events > 0 { logger.info("Deleted old audit events", metadata: ["count": "\(events)"]) }
+            let messages = try await webhooks.collect()
+            if messages > 0 { logger.info("Deleted old webhook messages", metadata: ["count": "\(messages)"]) }
         } catch {
             logger.warning("Garbage collection failed; will retry", metadata: ["error": "\(type(of: error))"])
         }

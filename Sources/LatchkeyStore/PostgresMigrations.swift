@@ -177,6 +177,8 @@ enum PostgresMigrations {
                 FOR EACH ROW EXECUTE FUNCTION latchkey_token_changed()
                 """,
             ]),
+        Migration(
+            name: "10-webhooks", statements: WebhookSchema.statements(id: "BIGSERIAL PRIMARY KEY", blob: "BYTEA")),
     ]
 
     /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's

@@ -10,7 +10,7 @@ public final class PostgresStorage: LatchkeyStorage {
     public let location: PostgresLocation
     /// The connection pool; run it (as a service of the application) while the storage is in use.
     public let client: PostgresClient
-    private let logger: Logger
+    let logger: Logger
     /// Set once the schema is migrated; until then every call answers `StorageUnavailable`.
     private let isPrepared = Mutex(false)
     /// Calls under way, counting those whose callers were answered at their deadline but that
@@ -385,41 +385,82 @@ public final class PostgresStorage: LatchkeyStorage {
 
     static let usageChunk = 500
 
-    private static func binds(_ values: Int64...) -> PostgresBindings {
+    static func binds(_ values: Int64...) -> PostgresBindings {
         var bindings = PostgresBindings()
         for value in values { bindings.append(value) }
         return bindings
     }
 
-    public func deleteToken(id: Int64) async throws -> [Token] {
-        try await deleteTokens(where: Condition("id", .equal, id))
+    public func deleteToken(id: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
+        -> [Token]
+    {
+        try await deleteTokens(where: Condition("id", .equal, id), recording: recording)
     }
 
-    public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
-        try await deleteTokens(where: Condition("expires_us", .less, Columns.microseconds(cutoff)))
+    public func deleteTokens(expiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
+    {
+        try await deleteTokens(
+            where: Condition("expires_us", .less, Columns.microseconds(cutoff)), recording: recording)
     }
 
-    public func deleteTokens(retiredBefore cutoff: Date) async throws -> [Token] {
-        try await deleteTokens(where: Condition("retired_us", .less, Columns.microseconds(cutoff)))
+    public func deleteTokens(retiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
+    {
+        try await deleteTokens(
+            where: Condition("retired_us", .less, Columns.microseconds(cutoff)), recording: recording)
     }
 
-    public func deleteTokens(ownerID: Int64) async throws -> [Token] {
-        try await deleteTokens(where: Condition("user_id", .equal, ownerID))
+    public func deleteTokens(ownerID: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
+        -> [Token]
+    {
+        try await deleteTokens(where: Condition("user_id", .equal, ownerID), recording: recording)
     }
 
-    /// The tokens matching `condition` and every token they created, each reported (see
-    /// `SQLWriter.appendInterpolation(tokenFamily:)`); parents first.
     /// The tokens matching `condition` and every token they created, each reported (see
     /// `SQLWriter.appendInterpolation(tokenFamily:)`); parents first. Other nodes hear of the
     /// deletion when it commits (migration 7's trigger, `observeChanges`).
-    private func deleteTokens(where condition: Condition) async throws -> [Token] {
-        try await fetch(
-            TokenRow.self,
-            """
-            \(tokenFamily: condition)
-            DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(unescaped: Schema.tokenColumns)
-            """
-        ).map { try $0.token() }.sorted { $0.id < $1.id }
+    private func deleteTokens(where condition: Condition, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
+    {
+        try await run { [self] in
+            try await inTransaction { transaction in
+                var tokens: [Token] = []
+                for try await row in try await transaction.query(
+                    """
+                    \(tokenFamily: condition)
+                    DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(unescaped: Schema.tokenColumns)
+                    """, logger: logger)
+                {
+                    tokens.append(try TokenRow(from: PostgresRowDecoder(row)).token())
+                }
+                tokens.sort { $0.id < $1.id }
+                if !tokens.isEmpty { try await insert(recording(tokens), on: transaction) }
+                return tokens
+            }
+        }
+    }
+
+    public func markExpiryNotices(
+        lead: TimeInterval, expiringAfter lower: Date, through upper: Date,
+        recording: @escaping @Sendable ([Token]) -> [AuditEvent]
+    ) async throws -> [Token] {
+        var bindings = PostgresBindings()
+        bindings.append(Int64(saturating: (lead * 1_000_000).rounded()))
+        bindings.append(Columns.microseconds(lower))
+        bindings.append(Columns.microseconds(upper))
+        return try await run { [self, bindings] in
+            try await inTransaction { transaction in
+                var tokens: [Token] = []
+                for try await row in try await transaction.query(
+                    PostgresQuery(unsafeSQL: WebhookSchema.markExpiryNotices, binds: bindings), logger: logger)
+                {
+                    tokens.append(try TokenRow(from: PostgresRowDecoder(row)).token())
+                }
+                if !tokens.isEmpty { try await insert(recording(tokens), on: transaction) }
+                return tokens
+            }
+        }
     }
 
     // MARK: Service clients and events
@@ -470,8 +511,19 @@ public final class PostgresStorage: LatchkeyStorage {
         }
     }
 
-    private func insert(_ events: [AuditEvent], on connection: PostgresConnection) async throws {
+    /// The events, and the outbox rows of those that webhooks hear of.
+    func insert(_ events: [AuditEvent], on connection: PostgresConnection) async throws {
         for event in events {
+            if let notification = event.notification {
+                var bindings = PostgresBindings()
+                bindings.append(WebhookSchema.messageID())
+                bindings.append(event.kind)
+                bindings.append(Columns.microseconds(event.at))
+                bindings.append(event.userID)
+                bindings.append(notification.json)
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: WebhookSchema.insertMessage, binds: bindings), logger: logger)
+            }
             try await connection.query(
                 """
                 INSERT INTO events (at_us, kind, token_uuid, user_id, actor_id, via, address, detail)
@@ -572,7 +624,7 @@ public final class PostgresStorage: LatchkeyStorage {
     /// Runs a call once the schema is ready, turning lost connections and calls
     /// that cannot get a connection in time into `StorageUnavailable`.
     @discardableResult
-    private func run<T: Sendable>(_ body: @Sendable @escaping () async throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: @Sendable @escaping () async throws -> T) async throws -> T {
         guard isPrepared.withLock({ $0 }) else {
             throw StorageUnavailable(reason: "the schema of \(location) is not ready yet")
         }
@@ -608,7 +660,7 @@ public final class PostgresStorage: LatchkeyStorage {
 
     /// One transaction on one connection; its errors come out as they were thrown (not wrapped
     /// in `PostgresTransactionError`), so that lost connections still read as `StorageUnavailable`.
-    private func inTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
+    func inTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> sending T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger, body)
         } catch let error as PostgresTransactionError {
@@ -617,7 +669,7 @@ public final class PostgresStorage: LatchkeyStorage {
     }
 
     /// Runs `query` and reads each row into a `Record` by column name.
-    private func fetch<Record: Decodable & Sendable>(_: Record.Type, _ query: PostgresQuery) async throws -> [Record] {
+    func fetch<Record: Decodable & Sendable>(_: Record.Type, _ query: PostgresQuery) async throws -> [Record] {
         try await run { [self] in
             var records: [Record] = []
             for try await row in try await client.query(query, logger: logger) {

@@ -125,6 +125,11 @@ enum SQLiteMigrations {
         migrator.registerMigration("9-token-lifecycle") { db in
             try db.execute(sql: TokenLifecycleColumns.statements(blob: "BLOB", uuid: "TEXT").joined(separator: ";\n"))
         }
+        migrator.registerMigration("10-webhooks") { db in
+            try db.execute(
+                sql: WebhookSchema.statements(id: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB").joined(
+                    separator: ";\n"))
+        }
         return migrator
     }
 }

@@ -10,7 +10,7 @@ import LatchkeyCore
 /// (concurrent readers, one writer).
 public final class SQLiteStorage: LatchkeyStorage {
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// Token creations, committed together when they arrive together.
     private let creations: SQLiteGroupCommit
 
@@ -358,26 +358,38 @@ public final class SQLiteStorage: LatchkeyStorage {
         }
     }
 
-    public func deleteToken(id: Int64) async throws -> [Token] {
-        try await deleteTokens(where: Condition("id", .equal, id))
+    public func deleteToken(id: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
+        -> [Token]
+    {
+        try await deleteTokens(where: Condition("id", .equal, id), recording: recording)
     }
 
-    public func deleteTokens(expiredBefore cutoff: Date) async throws -> [Token] {
-        try await deleteTokens(where: Condition("expires_us", .less, Columns.microseconds(cutoff)))
+    public func deleteTokens(expiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
+    {
+        try await deleteTokens(
+            where: Condition("expires_us", .less, Columns.microseconds(cutoff)), recording: recording)
     }
 
-    public func deleteTokens(retiredBefore cutoff: Date) async throws -> [Token] {
-        try await deleteTokens(where: Condition("retired_us", .less, Columns.microseconds(cutoff)))
+    public func deleteTokens(retiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
+    {
+        try await deleteTokens(
+            where: Condition("retired_us", .less, Columns.microseconds(cutoff)), recording: recording)
     }
 
-    public func deleteTokens(ownerID: Int64) async throws -> [Token] {
-        try await deleteTokens(where: Condition("user_id", .equal, ownerID))
+    public func deleteTokens(ownerID: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
+        -> [Token]
+    {
+        try await deleteTokens(where: Condition("user_id", .equal, ownerID), recording: recording)
     }
 
     /// The tokens matching `condition` and every token they created, down the `parent_id`
     /// chain, each reported: read first in the same transaction (SQLite's RETURNING leaves
     /// out the rows a foreign key's cascade removes). Parents come first.
-    private func deleteTokens(where condition: Condition) async throws -> [Token] {
+    private func deleteTokens(where condition: Condition, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
+    {
         let select: SQLRequest<TokenRow> = """
             \(tokenFamily: condition)
             SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE id IN (SELECT id FROM family)
@@ -387,9 +399,28 @@ public final class SQLiteStorage: LatchkeyStorage {
             DELETE FROM tokens WHERE id IN (SELECT id FROM family)
             """
         return try await pool.write { db in
-            let tokens = try select.fetchAll(db).map { try $0.token() }
+            let tokens = try select.fetchAll(db).map { try $0.token() }.sorted { $0.id < $1.id }
+            guard !tokens.isEmpty else { return [] }
             try db.execute(literal: delete)
-            return tokens.sorted { $0.id < $1.id }
+            try Self.insert(recording(tokens), into: db)
+            return tokens
+        }
+    }
+
+    public func markExpiryNotices(
+        lead: TimeInterval, expiringAfter lower: Date, through upper: Date,
+        recording: @escaping @Sendable ([Token]) -> [AuditEvent]
+    ) async throws -> [Token] {
+        try await pool.write { db in
+            let tokens = try TokenRow.fetchAll(
+                db, sql: WebhookSchema.markExpiryNotices,
+                arguments: [
+                    Int64(saturating: (lead * 1_000_000).rounded()), Columns.microseconds(lower),
+                    Columns.microseconds(upper),
+                ]
+            ).map { try $0.token() }
+            if !tokens.isEmpty { try Self.insert(recording(tokens), into: db) }
+            return tokens
         }
     }
 
@@ -437,8 +468,15 @@ public final class SQLiteStorage: LatchkeyStorage {
         try await pool.write { db in try Self.insert(events, into: db) }
     }
 
-    private static func insert(_ events: [AuditEvent], into db: Database) throws {
+    /// The events, and the outbox rows of those that webhooks hear of.
+    static func insert(_ events: [AuditEvent], into db: Database) throws {
         for event in events {
+            if let notification = event.notification {
+                try db.cachedStatement(sql: WebhookSchema.insertMessage).execute(arguments: [
+                    WebhookSchema.messageID(), event.kind, Columns.microseconds(event.at), event.userID,
+                    notification.json,
+                ])
+            }
             try db.cachedStatement(
                 sql: """
                     INSERT INTO events (at_us, kind, token_uuid, user_id, actor_id, via, address, detail)
@@ -510,7 +548,7 @@ public final class SQLiteStorage: LatchkeyStorage {
     /// `pool.read`, through GRDB's callback API: its async API also hops through a Swift actor
     /// on each of its two queues, which cost about 45 µs of CPU per read here (`/readyz`,
     /// measured under `wrk`). Reads are short: they are not interrupted when a caller is cancelled.
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             pool.asyncRead { database in continuation.resume(with: Result { try body(database.get()) }) }
         }

@@ -15,21 +15,36 @@ struct DatabaseOptions: ParsableArguments {
 
     var isPostgres: Bool { PostgresLocation.isPostgresURL(location) }
 
+    /// The key that seals recoverable tokens and webhook secrets: from LATCHKEY_SERVER_KEY,
+    /// else, on SQLite, a file beside the database, made on first use. nil on PostgreSQL
+    /// without the variable: there every node must share one key, so none is made.
+    func serverKey() throws -> SecretBox? {
+        if let key = environment("LATCHKEY_SERVER_KEY") { return try SecretBox(base64: key) }
+        guard !isPostgres else { return nil }
+        return try SecretBox.loadOrCreate(at: StorageLocation.keyFilePath(forDatabase: location))
+    }
+
     func open(logger: Logger) throws -> StorageHandle {
         try StorageLocation.open(location, logger: logger)
     }
 
     /// Runs a one-shot command against the database, through the domain services; an
     /// unreachable database fails at once.
-    /// - Parameter tokenLimits: what `services.tokens` applies to the tokens it creates.
+    /// - Parameters:
+    ///   - tokenLimits: what `services.tokens` applies to the tokens it creates.
+    ///   - serverKey: seals the webhook secrets `services.webhooks` makes.
     func withServices<T: Sendable>(
-        tokenLimits: TokenLimits = .default, _ body: @Sendable @escaping (CommandServices) async throws -> T
+        tokenLimits: TokenLimits = .default, serverKey: SecretBox? = nil,
+        webhookSettings: WebhookSettings = WebhookSettings(),
+        _ body: @Sendable @escaping (CommandServices) async throws -> T
     ) async throws -> T {
         // The CLI reports its own failures in one line; background chatter stays quiet.
         var logger = Logger(label: "latchkey")
         logger.logLevel = .critical
         return try await open(logger: logger).withPrepared(logger: logger) { storage in
-            try await body(CommandServices(storage: storage, tokenLimits: tokenLimits))
+            try await body(
+                CommandServices(
+                    storage: storage, tokenLimits: tokenLimits, serverKey: serverKey, webhookSettings: webhookSettings))
         }
     }
 }

@@ -10,7 +10,10 @@ struct Latchkey: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "latchkey",
         abstract: "An API-token service: sign-in, long-lived tokens, verification.",
-        subcommands: [ServeCommand.self, UserCommand.self, TokenCommand.self, ClientCommand.self, AuditCommand.self]
+        subcommands: [
+            ServeCommand.self, UserCommand.self, TokenCommand.self, ClientCommand.self, AuditCommand.self,
+            WebhookCommand.self,
+        ]
     )
 
     /// Like ArgumentParser's own entry point, except that a failure is reported as

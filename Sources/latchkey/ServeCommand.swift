@@ -111,11 +111,30 @@ struct ServeCommand: AsyncParsableCommand {
             "Verified tokens kept in memory, so that most requests skip the database; 0 turns the cache off (env LATCHKEY_TOKEN_CACHE; default 100000).",
         transform: { try CacheSize(parsing: $0) })
     var tokenCache: CacheSize?
+    @Flag(
+        help:
+            "Allow webhooks to http:// URLs and to loopback or private addresses (env LATCHKEY_ALLOW_INSECURE_WEBHOOKS)."
+    )
+    var allowInsecureWebhooks = false
+    @Option(
+        help:
+            "Waits before each retry of a failed webhook delivery (env LATCHKEY_WEBHOOK_RETRY_SCHEDULE; default 5s,5m,30m,2h,5h,10h,10h).",
+        transform: { try PeriodList(parsing: $0) })
+    var webhookRetrySchedule: PeriodList?
+    @Option(
+        help: "How long a webhook receiver has to answer, 1s to 60s (env LATCHKEY_WEBHOOK_TIMEOUT; default 10s).",
+        transform: { try Period(parsing: $0) })
+    var webhookTimeout: Period?
+    @Option(
+        help:
+            "How long before an app token expires its owner's webhooks hear token.expiring (env LATCHKEY_EXPIRY_NOTICE; default 30d,7d,1d).",
+        transform: { try PeriodList(parsing: $0) })
+    var expiryNotice: PeriodList?
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
         // Nodes sharing a PostgreSQL database must share the key that seals recoverable
-        // tokens, so there it cannot be made on first start (see `loadSecretBox`).
+        // tokens, so there it cannot be made on first start (see `DatabaseOptions.serverKey`).
         if recoverableTokens && database.isPostgres && environment("LATCHKEY_SERVER_KEY") == nil {
             throw ValidationError(
                 "on PostgreSQL every node needs the same server key: set LATCHKEY_SERVER_KEY to base64 of 32 bytes (openssl rand -base64 32), or start with --no-recoverable-tokens"
@@ -132,14 +151,20 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "latchkey")
         logger.logLevel = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
 
-        let secretBox = try recoverableTokens ? loadSecretBox() : nil
+        let webhookSettings = try self.webhookSettings()
+        let serverKey = try database.serverKey()
+        if serverKey == nil {
+            logger.warning("Webhooks are off: on PostgreSQL they need LATCHKEY_SERVER_KEY to seal their secrets")
+        }
         let handle = try database.open(logger: logger)
         let clock = SystemClock()
         let services = LatchkeyServices(
-            storage: handle.storage, secretBox: secretBox, hasher: try passwordHasher(), clock: clock,
+            storage: handle.storage, secretBox: recoverableTokens ? serverKey : nil, hasher: try passwordHasher(),
+            clock: clock,
             openID: IDTokenVerifier(providers: try OpenIDOptions.providers(file: oidcProviders), clock: clock),
             tokenLimits: tokenLimits, signInLimits: signInLimits,
-            tokenCache: cacheSize > 0 ? TokenCache.Limits(capacity: cacheSize) : nil, batchesUsage: true)
+            tokenCache: cacheSize > 0 ? TokenCache.Limits(capacity: cacheSize) : nil, batchesUsage: true,
+            webhookSettings: webhookSettings, webhookSecrets: serverKey)
         var storageServices: [any Service] = []
         if let service = handle.service {
             // A shared database may be unreachable at start: serve anyway (readiness
@@ -213,11 +238,16 @@ struct ServeCommand: AsyncParsableCommand {
             && !["false", "0", "no", "off"].contains(environment("LATCHKEY_RECOVERABLE_TOKENS")?.lowercased())
     }
 
-    /// The key that seals recoverable tokens: from LATCHKEY_SERVER_KEY, else (SQLite
-    /// only, as `validate` has checked) a file beside the database, made on first start.
-    private func loadSecretBox() throws -> SecretBox {
-        if let key = environment("LATCHKEY_SERVER_KEY") { return try SecretBox(base64: key) }
-        return try SecretBox.loadOrCreate(at: StorageLocation.keyFilePath(forDatabase: database.location))
+    private func webhookSettings() throws -> WebhookSettings {
+        let timeout = try setting(webhookTimeout, "LATCHKEY_WEBHOOK_TIMEOUT", default: "10s").seconds
+        guard (1...60).contains(timeout) else { throw CLIError("--webhook-timeout must be from 1s to 60s") }
+        return WebhookSettings(
+            allowInsecure: try allowInsecureWebhooks || environmentFlag("LATCHKEY_ALLOW_INSECURE_WEBHOOKS"),
+            retrySchedule: try setting(
+                webhookRetrySchedule, "LATCHKEY_WEBHOOK_RETRY_SCHEDULE", default: "5s,5m,30m,2h,5h,10h,10h"
+            ).seconds,
+            timeout: timeout,
+            expiryNotices: try setting(expiryNotice, "LATCHKEY_EXPIRY_NOTICE", default: "30d,7d,1d").seconds)
     }
 
     /// So that a newcomer can start with one command: an empty database gets an

@@ -200,7 +200,65 @@ struct AuthorizationTableTests {
         }
     }
 
+    /// The `/v1/webhooks` rows: sessions only. An administrator's session manages every endpoint
+    /// (here an ordinary user's); an ordinary user's session its own, and never an operator's.
+    @Test(arguments: TestBackend.available)
+    func webhookRoutesAnswerEveryCallerAsTheTableSays(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage: storage)
+            let webhooks = fixture.services.webhooks
+            let operatorEndpoint = try await webhooks.create(
+                url: "https://hooks.example.org/all", events: ["*"], owner: nil, description: nil
+            ).0
+            let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: fixture.services))
+            try await app.test(.router) { client in
+                for caller in Caller.allCases {
+                    let mine = try await webhooks.create(
+                        url: "https://hooks.example.org/sam", events: ["*"], owner: fixture.sam.id, description: nil
+                    ).0
+                    let id = mine.uuid.uuidString.lowercased()
+                    let routes: [(String, HTTPRequest.Method, String, String, HTTPResponse.Status)] = [
+                        ("GET /v1/webhooks", .get, "/v1/webhooks", "", .ok),
+                        (
+                            "POST /v1/webhooks", .post, "/v1/webhooks",
+                            #"{"url": "https://hooks.example.org/new", "events": ["token.created"]}"#, .created
+                        ),
+                        ("GET /v1/webhooks/{id}", .get, "/v1/webhooks/\(id)", "", .ok),
+                        ("PATCH /v1/webhooks/{id}", .patch, "/v1/webhooks/\(id)", #"{"disabled": true}"#, .ok),
+                        ("POST /v1/webhooks/{id}/rotate-secret", .post, "/v1/webhooks/\(id)/rotate-secret", "", .ok),
+                        ("GET /v1/webhooks/{id}/deliveries", .get, "/v1/webhooks/\(id)/deliveries", "", .ok),
+                        (
+                            "POST /v1/webhooks/{id}/deliveries/{delivery}/redeliver", .post,
+                            "/v1/webhooks/\(id)/deliveries/999/redeliver", "", .notFound
+                        ),
+                        ("DELETE /v1/webhooks/{id}", .delete, "/v1/webhooks/\(id)", "", .noContent),
+                    ]
+                    for (route, method, uri, body, allowed) in routes {
+                        var headers = fixture.headers(caller)
+                        headers[.contentType] = "application/json"
+                        let status = try await client.execute(
+                            uri: uri, method: method, headers: headers, body: ByteBuffer(string: body)
+                        ) { $0.status }
+                        let expected: HTTPResponse.Status =
+                            caller == .anonymous ? .unauthorized : Self.sessions.contains(caller) ? allowed : .forbidden
+                        #expect(status == expected, "\(route) as \(caller)")
+                    }
+                }
+                // An ordinary user's session cannot see or change an operator's endpoint.
+                for method in [HTTPRequest.Method.get, .delete] {
+                    let status = try await client.execute(
+                        uri: "/v1/webhooks/\(operatorEndpoint.uuid.uuidString.lowercased())", method: method,
+                        headers: fixture.headers(.samSession)
+                    ) { $0.status }
+                    #expect(status == .notFound)
+                }
+                #expect(try await webhooks.endpoint(uuid: operatorEndpoint.uuid) != nil)
+            }
+        }
+    }
+
     @Test func theRequirementsAreTheOnesTheREADMETableNames() {
+        #expect(Operation.manageWebhooks.requirement == .session)
         #expect(Operation.manageTokens.requirement == .scope("user:admin"))
         #expect(Operation.listAllTokens.requirement == .administrator(scope: "superuser"))
         #expect(Operation.mintSession.requirement == .session)

@@ -16,9 +16,14 @@ struct SchemaParityTests {
     /// Runs without PostgreSQL too: what the row records read is in SQLite's tables.
     @Test func sqliteHasEveryColumnTheRowsRead() async throws {
         let tables = try await makeSQLiteStorage().tableColumns()
-        #expect(tables.keys.sorted() == ["clients", "events", "identities", "tokens", "users"])
+        #expect(
+            tables.keys.sorted() == [
+                "clients", "events", "identities", "tokens", "users", "webhook_attempts", "webhook_deliveries",
+                "webhook_endpoints", "webhook_messages",
+            ])
         for (table, columns) in [
             ("users", Schema.users), ("tokens", Schema.tokens), ("clients", Schema.clients), ("events", Schema.events),
+            ("webhook_endpoints", WebhookEndpointRow.CodingKeys.allCases.map(\.stringValue)),
         ] {
             let stored = try #require(tables[table], "\(table)")
             #expect(Set(columns).subtracting(stored).isEmpty, "\(table) lacks columns a row record reads")

@@ -289,10 +289,20 @@ struct StorageConformanceTests {
             let recent = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(-60)).0)
             let live = try await storage.insertToken(newToken(owner: sam, expires: start.addingTimeInterval(60)).0)
 
-            #expect(try await storage.deleteTokens(expiredBefore: start.addingTimeInterval(-3600)) == [old])
+            // Each deletion records its events in its own transaction, and only when it deleted something.
+            let recording: @Sendable ([Token]) -> [AuditEvent] = { gone in
+                gone.map {
+                    AuditEvent(
+                        at: start, kind: "token.expired", userID: $0.ownerID, tokenUUID: $0.uuid, origin: .system)
+                }
+            }
+            #expect(
+                try await storage.deleteTokens(expiredBefore: start.addingTimeInterval(-3600), recording: recording)
+                    == [old])
             #expect(try await storage.tokens(TokenQuery()) == [forever, recent, live])
-            #expect(try await storage.deleteToken(id: recent.id) == [recent])
-            #expect(try await storage.deleteToken(id: recent.id).isEmpty)
+            #expect(try await storage.deleteToken(id: recent.id, recording: recording) == [recent])
+            #expect(try await storage.deleteToken(id: recent.id, recording: recording).isEmpty)
+            #expect(try await storage.events(AuditQuery()).map(\.tokenUUID) == [recent.uuid, old.uuid])
             #expect(try await storage.deleteToken(id: old.id).isEmpty)
             #expect(try await storage.tokens(TokenQuery()) == [forever, live])
         }

@@ -17,6 +17,9 @@ public enum Operation: String, CaseIterable, Sendable {
     case manageTokens
     /// Read or rotate the very token the request presents (`/v1/tokens/self`).
     case useOwnToken
+    /// Webhook endpoints and their deliveries (`/v1/webhooks`): an administrator's are the
+    /// operator's, which hear of every account; anyone else's hear of their own account.
+    case manageWebhooks
     /// Every user's tokens (Quay's superuser listing).
     case listAllTokens
     /// Retrieve, refresh or delete a token by presenting its full secret in the path.
@@ -34,7 +37,7 @@ public enum Operation: String, CaseIterable, Sendable {
         case .signIn, .presentSecret, .reportLeak, .operations: .nothing
         case .serviceCall: .serviceClientOrHolder
         case .readAccount, .useOwnToken: .anyToken
-        case .mintSession: .session
+        case .mintSession, .manageWebhooks: .session
         case .manageTokens: .scope(Principal.accountAdminScope)
         case .listAllTokens: .administrator(scope: Principal.superuserScope)
         }
@@ -86,7 +89,9 @@ public func authorize(_ operation: Operation, _ principal: Principal?) throws(Ac
     case .nothing, .serviceClientOrHolder, .anyToken:
         return
     case .session:
-        guard principal.token.kind == .session else { throw .forbidden("an app token cannot start a sign-in session") }
+        guard principal.token.kind == .session else {
+            throw .forbidden("only a sign-in session may do this, not an app token")
+        }
     case .scope(let scope):
         // The grant's own rule: a session holds every scope, an app token only its own.
         guard principal.grant.holds(scope) else { throw .forbidden("this token does not hold the scope '\(scope)'") }

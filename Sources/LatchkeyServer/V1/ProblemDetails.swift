@@ -33,6 +33,8 @@ struct ProblemDetails: Error, HTTPResponseError {
     }
 
     static let notFound = ProblemDetails(status: .notFound, code: "not_found", detail: "No such token.")
+    static let noSuchWebhook = ProblemDetails(status: .notFound, code: "not_found", detail: "No such webhook endpoint.")
+    static let noSuchDelivery = ProblemDetails(status: .notFound, code: "not_found", detail: "No such delivery.")
 }
 
 /// Latchkey's own dialect, under `/v1`: every failure as `ProblemDetails`.
@@ -50,6 +52,7 @@ struct V1Dialect: AuthenticatingDialect {
     }
 
     func failure(forDomainError error: any Error) -> ProblemDetails? {
+        if let error = error as? WebhookError { return Self.failure(for: error) }
         guard let error = error as? TokenError else { return nil }
         switch error {
         case .exceedsGrant:
@@ -62,6 +65,18 @@ struct V1Dialect: AuthenticatingDialect {
             return ProblemDetails(status: .badRequest, code: "policy_violation", detail: "\(error)")
         default:
             return .invalidRequest("\(error)")
+        }
+    }
+
+    static func failure(for error: WebhookError) -> ProblemDetails {
+        switch error {
+        case .insecureURL: ProblemDetails(status: .badRequest, code: "insecure_url", detail: "\(error)")
+        case .unknownEvent: ProblemDetails(status: .badRequest, code: "unknown_event", detail: "\(error)")
+        case .unavailable:
+            ProblemDetails(status: .serviceUnavailable, code: "webhooks_unavailable", detail: "\(error)")
+        case .tooManyEndpoints: ProblemDetails(status: .forbidden, code: "too_many_endpoints", detail: "\(error)")
+        case .notFound: .noSuchWebhook
+        case .invalidURL, .noEvents, .descriptionTooLong: .invalidRequest("\(error)")
         }
     }
 

@@ -129,6 +129,14 @@ struct V1Fields {
         }
     }
 
+    func boolean(_ name: String) throws -> Bool? {
+        switch fields[name] {
+        case nil, .null: return nil
+        case .bool(let value): return value
+        default: throw ProblemDetails.invalidRequest("'\(name)' must be true or false.")
+        }
+    }
+
     /// A whole number in `range`.
     func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
         switch fields[name] {

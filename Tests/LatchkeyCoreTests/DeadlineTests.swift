@@ -1,7 +1,6 @@
+import LatchkeyCore
 import Synchronization
 import Testing
-
-@testable import LatchkeyStore
 
 /// Holds a body, deaf to cancellation, until the test opens it.
 private final class Gate: Sendable {

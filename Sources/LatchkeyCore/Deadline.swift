@@ -6,7 +6,7 @@ import Synchronization
 /// A task group would not do: it waits for every child, and a body blocked where cancellation
 /// is not heard (a pool lease on a connection whose server vanished) would hold the caller past
 /// its deadline. Here the body is cancelled and left to end on its own.
-func answer<T: Sendable>(
+public func answer<T: Sendable>(
     within deadline: Duration, orThrow timeout: @autoclosure @escaping @Sendable () -> any Error,
     _ body: @Sendable @escaping () async throws -> T
 ) async throws -> T {

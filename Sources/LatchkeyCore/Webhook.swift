@@ -1,0 +1,217 @@
+import Crypto
+import Foundation
+
+/// Where webhooks are sent: a URL, the event types it hears, and the secret that signs
+/// what it is sent (kept sealed under the server key).
+public struct WebhookEndpoint: Sendable, Hashable {
+    public static let maxURLLength = 2000
+    public static let maxDescriptionLength = 200
+
+    public var id: Int64
+    public var uuid: UUID
+    public var url: String
+    /// `NotificationType` raw values, or `NotificationType.everything`.
+    public var events: [String]
+    /// nil: an operator's endpoint, which hears of every account. Otherwise it hears only of
+    /// events about this user's tokens and account.
+    public var ownerID: Int64?
+    public var description: String?
+    public var sealedSecret: Data
+    public var created: Date
+    public var disabled: Date?
+    public var disabledReason: String?
+
+    public init(
+        id: Int64 = 0, uuid: UUID = UUID(), url: String, events: [String], ownerID: Int64?, description: String?,
+        sealedSecret: Data, created: Date, disabled: Date? = nil, disabledReason: String? = nil
+    ) {
+        self.id = id
+        self.uuid = uuid
+        self.url = url
+        self.events = events
+        self.ownerID = ownerID
+        self.description = description
+        self.sealedSecret = sealedSecret
+        self.created = created
+        self.disabled = disabled
+        self.disabledReason = disabledReason
+    }
+}
+
+public enum WebhookDeliveryState: String, Sendable, CaseIterable {
+    case pending, succeeded, failed
+}
+
+/// One try at sending a delivery: the receiver's status code, or why there was none.
+public struct WebhookAttempt: Sendable, Hashable {
+    public var at: Date
+    public var status: Int?
+    public var error: String?
+
+    public init(at: Date, status: Int?, error: String?) {
+        self.at = at
+        self.status = status
+        self.error = error
+    }
+
+    public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
+}
+
+/// One event on its way to one endpoint, as the operator sees it.
+public struct WebhookDelivery: Sendable, Hashable {
+    public var id: Int64
+    public var endpoint: UUID
+    /// The Standard Webhooks message id (`msg_…`), the same on every attempt.
+    public var message: String
+    public var type: String
+    public var state: WebhookDeliveryState
+    public var nextAttempt: Date?
+    public var created: Date
+    public var attempts: [WebhookAttempt]
+
+    public init(
+        id: Int64, endpoint: UUID, message: String, type: String, state: WebhookDeliveryState, nextAttempt: Date?,
+        created: Date, attempts: [WebhookAttempt]
+    ) {
+        self.id = id
+        self.endpoint = endpoint
+        self.message = message
+        self.type = type
+        self.state = state
+        self.nextAttempt = nextAttempt
+        self.created = created
+        self.attempts = attempts
+    }
+}
+
+/// A delivery claimed by this node for one attempt: everything needed to send it.
+public struct DueDelivery: Sendable, Hashable {
+    public var id: Int64
+    public var endpointID: Int64
+    public var url: String
+    public var sealedSecret: Data
+    public var message: String
+    public var type: String
+    public var at: Date
+    /// `NotificationData`, as JSON.
+    public var data: String
+    public var ownerUsername: String?
+    /// Attempts made before this one (in this round: a redelivery starts again at 0).
+    public var attemptsBefore: Int
+    public var created: Date
+
+    public init(
+        id: Int64, endpointID: Int64, url: String, sealedSecret: Data, message: String, type: String, at: Date,
+        data: String, ownerUsername: String?, attemptsBefore: Int, created: Date
+    ) {
+        self.id = id
+        self.endpointID = endpointID
+        self.url = url
+        self.sealedSecret = sealedSecret
+        self.message = message
+        self.type = type
+        self.at = at
+        self.data = data
+        self.ownerUsername = ownerUsername
+        self.attemptsBefore = attemptsBefore
+        self.created = created
+    }
+}
+
+/// What becomes of a delivery after an attempt.
+public enum WebhookAttemptOutcome: Sendable, Hashable {
+    case succeeded
+    case retry(at: Date)
+    /// No retry is left. The endpoint is disabled, with `reason`, when nothing has reached it
+    /// since this delivery was made.
+    case failed(disablingReason: String)
+}
+
+/// Signatures by the Standard Webhooks specification: HMAC-SHA256 over `id.timestamp.body`
+/// with the secret's bytes (the base64 after `whsec_`), sent as `v1,<base64>`.
+public enum WebhookSignature {
+    public static let secretPrefix = "whsec_"
+
+    /// A fresh secret: `whsec_` and 32 random bytes in base64.
+    public static func generateKey() -> Data {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+    }
+
+    public static func secret(from key: Data) -> String {
+        secretPrefix + key.base64EncodedString()
+    }
+
+    /// The key of a `whsec_` secret; nil when it is not one.
+    public static func key(fromSecret secret: String) -> Data? {
+        guard secret.hasPrefix(secretPrefix) else { return nil }
+        return Data(base64Encoded: String(secret.dropFirst(secretPrefix.count)))
+    }
+
+    public static func header(id: String, timestamp: Int64, body: Data, key: Data) -> String {
+        var signed = Data("\(id).\(timestamp).".utf8)
+        signed.append(body)
+        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))
+        return "v1," + Data(mac).base64EncodedString()
+    }
+}
+
+/// Where webhooks may go: only `https://` to public addresses, unless the operator allows
+/// plain `http://` and loopback or private addresses (tests, a receiver beside the server).
+public enum WebhookTarget {
+    /// Loopback, private, link-local, shared, multicast and unspecified networks: a webhook
+    /// must not become a way to reach the server's own neighbourhood.
+    static let nonPublic: [CIDR] = [
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3", "::/127",
+        "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8",
+    ].map { try! CIDR($0) }
+
+    /// Whether `address` (an IP address) is a public one.
+    public static func isPublic(address: String) -> Bool {
+        return CIDR.isAddress(address) && !nonPublic.contains { $0.contains(address) }
+    }
+
+    /// The URL's host, once the URL is acceptable.
+    public static func check(_ text: String, allowInsecure: Bool) throws(WebhookError) -> String {
+        guard text.count <= WebhookEndpoint.maxURLLength, !Identifier.hasControlCharacters(text),
+            let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
+            let host = url.host, !host.isEmpty
+        else { throw .invalidURL("not an absolute http(s) URL") }
+        guard scheme == "https" || scheme == "http" else { throw .invalidURL("the scheme must be https") }
+        guard url.user == nil, url.password == nil else { throw .invalidURL("credentials do not belong in the URL") }
+        if allowInsecure { return host }
+        guard scheme == "https" else { throw .insecureURL("only https:// targets are allowed") }
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if bare == "localhost" || bare.hasSuffix(".localhost") || (CIDR.isAddress(bare) && !isPublic(address: bare)) {
+            throw .insecureURL("loopback and private addresses are not allowed")
+        }
+        return host
+    }
+}
+
+public enum WebhookError: Error, Equatable, CustomStringConvertible {
+    case invalidURL(String)
+    case insecureURL(String)
+    case unknownEvent(String)
+    case noEvents
+    case descriptionTooLong
+    case tooManyEndpoints(Int)
+    /// Webhook secrets are sealed with the server key, and there is none.
+    case unavailable
+    case notFound
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let reason): "the webhook URL is not acceptable: \(reason)"
+        case .insecureURL(let reason):
+            "the webhook URL is not acceptable: \(reason) (the operator may allow it with --allow-insecure-webhooks)"
+        case .unknownEvent(let name):
+            "unknown event type '\(name.prefix(64))'; known: \(NotificationType.allCases.map(\.rawValue).joined(separator: ", ")), or *"
+        case .noEvents: "name at least one event type"
+        case .descriptionTooLong: "the description is longer than \(WebhookEndpoint.maxDescriptionLength) characters"
+        case .tooManyEndpoints(let limit): "there are already \(limit) endpoints for this account; delete one first"
+        case .unavailable: "webhooks need the server key (LATCHKEY_SERVER_KEY) to seal their secrets"
+        case .notFound: "no such webhook endpoint or delivery"
+        }
+    }
+}

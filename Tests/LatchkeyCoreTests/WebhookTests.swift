@@ -1,0 +1,311 @@
+import Crypto
+import Foundation
+import LatchkeyCore
+import LatchkeyStore
+import LatchkeyTestSupport
+import Testing
+
+/// Webhook endpoints, the outbox and deliveries on each backend, driven by a manual clock:
+/// which endpoint hears what, the retry schedule, leases, several nodes, expiry notices.
+/// (Sending over HTTP and verifying with PyPI's `standardwebhooks`: Tests/compat/test_webhooks.py.)
+@Suite("Webhooks", .removingScratchDirectories)
+struct WebhookTests {
+    struct Fixture {
+        let clock = ManualClock()
+        let storage: any LatchkeyStorage
+        let tokens: TokenService
+        let webhooks: WebhookService
+        let sam: User
+        let kim: User
+
+        init(_ storage: any LatchkeyStorage, settings: WebhookSettings = WebhookSettings(retrySchedule: [5, 300]))
+            async throws
+        {
+            self.storage = storage
+            tokens = TokenService(storage: storage, clock: clock, secretBox: nil)
+            webhooks = WebhookService(
+                storage: storage, secretBox: SecretBox(key: .init(size: .bits256)), settings: settings, clock: clock,
+                jitter: { 0 })
+            sam = try await makeUser(storage, "sam", clock: clock)
+            kim = try await makeUser(storage, "kim", clock: clock)
+        }
+
+        func endpoint(_ events: [String] = ["*"], owner: User? = nil) async throws -> WebhookEndpoint {
+            try await webhooks.create(
+                url: "https://hooks.example.org/\(UUID())", events: events, owner: owner?.id, description: nil
+            ).0
+        }
+
+        func token(for owner: User, expiry: TokenRequest.Expiry = .never) async throws -> IssuedToken {
+            try await tokens.create(for: owner, TokenRequest(kind: .app, title: "ci", expiry: expiry), by: .cli)
+        }
+
+        /// Every delivery due now, handed out first.
+        func due() async throws -> [DueDelivery] {
+            _ = try await webhooks.fanOut()
+            return try await webhooks.claim(limit: 100)
+        }
+
+        /// Every delivery due now, each answered 200.
+        func delivered() async throws -> [DueDelivery] {
+            let due = try await due()
+            for delivery in due {
+                try await webhooks.record(WebhookAttempt(at: clock.now, status: 200, error: nil), of: delivery)
+            }
+            return due
+        }
+
+        func fail(_ delivery: DueDelivery, status: Int? = 500) async throws {
+            try await webhooks.record(
+                WebhookAttempt(at: clock.now, status: status, error: status == nil ? "timed out" : nil), of: delivery)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func eachEndpointHearsOnlyItsEventTypesAndAccounts(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            // Before any endpoint: nothing is kept for later.
+            _ = try await fixture.token(for: fixture.sam)
+            fixture.clock.advance(by: 1)
+            let operatorEndpoint = try await fixture.endpoint(["token.created", "token.revoked"])
+            let samsEndpoint = try await fixture.endpoint(owner: fixture.sam)
+            let kimsEndpoint = try await fixture.endpoint(["token.rotated"], owner: fixture.kim)
+            fixture.clock.advance(by: 1)
+
+            let samsToken = try await fixture.token(for: fixture.sam)
+            try await fixture.tokens.revoke(samsToken.token, by: .cli)
+            _ = try await fixture.token(for: fixture.kim)
+
+            let due = try await fixture.due()
+            let heard = Dictionary(grouping: due, by: \.endpointID).mapValues { $0.map(\.type) }
+            #expect(heard[operatorEndpoint.id]?.sorted() == ["token.created", "token.created", "token.revoked"])
+            #expect(heard[samsEndpoint.id]?.sorted() == ["token.created", "token.revoked"])
+            #expect(heard[kimsEndpoint.id] == nil)
+
+            let revoked = try #require(due.first { $0.type == "token.revoked" && $0.endpointID == samsEndpoint.id })
+            let data = try #require(NotificationData(json: revoked.data))
+            #expect(data.token?.uuid == samsToken.token.uuid.uuidString.lowercased())
+            #expect(data.token?.key == samsToken.token.key)
+            #expect(data.owner?.id == fixture.sam.id)
+            #expect(revoked.ownerUsername == "sam")
+            #expect(data.actor.via == "cli")
+            #expect(!revoked.data.contains(samsToken.secret.value))
+            // One message id per event, the same for each endpoint and on every attempt.
+            #expect(Set(due.map(\.message)).count == 3)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func failuresAreRetriedOnTheScheduleThenTheDeliveryFailsAndTheEndpointIsDisabled(backend: TestBackend)
+        async throws
+    {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            let endpoint = try await fixture.endpoint()
+            _ = try await fixture.token(for: fixture.sam)
+
+            let first = try #require(try await fixture.due().first)
+            #expect(first.attemptsBefore == 0)
+            try await fixture.fail(first)
+            #expect(try await fixture.due().isEmpty)
+            fixture.clock.advance(by: 4.9)
+            #expect(try await fixture.due().isEmpty)
+            fixture.clock.advance(by: 0.1)
+            let second = try #require(try await fixture.due().first)
+            #expect(second.id == first.id && second.message == first.message && second.attemptsBefore == 1)
+            try await fixture.fail(second, status: nil)
+            fixture.clock.advance(by: 300)
+            let third = try #require(try await fixture.due().first)
+            try await fixture.fail(third, status: 503)
+
+            let delivery = try #require(try await fixture.webhooks.deliveries(of: endpoint, failedOnly: true).first)
+            #expect(delivery.state == .failed)
+            #expect(delivery.attempts.map(\.status) == [500, nil, 503])
+            #expect(delivery.attempts[1].error == "timed out")
+            let disabled = try #require(try await fixture.webhooks.endpoint(uuid: endpoint.uuid))
+            #expect(disabled.disabled != nil)
+            #expect(disabled.disabledReason?.hasPrefix("every delivery failed since") == true)
+
+            // Disabled: nothing is sent, not even a redelivery, until it is enabled again.
+            try await fixture.webhooks.redeliver(id: delivery.id)
+            #expect(try await fixture.due().isEmpty)
+            _ = try await fixture.webhooks.update(disabled, disabled: false)
+            let again = try #require(try await fixture.due().first)
+            #expect(again.id == delivery.id && again.attemptsBefore == 0)
+            try await fixture.webhooks.record(WebhookAttempt(at: fixture.clock.now, status: 204, error: nil), of: again)
+            let settled = try #require(try await fixture.webhooks.deliveries(of: endpoint).first)
+            #expect(settled.state == .succeeded && settled.attempts.count == 4 && settled.nextAttempt == nil)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func anEndpointThatSucceededSinceADeliveryWasMadeStaysEnabled(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage, settings: WebhookSettings(retrySchedule: []))
+            let endpoint = try await fixture.endpoint()
+            _ = try await fixture.token(for: fixture.sam)
+            _ = try await fixture.token(for: fixture.sam)
+            let due = try await fixture.due()
+            #expect(due.count == 2)
+            try await fixture.webhooks.record(
+                WebhookAttempt(at: fixture.clock.now, status: 200, error: nil), of: due[1])
+            try await fixture.fail(due[0])
+            #expect(try await fixture.webhooks.endpoint(uuid: endpoint.uuid)?.disabled == nil)
+        }
+    }
+
+    /// What a node killed mid-delivery leaves: the delivery is sent again once its lease passes.
+    @Test(arguments: TestBackend.available)
+    func aClaimedDeliveryIsTakenAgainOnlyAfterItsLease(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            _ = try await fixture.endpoint()
+            _ = try await fixture.token(for: fixture.sam)
+            let claimed = try #require(try await fixture.due().first)
+            // On its way: a redelivery now could send it twice at once.
+            #expect(try await fixture.webhooks.redeliver(id: claimed.id) == false)
+            fixture.clock.advance(by: fixture.webhooks.settings.timeout + WebhookSettings.leaseMargin - 1)
+            #expect(try await fixture.due().isEmpty)
+            fixture.clock.advance(by: 1)
+            let again = try #require(try await fixture.due().first)
+            #expect(again.id == claimed.id && again.message == claimed.message)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func twoNodesHandOutAndClaimEachDeliveryOnce(backend: TestBackend) async throws {
+        try await backend.withNodes { first, second in
+            let fixture = try await Fixture(first)
+            let other = WebhookService(
+                storage: second, secretBox: nil, settings: fixture.webhooks.settings, clock: fixture.clock)
+            _ = try await fixture.endpoint()
+            for _ in 0..<20 { _ = try await fixture.token(for: fixture.sam) }
+            async let handedHere = fixture.webhooks.fanOut()
+            async let handedThere = other.fanOut()
+            #expect(try await handedHere + handedThere == 20)
+            var claimed: [Int64] = []
+            for _ in 0..<4 {
+                async let here = fixture.webhooks.claim(limit: 3)
+                async let there = other.claim(limit: 3)
+                claimed += try await (here + there).map(\.id)
+            }
+            claimed += try await fixture.webhooks.claim(limit: 100).map(\.id)
+            #expect(claimed.count == 20)
+            #expect(Set(claimed).count == 20)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func expiryNoticesComeOncePerLeadTimeAndAfterDowntime(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            _ = try await fixture.endpoint(["token.expiring", "token.expired"])
+            let day: TimeInterval = 86_400
+            let token = try await fixture.token(for: fixture.sam, expiry: .after(40 * day))
+            _ = try await fixture.tokens.create(
+                for: fixture.sam, TokenRequest(kind: .session, expiry: .after(day / 2)), by: .cli)
+
+            #expect(try await fixture.webhooks.noteExpiries() == 0)
+            fixture.clock.advance(by: 10 * day + 1)
+            #expect(try await fixture.webhooks.noteExpiries() == 1)
+            #expect(try await fixture.webhooks.noteExpiries() == 0)
+            let first = try #require(try await fixture.delivered().first)
+            #expect(first.type == "token.expiring")
+            #expect(NotificationData(json: first.data)?.leadTimeSeconds == Int64(30 * day))
+            #expect(NotificationData(json: first.data)?.token?.uuid == token.token.uuid.uuidString.lowercased())
+
+            fixture.clock.advance(by: 23 * day)
+            #expect(try await fixture.webhooks.noteExpiries() == 1)
+            let second = try await fixture.delivered()
+            #expect(second.map { NotificationData(json: $0.data)?.leadTimeSeconds } == [Int64(7 * day)])
+
+            // Down past the 1-day lead time and the expiry itself: only the expiry is told, once.
+            fixture.clock.advance(by: 7 * day)
+            #expect(try await fixture.webhooks.noteExpiries() == 1)
+            #expect(try await fixture.webhooks.noteExpiries() == 0)
+            #expect(try await fixture.delivered().map(\.type) == ["token.expired"])
+            #expect(try await storage.events(AuditQuery()).filter { $0.kind == "token.expiring" }.count == 2)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func rotationAndLeakAndThrottlingAreHeard(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            _ = try await fixture.endpoint(["token.rotated", "token.leaked", "signin.throttled"])
+            let old = try await fixture.token(for: fixture.sam)
+            let new = try await fixture.tokens.rotate(
+                old.token, RotationRequest(overlap: 60), grantedBy: .account, by: .cli)
+            try await fixture.tokens.revoke(new.token, by: .cli, as: .tokenLeaked)
+            let accounts = AccountService(
+                storage: storage, hasher: fastPasswordHasher, clock: fixture.clock,
+                signInLimits: SignInLimits(
+                    perAccount: RateLimit(count: 1, window: 60)!, perAddress: RateLimit(count: 100, window: 60)!))
+            for _ in 0..<3 {
+                _ = try? await accounts.authenticate(
+                    login: "sam", password: "wrong", by: Origin(via: "stencila", address: "192.0.2.7"))
+            }
+            let due = try await fixture.due()
+            #expect(due.map(\.type).sorted() == ["signin.throttled", "token.leaked", "token.rotated"])
+            let rotated = try #require(
+                due.first { $0.type == "token.rotated" }.flatMap { NotificationData(json: $0.data) })
+            #expect(rotated.token?.uuid == old.token.uuid.uuidString.lowercased())
+            #expect(rotated.successor?.uuid == new.token.uuid.uuidString.lowercased())
+            #expect(rotated.retiresAt != nil)
+            let throttled = try #require(
+                due.first { $0.type == "signin.throttled" }.flatMap { NotificationData(json: $0.data) })
+            #expect(throttled.actor.address == "192.0.2.7")
+        }
+    }
+
+    @Test func signaturesAreTheStandardWebhooksOnes() throws {
+        // The example of the Standard Webhooks reference libraries.
+        let key = try #require(WebhookSignature.key(fromSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+        #expect(
+            WebhookSignature.header(
+                id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(#"{"test": 2432232314}"#.utf8),
+                key: key) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        #expect(WebhookSignature.key(fromSecret: WebhookSignature.secret(from: key)) == key)
+    }
+
+    @Test func onlyPublicHTTPSTargetsUnlessTheOperatorAllowsOthers() throws {
+        #expect(throws: Never.self) { try WebhookTarget.check("https://hooks.example.org/x", allowInsecure: false) }
+        for refused in [
+            "http://hooks.example.org/", "https://127.0.0.1/", "https://[::1]/", "https://10.1.2.3/",
+            "https://localhost:8443/", "https://169.254.169.254/latest", "https://[::ffff:127.0.0.1]/",
+        ] {
+            #expect(throws: WebhookError.self, "\(refused)") { try WebhookTarget.check(refused, allowInsecure: false) }
+        }
+        #expect(throws: Never.self) { try WebhookTarget.check("http://127.0.0.1:9000/", allowInsecure: true) }
+        for invalid in ["ftp://example.org/", "not a url", "https://user:pw@example.org/", "/relative"] {
+            #expect(throws: WebhookError.self, "\(invalid)") { try WebhookTarget.check(invalid, allowInsecure: true) }
+        }
+        #expect(WebhookTarget.isPublic(address: "93.184.216.34"))
+        #expect(!WebhookTarget.isPublic(address: "::ffff:10.0.0.1"))
+    }
+
+    @Test(arguments: TestBackend.available)
+    func badEndpointsAreRefusedWithAClearError(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            await #expect(throws: WebhookError.unknownEvent("token.exploded")) {
+                try await fixture.endpoint(["token.exploded"])
+            }
+            await #expect(throws: WebhookError.noEvents) { try await fixture.endpoint([]) }
+            let withoutKey = WebhookService(storage: storage, secretBox: nil)
+            await #expect(throws: WebhookError.unavailable) {
+                try await withoutKey.create(url: "https://example.org/", events: ["*"], owner: nil, description: nil)
+            }
+            #expect(try await fixture.webhooks.endpoints().isEmpty)
+
+            // One account cannot take every endpoint there may be.
+            for _ in 0..<WebhookService.maxEndpointsPerOwner { _ = try await fixture.endpoint(owner: fixture.sam) }
+            await #expect(throws: WebhookError.tooManyEndpoints(WebhookService.maxEndpointsPerOwner)) {
+                try await fixture.endpoint(owner: fixture.sam)
+            }
+            _ = try await fixture.endpoint(owner: fixture.kim)
+            _ = try await fixture.endpoint()
+        }
+    }
+}
