@@ -35,6 +35,11 @@ public enum AuditKind: String, Sendable, CaseIterable {
     case tokenReuseDetected = "token.reuse_detected"
     /// A stored token was refused: expired, used up, or from an address not allowed.
     case tokenUseRefused = "token.use_refused"
+    case webhookCreated = "webhook.created"
+    /// Its events, description or disabled state changed.
+    case webhookUpdated = "webhook.updated"
+    case webhookSecretRotated = "webhook.secret_rotated"
+    case webhookDeleted = "webhook.deleted"
     case signInSucceeded = "signin.succeeded"
     case signInFailed = "signin.failed"
     case signInThrottled = "signin.throttled"

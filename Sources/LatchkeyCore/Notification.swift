@@ -33,7 +33,8 @@ public struct NotificationData: Sendable, Hashable, Codable {
         public init(_ token: Token) {
             uuid = token.uuid.uuidString.lowercased()
             key = token.key
-            title = token.title
+            // Redacted as the audit log's copy is: a title is the owner's text, sent onwards.
+            title = token.title.map(SecretRedaction.redact)
             kind = token.kind
             scopes = token.scopes
             createdAt = token.created

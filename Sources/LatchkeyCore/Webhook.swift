@@ -1,6 +1,10 @@
 import Crypto
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Where webhooks are sent: a URL, the event types it hears, and the secret that signs
 /// what it is sent (kept sealed under the server key).
 public struct WebhookEndpoint: Sendable, Hashable {
@@ -88,6 +92,8 @@ public struct WebhookDelivery: Sendable, Hashable {
 public struct DueDelivery: Sendable, Hashable {
     public var id: Int64
     public var endpointID: Int64
+    /// The user the endpoint hears of; nil: an operator's endpoint.
+    public var endpointOwnerID: Int64?
     public var url: String
     public var sealedSecret: Data
     public var message: String
@@ -99,13 +105,17 @@ public struct DueDelivery: Sendable, Hashable {
     /// Attempts made before this one (in this round: a redelivery starts again at 0).
     public var attemptsBefore: Int
     public var created: Date
+    /// The end of the lease it was claimed under.
+    public var leaseEnd: Date
 
     public init(
-        id: Int64, endpointID: Int64, url: String, sealedSecret: Data, message: String, type: String, at: Date,
-        data: String, ownerUsername: String?, attemptsBefore: Int, created: Date
+        id: Int64, endpointID: Int64, endpointOwnerID: Int64?, url: String, sealedSecret: Data, message: String,
+        type: String, at: Date, data: String, ownerUsername: String?, attemptsBefore: Int, created: Date,
+        leaseEnd: Date
     ) {
         self.id = id
         self.endpointID = endpointID
+        self.endpointOwnerID = endpointOwnerID
         self.url = url
         self.sealedSecret = sealedSecret
         self.message = message
@@ -115,6 +125,7 @@ public struct DueDelivery: Sendable, Hashable {
         self.ownerUsername = ownerUsername
         self.attemptsBefore = attemptsBefore
         self.created = created
+        self.leaseEnd = leaseEnd
     }
 }
 
@@ -162,8 +173,8 @@ public enum WebhookTarget {
     /// must not become a way to reach the server's own neighbourhood.
     static let nonPublic: [CIDR] = [
         "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-        "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3", "::/127",
-        "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8",
+        "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3", "::/96", "64:ff9b::/96",
+        "64:ff9b:1::/48", "100::/64", "2001::/32", "2002::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
     ].map { try! CIDR($0) }
 
     /// Whether `address` (an IP address) is a public one.
@@ -181,11 +192,21 @@ public enum WebhookTarget {
         guard url.user == nil, url.password == nil else { throw .invalidURL("credentials do not belong in the URL") }
         if allowInsecure { return host }
         guard scheme == "https" else { throw .insecureURL("only https:// targets are allowed") }
-        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        if bare == "localhost" || bare.hasSuffix(".localhost") || (CIDR.isAddress(bare) && !isPublic(address: bare)) {
+        var bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        while bare.hasSuffix(".") { bare.removeLast() }
+        // `127.1`, `0x7f.1` and `2130706433` are addresses too, to the resolver.
+        let address = CIDR.isAddress(bare) ? bare : legacyIPv4(bare)
+        if bare == "localhost" || bare.hasSuffix(".localhost") || address.map({ !isPublic(address: $0) }) ?? false {
             throw .insecureURL("loopback and private addresses are not allowed")
         }
         return host
+    }
+
+    /// The dotted form of an IPv4 address written the old ways `inet_aton` reads.
+    static func legacyIPv4(_ text: String) -> String? {
+        var address = in_addr()
+        guard text.utf8.count <= 64, !text.utf8.contains(0), inet_aton(text, &address) != 0 else { return nil }
+        return withUnsafeBytes(of: &address) { $0.map(String.init).joined(separator: ".") }
     }
 }
 

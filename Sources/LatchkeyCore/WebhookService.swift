@@ -66,11 +66,11 @@ public struct WebhookService: Sendable {
 
     /// A new endpoint and its secret (`whsec_…`), shown this once.
     /// - Parameter owner: nil for an operator's endpoint, which hears of every account.
-    public func create(url: String, events: [String], owner: Int64?, description: String?) async throws
-        -> (WebhookEndpoint, secret: String)
+    public func create(url: String, events: [String], owner: Int64?, description: String?, by origin: Origin)
+        async throws -> (WebhookEndpoint, secret: String)
     {
         guard let secretBox else { throw WebhookError.unavailable }
-        _ = try WebhookTarget.check(url, allowInsecure: settings.allowInsecure)
+        let host = try WebhookTarget.check(url, allowInsecure: settings.allowInsecure)
         let events = try Self.checked(events)
         try Self.check(description: description)
         guard try await storage.webhookEndpoints().count(where: { $0.ownerID == owner }) < Self.maxEndpointsPerOwner
@@ -80,7 +80,18 @@ public struct WebhookService: Sendable {
             WebhookEndpoint(
                 url: url, events: events, ownerID: owner, description: description,
                 sealedSecret: try secretBox.seal(key), created: clock.now))
+        try await record(.webhookCreated, endpoint, by: origin, "to \(host); events \(events.joined(separator: ","))")
         return (endpoint, WebhookSignature.secret(from: key))
+    }
+
+    /// The audit line of a change to an endpoint: by uuid and host, never the whole URL (its
+    /// query may hold the receiver's own secret).
+    private func record(_ kind: AuditKind, _ endpoint: WebhookEndpoint, by origin: Origin, _ detail: String = "")
+        async throws
+    {
+        try await audit.record(
+            kind, user: endpoint.ownerID, by: origin,
+            detail: "endpoint \(endpoint.uuid.uuidString.lowercased())" + (detail.isEmpty ? "" : "; \(detail)"))
     }
 
     public func endpoints() async throws -> [WebhookEndpoint] {
@@ -93,8 +104,8 @@ public struct WebhookService: Sendable {
 
     /// Changes the events, description or disabled state; nil leaves one as it is.
     public func update(
-        _ endpoint: WebhookEndpoint, events: [String]? = nil, description: String?? = nil,
-        disabled: Bool? = nil
+        _ endpoint: WebhookEndpoint, events: [String]? = nil, description: String?? = nil, disabled: Bool? = nil,
+        by origin: Origin
     ) async throws -> WebhookEndpoint {
         var changed = endpoint
         if let events { changed.events = try Self.checked(events) }
@@ -102,26 +113,41 @@ public struct WebhookService: Sendable {
             try Self.check(description: description)
             changed.description = description
         }
+        var writingState = false
         if let disabled, disabled != (endpoint.disabled != nil) {
             changed.disabled = disabled ? clock.now : nil
             changed.disabledReason = disabled ? "disabled on request" : nil
+            writingState = true
         }
-        guard try await storage.updateWebhookEndpoint(changed) else { throw WebhookError.notFound }
+        guard try await storage.updateWebhookEndpoint(changed, writingState: writingState, writingSecret: false) else {
+            throw WebhookError.notFound
+        }
+        var what: [String] = []
+        if changed.events != endpoint.events { what.append("events \(changed.events.joined(separator: ","))") }
+        if changed.description != endpoint.description { what.append("description") }
+        if writingState { what.append(changed.disabled == nil ? "enabled" : "disabled") }
+        if !what.isEmpty { try await record(.webhookUpdated, changed, by: origin, what.joined(separator: ", ")) }
         return changed
     }
 
     /// A new secret, shown this once; the old one signs nothing more.
-    public func rotateSecret(of endpoint: WebhookEndpoint) async throws -> (WebhookEndpoint, secret: String) {
+    public func rotateSecret(of endpoint: WebhookEndpoint, by origin: Origin) async throws
+        -> (WebhookEndpoint, secret: String)
+    {
         guard let secretBox else { throw WebhookError.unavailable }
         let key = WebhookSignature.generateKey()
         var changed = endpoint
         changed.sealedSecret = try secretBox.seal(key)
-        guard try await storage.updateWebhookEndpoint(changed) else { throw WebhookError.notFound }
+        guard try await storage.updateWebhookEndpoint(changed, writingState: false, writingSecret: true) else {
+            throw WebhookError.notFound
+        }
+        try await record(.webhookSecretRotated, changed, by: origin)
         return (changed, WebhookSignature.secret(from: key))
     }
 
-    public func delete(_ endpoint: WebhookEndpoint) async throws {
+    public func delete(_ endpoint: WebhookEndpoint, by origin: Origin) async throws {
         guard try await storage.deleteWebhookEndpoint(id: endpoint.id) else { throw WebhookError.notFound }
+        try await record(.webhookDeleted, endpoint, by: origin)
     }
 
     public func deliveries(of endpoint: WebhookEndpoint?, failedOnly: Bool = false, limit: Int = 100) async throws
@@ -214,7 +240,7 @@ public struct WebhookService: Sendable {
         if attempt.succeeded {
             outcome = .succeeded
         } else if delivery.attemptsBefore < settings.retrySchedule.count {
-            let wait = settings.retrySchedule[delivery.attemptsBefore]
+            let wait = settings.retrySchedule[max(0, delivery.attemptsBefore)]
             outcome = .retry(at: attempt.at.addingTimeInterval(wait * (1 + 0.1 * min(max(jitter(), 0), 1))))
         } else {
             outcome = .failed(

@@ -40,13 +40,17 @@ extension PostgresStorage {
         ).first?.endpoint()
     }
 
-    public func updateWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws -> Bool {
+    public func updateWebhookEndpoint(_ endpoint: WebhookEndpoint, writingState: Bool, writingSecret: Bool)
+        async throws -> Bool
+    {
         var bindings = PostgresBindings()
         bindings.append(Columns.list(endpoint.events))
         bindings.append(endpoint.description)
-        try bindings.append(endpoint.sealedSecret)
+        bindings.append(writingState)
         bindings.append(endpoint.disabled.map(Columns.microseconds))
         bindings.append(endpoint.disabledReason)
+        bindings.append(writingSecret)
+        try bindings.append(endpoint.sealedSecret)
         bindings.append(endpoint.id)
         return try await !values(Int64.self, WebhookSchema.updateEndpoint, bindings).isEmpty
     }
@@ -80,7 +84,7 @@ extension PostgresStorage {
                         unsafeSQL: WebhookSchema.dueDeliveries + " FOR UPDATE OF d SKIP LOCKED",
                         binds: Self.binds(Columns.microseconds(now), Int64(limit))), logger: logger)
                 {
-                    due.append(try DueDeliveryRow(from: PostgresRowDecoder(row)).delivery)
+                    due.append(try DueDeliveryRow(from: PostgresRowDecoder(row)).delivery(leasedUntil: leaseEnd))
                 }
                 for delivery in due {
                     try await execute(
@@ -121,6 +125,7 @@ extension PostgresStorage {
             endpoint = (WebhookSchema.disableFailingEndpoint, bindings)
         }
         settle.append(delivery.id)
+        settle.append(Columns.microseconds(delivery.leaseEnd))
         try await run { [self, attemptBindings, settle, endpoint] in
             try await inTransaction { transaction in
                 try await execute(WebhookSchema.insertAttempt, attemptBindings, on: transaction)
@@ -130,17 +135,7 @@ extension PostgresStorage {
         }
     }
 
-    public func webhookDeliveries(endpointID: Int64?, failedOnly: Bool, limit: Int) async throws
-        -> [WebhookDelivery]
-    {
-        try await deliveries(endpointID: endpointID ?? 0, failedOnly: failedOnly, id: 0, limit: limit).map(\.0)
-    }
-
-    public func webhookDelivery(id: Int64) async throws -> (WebhookDelivery, endpointID: Int64)? {
-        try await deliveries(endpointID: 0, failedOnly: false, id: id, limit: 1).first
-    }
-
-    private func deliveries(endpointID: Int64, failedOnly: Bool, id: Int64, limit: Int) async throws
+    func deliveries(endpointID: Int64, failedOnly: Bool, id: Int64, limit: Int) async throws
         -> [(WebhookDelivery, endpointID: Int64)]
     {
         var bindings = PostgresBindings()
@@ -150,10 +145,14 @@ extension PostgresStorage {
         bindings.append(Int64(limit))
         let rows = try await fetch(
             DeliveryRow.self, PostgresQuery(unsafeSQL: WebhookSchema.deliveries, binds: bindings))
-        guard let first = rows.last?.id, let last = rows.first?.id else { return [] }
+        guard !rows.isEmpty else { return [] }
+        var ids = PostgresBindings()
+        ids.append(rows.map(\.id))
         let attempts = WebhookSchema.attempts(
             try await fetch(
-                AttemptRow.self, PostgresQuery(unsafeSQL: WebhookSchema.attempts, binds: Self.binds(first, last))))
+                AttemptRow.self,
+                PostgresQuery(
+                    unsafeSQL: WebhookSchema.attempts + "= ANY($1)" + WebhookSchema.attemptsOrder, binds: ids)))
         return try rows.map { (try $0.delivery(attempts: attempts[$0.id] ?? []), $0.endpointId) }
     }
 

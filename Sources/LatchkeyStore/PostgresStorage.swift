@@ -6,7 +6,7 @@ import Synchronization
 
 /// The backend for several Latchkey nodes sharing one PostgreSQL database,
 /// through PostgresNIO's `PostgresClient` (which must be running: see `client`).
-public final class PostgresStorage: LatchkeyStorage {
+public final class PostgresStorage: BackendStorage {
     public let location: PostgresLocation
     /// The connection pool; run it (as a service of the application) while the storage is in use.
     public let client: PostgresClient
@@ -391,36 +391,10 @@ public final class PostgresStorage: LatchkeyStorage {
         return bindings
     }
 
-    public func deleteToken(id: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
-        -> [Token]
-    {
-        try await deleteTokens(where: Condition("id", .equal, id), recording: recording)
-    }
-
-    public func deleteTokens(expiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
-        async throws -> [Token]
-    {
-        try await deleteTokens(
-            where: Condition("expires_us", .less, Columns.microseconds(cutoff)), recording: recording)
-    }
-
-    public func deleteTokens(retiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
-        async throws -> [Token]
-    {
-        try await deleteTokens(
-            where: Condition("retired_us", .less, Columns.microseconds(cutoff)), recording: recording)
-    }
-
-    public func deleteTokens(ownerID: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
-        -> [Token]
-    {
-        try await deleteTokens(where: Condition("user_id", .equal, ownerID), recording: recording)
-    }
-
     /// The tokens matching `condition` and every token they created, each reported (see
     /// `SQLWriter.appendInterpolation(tokenFamily:)`); parents first. Other nodes hear of the
     /// deletion when it commits (migration 7's trigger, `observeChanges`).
-    private func deleteTokens(where condition: Condition, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+    func deleteTokens(where condition: Condition, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
         async throws -> [Token]
     {
         try await run { [self] in

@@ -37,13 +37,16 @@ extension SQLiteStorage {
         }
     }
 
-    public func updateWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws -> Bool {
+    public func updateWebhookEndpoint(_ endpoint: WebhookEndpoint, writingState: Bool, writingSecret: Bool)
+        async throws -> Bool
+    {
         try await pool.write { db in
             try Int64.fetchOne(
                 db, sql: WebhookSchema.updateEndpoint,
                 arguments: [
-                    Columns.list(endpoint.events), endpoint.description, endpoint.sealedSecret,
-                    endpoint.disabled.map(Columns.microseconds), endpoint.disabledReason, endpoint.id,
+                    Columns.list(endpoint.events), endpoint.description, writingState,
+                    endpoint.disabled.map(Columns.microseconds), endpoint.disabledReason, writingSecret,
+                    endpoint.sealedSecret, endpoint.id,
                 ]) != nil
         }
     }
@@ -73,7 +76,7 @@ extension SQLiteStorage {
             for row in due {
                 try db.execute(sql: WebhookSchema.lease, arguments: [Columns.microseconds(leaseEnd), row.id])
             }
-            return due.map(\.delivery)
+            return due.map { $0.delivery(leasedUntil: leaseEnd) }
         }
     }
 
@@ -82,18 +85,19 @@ extension SQLiteStorage {
     ) async throws {
         try await pool.write { db in
             let at = Columns.microseconds(attempt.at)
+            let lease = Columns.microseconds(delivery.leaseEnd)
             try db.execute(
                 sql: WebhookSchema.insertAttempt, arguments: [delivery.id, at, attempt.status, attempt.error])
             switch outcome {
             case .succeeded:
-                try db.execute(sql: WebhookSchema.settleDelivery, arguments: ["succeeded", nil, delivery.id])
+                try db.execute(sql: WebhookSchema.settleDelivery, arguments: ["succeeded", nil, delivery.id, lease])
                 try db.execute(sql: WebhookSchema.endpointSucceeded, arguments: [at, delivery.endpointID])
             case .retry(let next):
                 try db.execute(
                     sql: WebhookSchema.settleDelivery,
-                    arguments: ["pending", Columns.microseconds(next), delivery.id])
+                    arguments: ["pending", Columns.microseconds(next), delivery.id, lease])
             case .failed(let reason):
-                try db.execute(sql: WebhookSchema.settleDelivery, arguments: ["failed", nil, delivery.id])
+                try db.execute(sql: WebhookSchema.settleDelivery, arguments: ["failed", nil, delivery.id, lease])
                 try db.execute(
                     sql: WebhookSchema.disableFailingEndpoint,
                     arguments: [at, reason, delivery.endpointID, Columns.microseconds(delivery.created)])
@@ -101,25 +105,20 @@ extension SQLiteStorage {
         }
     }
 
-    public func webhookDeliveries(endpointID: Int64?, failedOnly: Bool, limit: Int) async throws
-        -> [WebhookDelivery]
-    {
-        try await deliveries(endpointID: endpointID ?? 0, failedOnly: failedOnly, id: 0, limit: limit).map(\.0)
-    }
-
-    public func webhookDelivery(id: Int64) async throws -> (WebhookDelivery, endpointID: Int64)? {
-        try await deliveries(endpointID: 0, failedOnly: false, id: id, limit: 1).first
-    }
-
-    private func deliveries(endpointID: Int64, failedOnly: Bool, id: Int64, limit: Int) async throws
+    func deliveries(endpointID: Int64, failedOnly: Bool, id: Int64, limit: Int) async throws
         -> [(WebhookDelivery, endpointID: Int64)]
     {
         try await read { db in
             let rows = try DeliveryRow.fetchAll(
                 db, sql: WebhookSchema.deliveries, arguments: [endpointID, failedOnly, id, limit])
-            guard let first = rows.last?.id, let last = rows.first?.id else { return [] }
+            guard !rows.isEmpty else { return [] }
+            let ids = rows.map(\.id)
             let attempts = WebhookSchema.attempts(
-                try AttemptRow.fetchAll(db, sql: WebhookSchema.attempts, arguments: [first, last]))
+                try AttemptRow.fetchAll(
+                    db,
+                    sql: WebhookSchema.attempts
+                        + "IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", ")))"
+                        + WebhookSchema.attemptsOrder, arguments: StatementArguments(ids)))
             return try rows.map { (try $0.delivery(attempts: attempts[$0.id] ?? []), $0.endpointId) }
         }
     }

@@ -8,7 +8,7 @@ import LatchkeyCore
 
 /// The embedded backend: one SQLite file in WAL mode through a GRDB `DatabasePool`
 /// (concurrent readers, one writer).
-public final class SQLiteStorage: LatchkeyStorage {
+public final class SQLiteStorage: BackendStorage {
     public let path: String
     let pool: DatabasePool
     /// Token creations, committed together when they arrive together.
@@ -358,36 +358,10 @@ public final class SQLiteStorage: LatchkeyStorage {
         }
     }
 
-    public func deleteToken(id: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
-        -> [Token]
-    {
-        try await deleteTokens(where: Condition("id", .equal, id), recording: recording)
-    }
-
-    public func deleteTokens(expiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
-        async throws -> [Token]
-    {
-        try await deleteTokens(
-            where: Condition("expires_us", .less, Columns.microseconds(cutoff)), recording: recording)
-    }
-
-    public func deleteTokens(retiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
-        async throws -> [Token]
-    {
-        try await deleteTokens(
-            where: Condition("retired_us", .less, Columns.microseconds(cutoff)), recording: recording)
-    }
-
-    public func deleteTokens(ownerID: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
-        -> [Token]
-    {
-        try await deleteTokens(where: Condition("user_id", .equal, ownerID), recording: recording)
-    }
-
     /// The tokens matching `condition` and every token they created, down the `parent_id`
     /// chain, each reported: read first in the same transaction (SQLite's RETURNING leaves
     /// out the rows a foreign key's cascade removes). Parents come first.
-    private func deleteTokens(where condition: Condition, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+    func deleteTokens(where condition: Condition, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
         async throws -> [Token]
     {
         let select: SQLRequest<TokenRow> = """

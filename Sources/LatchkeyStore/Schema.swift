@@ -33,8 +33,7 @@ enum Schema {
         FROM tokens t JOIN users u ON u.id = t.user_id
         """
 
-    /// Moves a token's expiry and last use; a NULL leaves that column as it is (a moved expiry
-    /// will be told of again as it nears). Numbered
+    /// Moves a token's expiry and last use; a NULL leaves that column as it is. Numbered
     /// parameters, which both PostgreSQL and SQLite read: $1 expiry, $2 last use, $3 its
     /// address, $4 its user agent, $5 the recent addresses, $6 the token's id.
     static let recordUsage = """
@@ -42,8 +41,7 @@ enum Schema {
                           last_used_us = COALESCE($2, last_used_us),
                           last_used_ip = CASE WHEN $2 IS NULL THEN last_used_ip ELSE $3 END,
                           last_used_agent = CASE WHEN $2 IS NULL THEN last_used_agent ELSE $4 END,
-                          recent_ips = CASE WHEN $2 IS NULL THEN recent_ips ELSE $5 END,
-                          expiry_notice_us = CASE WHEN $1 IS NULL THEN expiry_notice_us ELSE NULL END
+                          recent_ips = CASE WHEN $2 IS NULL THEN recent_ips ELSE $5 END
         WHERE id = $6
         """
 

@@ -68,12 +68,13 @@ enum WebhookSchema {
     static let endpointColumns = Schema.columns(
         WebhookEndpointRow.CodingKeys.allCases.map(\.stringValue))
 
-    /// An event's outbox row, written only while some endpoint is enabled (no endpoint would
-    /// hear it otherwise: an endpoint hears only of what happens after it is made).
+    /// An event's outbox row, written only while an enabled endpoint may hear of its account
+    /// (an endpoint hears only of what happens after it is made: no other could ever hear it).
     /// $1 uuid, $2 type, $3 time, $4 owner, $5 payload.
     static let insertMessage = """
         INSERT INTO webhook_messages (uuid, type, at_us, owner_id, payload)
-        SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE disabled_us IS NULL)
+        SELECT $1, $2, $3, $4, $5 WHERE EXISTS (
+            SELECT 1 FROM webhook_endpoints WHERE disabled_us IS NULL AND (owner_id IS NULL OR owner_id = $4))
         """
 
     static func messageID() -> String {
@@ -85,11 +86,16 @@ enum WebhookSchema {
         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
         """
 
-    /// $1 events, $2 description, $3 sealed secret, $4 disabled, $5 why, $6 the id.
+    /// $1 events, $2 description; $3 whether to write $4 disabled and $5 why; $6 whether to
+    /// write $7 the sealed secret; $8 the id. (A change of one never undoes a concurrent change
+    /// of another: a PATCH does not restore a secret just rotated, nor enable an endpoint the
+    /// delivery loop just disabled.)
     static let updateEndpoint = """
-        UPDATE webhook_endpoints SET events = $1, description = $2, sealed_secret = $3,
-                                     disabled_us = $4, disabled_reason = $5
-        WHERE id = $6 RETURNING id
+        UPDATE webhook_endpoints SET events = $1, description = $2,
+                                     disabled_us = CASE WHEN $3 THEN $4 ELSE disabled_us END,
+                                     disabled_reason = CASE WHEN $3 THEN $5 ELSE disabled_reason END,
+                                     sealed_secret = CASE WHEN $6 THEN $7 ELSE sealed_secret END
+        WHERE id = $8 RETURNING id
         """
 
     /// Messages not yet handed out, oldest first; $1 how many.
@@ -113,7 +119,7 @@ enum WebhookSchema {
     /// Deliveries due by $1 to enabled endpoints, the longest waiting first; $2 how many.
     static let dueDeliveries = """
         SELECT d.id AS id, d.attempts AS attempts, d.created_us AS created_us, e.id AS endpoint_id, e.url AS url,
-               e.sealed_secret AS sealed_secret, m.uuid AS message, m.type AS type, m.at_us AS at_us,
+               e.sealed_secret AS sealed_secret, e.owner_id AS endpoint_owner_id, m.uuid AS message, m.type AS type, m.at_us AS at_us,
                m.payload AS payload, u.username AS owner_username
         FROM webhook_deliveries d
         JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -129,8 +135,12 @@ enum WebhookSchema {
     static let insertAttempt =
         "INSERT INTO webhook_attempts (delivery_id, at_us, status, error) VALUES ($1, $2, $3, $4)"
 
-    /// $1 state, $2 next attempt, $3 the delivery.
-    static let settleDelivery = "UPDATE webhook_deliveries SET state = $1, next_attempt_us = $2 WHERE id = $3"
+    /// $1 state, $2 next attempt, $3 the delivery, $4 the end of the lease it was claimed under:
+    /// an attempt that outlived its lease (and was taken over) settles nothing.
+    static let settleDelivery = """
+        UPDATE webhook_deliveries SET state = $1, next_attempt_us = $2
+        WHERE id = $3 AND state = 'pending' AND next_attempt_us = $4
+        """
 
     /// $1 now, $2 the endpoint.
     static let endpointSucceeded = "UPDATE webhook_endpoints SET succeeded_us = $1 WHERE id = $2"
@@ -154,11 +164,9 @@ enum WebhookSchema {
         ORDER BY d.id DESC LIMIT $4
         """
 
-    /// The attempts of the deliveries with ids from $1 to $2, oldest first.
-    static let attempts = """
-        SELECT delivery_id, at_us, status, error FROM webhook_attempts
-        WHERE delivery_id >= $1 AND delivery_id <= $2 ORDER BY at_us
-        """
+    /// The attempts of the deliveries whose ids follow (each backend writes the list), oldest first.
+    static let attempts = "SELECT delivery_id, at_us, status, error FROM webhook_attempts WHERE delivery_id "
+    static let attemptsOrder = " ORDER BY at_us"
 
     /// $1 now, $2 the delivery (not one still pending: it may be under way).
     static let redeliver = """
@@ -166,11 +174,12 @@ enum WebhookSchema {
         WHERE id = $2 AND state <> 'pending' RETURNING id
         """
 
-    /// Messages from before $1 that are no longer being delivered (their deliveries go with them).
+    /// Messages from before $1 that are no longer being delivered (their deliveries go with
+    /// them); those waiting only for a disabled endpoint go too.
     static let deleteMessages = """
         DELETE FROM webhook_messages WHERE at_us < $1 AND fanned_out
-        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = webhook_messages.id
-                        AND d.state = 'pending')
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                        WHERE d.message_id = webhook_messages.id AND d.state = 'pending' AND e.disabled_us IS NULL)
         RETURNING id
         """
 
@@ -230,6 +239,7 @@ struct DueDeliveryRow: Decodable, FetchableRecord {
     var endpointId: Int64
     var url: String
     var sealedSecret: Data
+    var endpointOwnerId: Int64?
     var message: String
     var type: String
     var atUs: Int64
@@ -242,18 +252,20 @@ struct DueDeliveryRow: Decodable, FetchableRecord {
         case endpointId = "endpoint_id"
         case url
         case sealedSecret = "sealed_secret"
+        case endpointOwnerId = "endpoint_owner_id"
         case message, type
         case atUs = "at_us"
         case payload
         case ownerUsername = "owner_username"
     }
 
-    /// The delivery as claimed: `attempts` counts attempts before this one.
-    var delivery: DueDelivery {
+    /// The delivery as claimed until `leaseEnd`: `attempts` counts attempts before this one.
+    func delivery(leasedUntil leaseEnd: Date) -> DueDelivery {
         DueDelivery(
-            id: id, endpointID: endpointId, url: url, sealedSecret: sealedSecret, message: message, type: type,
-            at: Columns.date(microseconds: atUs), data: payload, ownerUsername: ownerUsername,
-            attemptsBefore: Int(clamping: attempts), created: Columns.date(microseconds: createdUs))
+            id: id, endpointID: endpointId, endpointOwnerID: endpointOwnerId, url: url, sealedSecret: sealedSecret,
+            message: message, type: type, at: Columns.date(microseconds: atUs), data: payload,
+            ownerUsername: ownerUsername, attemptsBefore: Int(clamping: max(0, attempts)),
+            created: Columns.date(microseconds: createdUs), leaseEnd: leaseEnd)
     }
 }
 

@@ -152,8 +152,15 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
 
         let webhookSettings = try self.webhookSettings()
-        let serverKey = try database.serverKey()
-        if serverKey == nil {
+        let serverKey: SecretBox?
+        do {
+            serverKey = try database.serverKey()
+        } catch let error where !recoverableTokens {
+            // Only webhooks need it then: serve without them rather than not at all.
+            logger.warning("Webhooks are off: the server key cannot be read", metadata: ["error": "\(error)"])
+            serverKey = nil
+        }
+        if serverKey == nil && database.isPostgres {
             logger.warning("Webhooks are off: on PostgreSQL they need LATCHKEY_SERVER_KEY to seal their secrets")
         }
         let handle = try database.open(logger: logger)

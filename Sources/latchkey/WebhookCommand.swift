@@ -39,7 +39,7 @@ struct WebhookCommand: AsyncParsableCommand {
             ) { services in
                 let owner = try await username.asyncMap { try await services.accounts.requireUser($0) }
                 let (endpoint, secret) = try await services.webhooks.create(
-                    url: url, events: events, owner: owner?.id, description: description)
+                    url: url, events: events, owner: owner?.id, description: description, by: .cli)
                 return (V1WebhookEndpoint(endpoint, owner: owner?.username, secret: secret), secret)
             }
             if output.json {
@@ -88,7 +88,7 @@ struct WebhookCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await database.changeEndpoint(id) { webhooks, endpoint in
-                _ = try await webhooks.update(endpoint, disabled: true)
+                _ = try await webhooks.update(endpoint, disabled: true, by: .cli)
             }
             print("disabled webhook endpoint \(id.uuid.uuidString.lowercased())")
         }
@@ -102,7 +102,7 @@ struct WebhookCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await database.changeEndpoint(id) { webhooks, endpoint in
-                _ = try await webhooks.update(endpoint, disabled: false)
+                _ = try await webhooks.update(endpoint, disabled: false, by: .cli)
             }
             print("enabled webhook endpoint \(id.uuid.uuidString.lowercased())")
         }
@@ -115,7 +115,8 @@ struct WebhookCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            try await database.changeEndpoint(id) { webhooks, endpoint in try await webhooks.delete(endpoint) }
+            try await database.changeEndpoint(id) { webhooks, endpoint in try await webhooks.delete(endpoint, by: .cli)
+            }
             print("deleted webhook endpoint \(id.uuid.uuidString.lowercased())")
         }
     }
@@ -132,7 +133,7 @@ struct WebhookCommand: AsyncParsableCommand {
         func run() async throws {
             let secret = try await database.changeEndpoint(id, serverKey: try database.serverKey()) {
                 webhooks, endpoint in
-                try await webhooks.rotateSecret(of: endpoint).secret
+                try await webhooks.rotateSecret(of: endpoint, by: .cli).secret
             }
             if output.json {
                 try Output.json(["id": id.uuid.uuidString.lowercased(), "secret": secret])

@@ -32,7 +32,7 @@ struct WebhookTests {
 
         func endpoint(_ events: [String] = ["*"], owner: User? = nil) async throws -> WebhookEndpoint {
             try await webhooks.create(
-                url: "https://hooks.example.org/\(UUID())", events: events, owner: owner?.id, description: nil
+                url: "https://hooks.example.org/\(UUID())", events: events, owner: owner?.id, description: nil, by: .cli
             ).0
         }
 
@@ -130,7 +130,7 @@ struct WebhookTests {
             // Disabled: nothing is sent, not even a redelivery, until it is enabled again.
             try await fixture.webhooks.redeliver(id: delivery.id)
             #expect(try await fixture.due().isEmpty)
-            _ = try await fixture.webhooks.update(disabled, disabled: false)
+            _ = try await fixture.webhooks.update(disabled, disabled: false, by: .cli)
             let again = try #require(try await fixture.due().first)
             #expect(again.id == delivery.id && again.attemptsBefore == 0)
             try await fixture.webhooks.record(WebhookAttempt(at: fixture.clock.now, status: 204, error: nil), of: again)
@@ -170,6 +170,13 @@ struct WebhookTests {
             fixture.clock.advance(by: 1)
             let again = try #require(try await fixture.due().first)
             #expect(again.id == claimed.id && again.message == claimed.message)
+
+            // The first attempt, answered after its lease, settles nothing: the second does.
+            let ok = { (at: Date) in WebhookAttempt(at: at, status: 200, error: nil) }
+            try await fixture.webhooks.record(ok(fixture.clock.now), of: claimed)
+            #expect(try await fixture.webhooks.delivery(id: claimed.id)?.0.state == .pending)
+            try await fixture.webhooks.record(ok(fixture.clock.now), of: again)
+            #expect(try await fixture.webhooks.delivery(id: claimed.id)?.0.state == .succeeded)
         }
     }
 
@@ -274,6 +281,7 @@ struct WebhookTests {
         for refused in [
             "http://hooks.example.org/", "https://127.0.0.1/", "https://[::1]/", "https://10.1.2.3/",
             "https://localhost:8443/", "https://169.254.169.254/latest", "https://[::ffff:127.0.0.1]/",
+            "https://2130706433/", "https://0x7f.1/", "https://127.1/", "https://localhost./", "https://[fec0::1]/",
         ] {
             #expect(throws: WebhookError.self, "\(refused)") { try WebhookTarget.check(refused, allowInsecure: false) }
         }
@@ -295,9 +303,23 @@ struct WebhookTests {
             await #expect(throws: WebhookError.noEvents) { try await fixture.endpoint([]) }
             let withoutKey = WebhookService(storage: storage, secretBox: nil)
             await #expect(throws: WebhookError.unavailable) {
-                try await withoutKey.create(url: "https://example.org/", events: ["*"], owner: nil, description: nil)
+                try await withoutKey.create(
+                    url: "https://example.org/", events: ["*"], owner: nil, description: nil, by: .cli)
             }
             #expect(try await fixture.webhooks.endpoints().isEmpty)
+
+            // A user's endpoint makes the outbox keep that user's events only.
+            let samsEndpoint = try await fixture.endpoint(owner: fixture.sam)
+            _ = try await fixture.token(for: fixture.kim)
+            #expect(try await fixture.webhooks.fanOut() == 0)
+            _ = try await fixture.token(for: fixture.sam)
+            #expect(try await fixture.webhooks.fanOut() == 1)
+            // Changes to endpoints are audited, by uuid and host, never the whole URL.
+            _ = try await fixture.webhooks.update(samsEndpoint, disabled: true, by: .cli)
+            try await fixture.webhooks.delete(samsEndpoint, by: .cli)
+            let audited = try await storage.events(AuditQuery()).filter { $0.kind.hasPrefix("webhook.") }
+            #expect(audited.map(\.kind) == ["webhook.deleted", "webhook.updated", "webhook.created"])
+            #expect(audited.allSatisfy { $0.userID == fixture.sam.id && !$0.detail.contains("https://") })
 
             // One account cannot take every endpoint there may be.
             for _ in 0..<WebhookService.maxEndpointsPerOwner { _ = try await fixture.endpoint(owner: fixture.sam) }

@@ -208,13 +208,14 @@ struct AuthorizationTableTests {
             let fixture = try await Fixture(storage: storage)
             let webhooks = fixture.services.webhooks
             let operatorEndpoint = try await webhooks.create(
-                url: "https://hooks.example.org/all", events: ["*"], owner: nil, description: nil
+                url: "https://hooks.example.org/all", events: ["*"], owner: nil, description: nil, by: .cli
             ).0
             let app = Application(router: buildRouter(configuration: ServerConfiguration(), services: fixture.services))
             try await app.test(.router) { client in
                 for caller in Caller.allCases {
                     let mine = try await webhooks.create(
-                        url: "https://hooks.example.org/sam", events: ["*"], owner: fixture.sam.id, description: nil
+                        url: "https://hooks.example.org/sam", events: ["*"], owner: fixture.sam.id, description: nil,
+                        by: .cli
                     ).0
                     let id = mine.uuid.uuidString.lowercased()
                     let routes: [(String, HTTPRequest.Method, String, String, HTTPResponse.Status)] = [

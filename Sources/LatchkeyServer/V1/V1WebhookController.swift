@@ -38,7 +38,8 @@ struct V1WebhookController {
         }
         let (endpoint, secret) = try await services.webhooks.create(
             url: url, events: try fields.strings("events") ?? [],
-            owner: principal.user.isAdmin ? nil : principal.user.id, description: try fields.text("description") ?? nil)
+            owner: principal.user.isAdmin ? nil : principal.user.id, description: try fields.text("description") ?? nil,
+            by: context.origin(via: "v1"))
         var response = try context.responseEncoder.encode(
             V1WebhookEndpoint(endpoint, owner: principal.user.isAdmin ? nil : principal.user.username, secret: secret),
             from: request, context: context)
@@ -68,20 +69,21 @@ struct V1WebhookController {
         let fields = try await V1Fields.decode(request, known: ["events", "description", "disabled"])
         let changed = try await services.webhooks.update(
             endpoint, events: try fields.strings("events"), description: try fields.text("description"),
-            disabled: try fields.boolean("disabled"))
+            disabled: try fields.boolean("disabled"), by: context.origin(via: "v1"))
         return try await shown(changed)
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try dialect.principal(for: .manageWebhooks, context)
-        try await services.webhooks.delete(try await endpoint(context, principal))
+        try await services.webhooks.delete(try await endpoint(context, principal), by: context.origin(via: "v1"))
         return Response(status: .noContent)
     }
 
     /// `POST /v1/webhooks/{id}/rotate-secret`: a new secret, shown this once; the old one stops signing.
     @Sendable func rotateSecret(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try dialect.principal(for: .manageWebhooks, context)
-        let (endpoint, secret) = try await services.webhooks.rotateSecret(of: try await endpoint(context, principal))
+        let (endpoint, secret) = try await services.webhooks.rotateSecret(
+            of: try await endpoint(context, principal), by: context.origin(via: "v1"))
         var response = try context.responseEncoder.encode(
             try await shown(endpoint, secret: secret), from: request, context: context)
         response.headers[.cacheControl] = "no-store"

@@ -26,12 +26,11 @@ struct WebhookDispatcher: Service {
     var interval: Duration = .seconds(1)
 
     func run() async throws {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(
-                connect: Self.amount(webhooks.settings.timeout), read: Self.amount(webhooks.settings.timeout)))
-        configuration.decompression = .disabled
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // Lookups have threads of their own: a resolver that never answers holds one of these,
+        // not a thread the rest of the server needs.
+        let resolver = NIOThreadPool(numberOfThreads: Self.resolverThreads)
+        resolver.start()
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration())
         await cancelWhenGracefulShutdown {
             var lastScan = Date.distantPast
             repeat {
@@ -40,17 +39,38 @@ struct WebhookDispatcher: Service {
                     scan = true
                     lastScan = webhooks.clock.now
                 }
-                while await round(client, noteExpiries: scan) {
+                while await round(Sender(client: client, resolver: resolver), noteExpiries: scan) {
                     scan = false
                 }
             } while (try? await Task.sleep(for: interval)) != nil
         }
         try? await client.shutdown()
+        try? await resolver.shutdownGracefully()
+    }
+
+    static let resolverThreads = 8
+
+    /// What sends: the shared HTTP client and the threads host lookups run on.
+    struct Sender: Sendable {
+        let client: HTTPClient
+        let resolver: NIOThreadPool
+    }
+
+    /// No redirects (a 3xx is a failed attempt), no decompression; `pinning` connects `host` to
+    /// `address` whatever a later lookup says, still checking the certificate against `host`.
+    func configuration(pinning pin: (host: String, address: String)? = nil) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(
+                connect: Self.amount(webhooks.settings.timeout), read: Self.amount(webhooks.settings.timeout)))
+        configuration.decompression = .disabled
+        if let pin { configuration.dnsOverride = [pin.host: pin.address] }
+        return configuration
     }
 
     /// One pass. - Returns: whether there may be more due at once (a full batch was sent).
     @discardableResult
-    func round(_ client: HTTPClient, noteExpiries: Bool) async -> Bool {
+    func round(_ sender: Sender, noteExpiries: Bool) async -> Bool {
         do {
             if noteExpiries { try await webhooks.noteExpiries() }
             while try await webhooks.fanOut() > 0 {}
@@ -59,7 +79,7 @@ struct WebhookDispatcher: Service {
             let due = try await webhooks.claim(limit: Self.batch)
             await withTaskGroup(of: Void.self) { group in
                 for delivery in due {
-                    group.addTask { await deliver(delivery, with: client) }
+                    group.addTask { await deliver(delivery, with: sender) }
                 }
             }
             return due.count == Self.batch
@@ -69,17 +89,9 @@ struct WebhookDispatcher: Service {
         }
     }
 
-    func deliver(_ delivery: DueDelivery, with client: HTTPClient) async {
-        let attempt = await attempt(delivery, with: client)
+    func deliver(_ delivery: DueDelivery, with sender: Sender) async {
+        let attempt = await attempt(delivery, with: sender)
         guard !Task.isCancelled else { return }  // shutting down: the lease hands it on
-        if !attempt.succeeded {
-            logger.info(
-                "Webhook attempt failed",
-                metadata: [
-                    "delivery": "\(delivery.id)", "status": "\(attempt.status.map(String.init) ?? "-")",
-                    "error": "\(attempt.error ?? "-")",
-                ])
-        }
         do {
             try await webhooks.record(attempt, of: delivery)
         } catch {
@@ -90,16 +102,16 @@ struct WebhookDispatcher: Service {
     }
 
     /// Sends the delivery once: its receiver's status code, or why there is none. The whole
-    /// attempt, from resolving the host to reading the answer, ends within the timeout (and so
-    /// within the delivery's lease: no other node takes it meanwhile).
-    func attempt(_ delivery: DueDelivery, with client: HTTPClient) async -> WebhookAttempt {
+    /// attempt, from looking the host up to reading the answer, ends within the timeout (and
+    /// so within the delivery's lease: no other node takes it meanwhile).
+    func attempt(_ delivery: DueDelivery, with sender: Sender) async -> WebhookAttempt {
         let now = webhooks.clock.now
         let timeout = webhooks.settings.timeout
         do {
             return try await answer(
                 within: .milliseconds(Int64(saturating: (timeout * 1000).rounded())), orThrow: TimedOut()
             ) {
-                await send(delivery, with: client, at: now)
+                await send(delivery, with: sender, at: now)
             }
         } catch {
             return WebhookAttempt(
@@ -109,8 +121,15 @@ struct WebhookDispatcher: Service {
 
     private struct TimedOut: Error {}
 
-    private func send(_ delivery: DueDelivery, with client: HTTPClient, at now: Date) async -> WebhookAttempt {
-        func failed(_ reason: String) -> WebhookAttempt { WebhookAttempt(at: now, status: nil, error: reason) }
+    /// Errors are kept coarse (an endpoint's owner reads them: they must not map the server's
+    /// network); the detail goes to the server's log.
+    private func send(_ delivery: DueDelivery, with sender: Sender, at now: Date) async -> WebhookAttempt {
+        func failed(_ reason: String, detail: String? = nil) -> WebhookAttempt {
+            logger.info(
+                "Webhook attempt failed",
+                metadata: ["delivery": "\(delivery.id)", "reason": "\(reason)", "detail": "\(detail ?? "-")"])
+            return WebhookAttempt(at: now, status: nil, error: reason)
+        }
         guard let key = webhooks.signingKey(of: delivery) else {
             return failed("the server key cannot open this endpoint's secret")
         }
@@ -120,11 +139,15 @@ struct WebhookDispatcher: Service {
         } catch {
             return failed("\(error)")
         }
+        var pin: (host: String, address: String)?
         if !webhooks.settings.allowInsecure {
-            let addresses = await Self.addresses(of: host)
-            guard !addresses.isEmpty else { return failed("cannot resolve \(host)") }
-            guard addresses.allSatisfy(WebhookTarget.isPublic(address:)) else {
-                return failed("\(host) resolves to a loopback or private address")
+            let addresses = await Self.addresses(of: host, on: sender.resolver)
+            guard let first = addresses.first, addresses.allSatisfy(WebhookTarget.isPublic(address:)) else {
+                return failed("the host does not resolve to a public address", detail: addresses.joined(separator: ","))
+            }
+            // Connect to the address just checked, not to what a second lookup answers (DNS rebinding).
+            if !CIDR.isAddress(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) {
+                pin = (host, first)
             }
         }
         guard let body = WebhookPayload.body(of: delivery) else { return failed("the stored event is unreadable") }
@@ -139,29 +162,53 @@ struct WebhookDispatcher: Service {
             name: "webhook-signature",
             value: WebhookSignature.header(id: delivery.message, timestamp: timestamp, body: body, key: key))
         request.body = .bytes(ByteBuffer(data: body))
+        switch await post(request, pinning: pin, or: sender.client) {
+        case .answered(let status): return WebhookAttempt(at: now, status: status, error: nil)
+        case .timedOut: return failed("timed out after \(Int(webhooks.settings.timeout)) s")
+        case .failed(let detail): return failed("could not connect", detail: detail)
+        }
+    }
+
+    enum PostResult: Equatable {
+        case answered(Int)
+        case timedOut
+        case failed(String)
+    }
+
+    /// Sends `request` through `shared`, or, with `pin`, through a client of its own that
+    /// connects the pinned host to its address (every path reaches that client's shutdown).
+    func post(_ request: HTTPClientRequest, pinning pin: (host: String, address: String)?, or shared: HTTPClient)
+        async -> PostResult
+    {
+        let client =
+            pin.map { HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration(pinning: $0)) }
+            ?? shared
+        let result: PostResult
         do {
             let response = try await client.execute(request, timeout: Self.amount(webhooks.settings.timeout))
             // Read (and bound) the answer so the connection can be reused; its content is not kept.
             _ = try? await response.body.collect(upTo: Self.maxResponseBody)
-            return WebhookAttempt(at: now, status: Int(response.status.code), error: nil)
+            result = .answered(Int(response.status.code))
         } catch let error as HTTPClientError
             where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
         {
-            return failed("timed out after \(Int(webhooks.settings.timeout)) s")
+            result = .timedOut
         } catch {
-            return failed("could not connect: \(String(describing: error).prefix(200))")
+            result = .failed(String(describing: error).prefix(300).description)
         }
+        if pin != nil { try? await client.shutdown() }
+        return result
     }
 
     static func amount(_ interval: TimeInterval) -> TimeAmount {
         .milliseconds(Int64(saturating: (interval * 1000).rounded()))
     }
 
-    /// Every address `host` resolves to (a literal address is itself), looked up off the event loops.
-    static func addresses(of host: String) async -> [String] {
+    /// Every address `host` resolves to (a literal address is itself), looked up on `resolver`.
+    static func addresses(of host: String, on resolver: NIOThreadPool) async -> [String] {
         let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         if CIDR.isAddress(bare) { return [bare] }
-        return (try? await NIOThreadPool.singleton.runIfActive { resolve(bare) }) ?? []
+        return (try? await resolver.runIfActive { resolve(bare) }) ?? []
     }
 
     private static func resolve(_ host: String) -> [String] {
@@ -200,6 +247,11 @@ struct WebhookPayload: Encodable {
     static func body(of delivery: DueDelivery) -> Data? {
         guard var data = NotificationData(json: delivery.data) else { return nil }
         data.owner?.username = delivery.ownerUsername
+        // A user's endpoint is not told who else (an administrator) acted, nor from where.
+        if let owner = delivery.endpointOwnerID, let actor = data.actor.userID, actor != owner {
+            data.actor.userID = nil
+            data.actor.address = nil
+        }
         return try? encoder.encode(WebhookPayload(type: delivery.type, timestamp: delivery.at, data: data))
     }
 }
