@@ -98,10 +98,8 @@ public protocol LatchkeyStorage: Sendable {
     func insertWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws -> WebhookEndpoint
     func webhookEndpoints() async throws -> [WebhookEndpoint]
     func webhookEndpoint(uuid: UUID) async throws -> WebhookEndpoint?
-    /// Writes the endpoint's events and description, and its disabled state and secret where
-    /// asked to. - Returns: whether it is still stored.
-    func updateWebhookEndpoint(_ endpoint: WebhookEndpoint, writingState: Bool, writingSecret: Bool) async throws
-        -> Bool
+    /// Writes the `parts` of the endpoint. - Returns: whether it is still stored.
+    func updateWebhookEndpoint(_ endpoint: WebhookEndpoint, writing parts: WebhookEndpointParts) async throws -> Bool
     /// Its deliveries go with it. - Returns: whether one was deleted.
     func deleteWebhookEndpoint(id: Int64) async throws -> Bool
     /// Makes the deliveries of up to `limit` outbox messages not yet handed out: one per enabled

@@ -42,6 +42,20 @@ public struct WebhookEndpoint: Sendable, Hashable {
     }
 }
 
+/// Which of an endpoint's columns a change writes: a change of one never undoes a concurrent
+/// change of another (a PATCH does not restore a secret just rotated, nor enable an endpoint
+/// the delivery loop just disabled).
+public struct WebhookEndpointParts: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// Events and description.
+    public static let fields = WebhookEndpointParts(rawValue: 1)
+    /// Disabled, and why.
+    public static let state = WebhookEndpointParts(rawValue: 2)
+    public static let secret = WebhookEndpointParts(rawValue: 4)
+}
+
 public enum WebhookDeliveryState: String, Sendable, CaseIterable {
     case pending, succeeded, failed
 }
@@ -182,17 +196,23 @@ public enum WebhookTarget {
         return CIDR.isAddress(address) && !nonPublic.contains { $0.contains(address) }
     }
 
-    /// The URL's host, once the URL is acceptable.
+    /// The URL's host as the HTTP client will connect to it, once the URL is acceptable.
     public static func check(_ text: String, allowInsecure: Bool) throws(WebhookError) -> String {
         guard text.count <= WebhookEndpoint.maxURLLength, !Identifier.hasControlCharacters(text),
             let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
-            let host = url.host, !host.isEmpty
+            let host = URL(string: text)?.host, !host.isEmpty
         else { throw .invalidURL("not an absolute http(s) URL") }
+        // The HTTP client reads the host as `URL` does; `URLComponents` decodes an
+        // internationalised one. Checked, looked up and connected to must be one name.
+        let bareHost = { (host: String) in host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased() }
+        guard url.host.map(bareHost) == bareHost(host) else {
+            throw .invalidURL("internationalised host names are not supported")
+        }
         guard scheme == "https" || scheme == "http" else { throw .invalidURL("the scheme must be https") }
         guard url.user == nil, url.password == nil else { throw .invalidURL("credentials do not belong in the URL") }
         if allowInsecure { return host }
         guard scheme == "https" else { throw .insecureURL("only https:// targets are allowed") }
-        var bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        var bare = bareHost(host)
         while bare.hasSuffix(".") { bare.removeLast() }
         // `127.1`, `0x7f.1` and `2130706433` are addresses too, to the resolver.
         let address = CIDR.isAddress(bare) ? bare : legacyIPv4(bare)

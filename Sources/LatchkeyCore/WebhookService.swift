@@ -89,7 +89,8 @@ public struct WebhookService: Sendable {
     private func record(_ kind: AuditKind, _ endpoint: WebhookEndpoint, by origin: Origin, _ detail: String = "")
         async throws
     {
-        try await audit.record(
+        // After the change committed: a failure here must not lose a secret shown only once.
+        try? await audit.record(
             kind, user: endpoint.ownerID, by: origin,
             detail: "endpoint \(endpoint.uuid.uuidString.lowercased())" + (detail.isEmpty ? "" : "; \(detail)"))
     }
@@ -119,9 +120,8 @@ public struct WebhookService: Sendable {
             changed.disabledReason = disabled ? "disabled on request" : nil
             writingState = true
         }
-        guard try await storage.updateWebhookEndpoint(changed, writingState: writingState, writingSecret: false) else {
-            throw WebhookError.notFound
-        }
+        guard try await storage.updateWebhookEndpoint(changed, writing: writingState ? [.fields, .state] : .fields)
+        else { throw WebhookError.notFound }
         var what: [String] = []
         if changed.events != endpoint.events { what.append("events \(changed.events.joined(separator: ","))") }
         if changed.description != endpoint.description { what.append("description") }
@@ -138,9 +138,7 @@ public struct WebhookService: Sendable {
         let key = WebhookSignature.generateKey()
         var changed = endpoint
         changed.sealedSecret = try secretBox.seal(key)
-        guard try await storage.updateWebhookEndpoint(changed, writingState: false, writingSecret: true) else {
-            throw WebhookError.notFound
-        }
+        guard try await storage.updateWebhookEndpoint(changed, writing: .secret) else { throw WebhookError.notFound }
         try await record(.webhookSecretRotated, changed, by: origin)
         return (changed, WebhookSignature.secret(from: key))
     }

@@ -40,16 +40,17 @@ extension PostgresStorage {
         ).first?.endpoint()
     }
 
-    public func updateWebhookEndpoint(_ endpoint: WebhookEndpoint, writingState: Bool, writingSecret: Bool)
+    public func updateWebhookEndpoint(_ endpoint: WebhookEndpoint, writing parts: WebhookEndpointParts)
         async throws -> Bool
     {
         var bindings = PostgresBindings()
+        bindings.append(parts.contains(.fields))
         bindings.append(Columns.list(endpoint.events))
         bindings.append(endpoint.description)
-        bindings.append(writingState)
+        bindings.append(parts.contains(.state))
         bindings.append(endpoint.disabled.map(Columns.microseconds))
         bindings.append(endpoint.disabledReason)
-        bindings.append(writingSecret)
+        bindings.append(parts.contains(.secret))
         try bindings.append(endpoint.sealedSecret)
         bindings.append(endpoint.id)
         return try await !values(Int64.self, WebhookSchema.updateEndpoint, bindings).isEmpty
@@ -104,19 +105,18 @@ extension PostgresStorage {
         attemptBindings.append(at)
         attemptBindings.append(attempt.status.map { Int64($0) })
         attemptBindings.append(attempt.error)
+        let (state, next) = WebhookSchema.settled(outcome)
         var settle = PostgresBindings()
+        settle.append(state)
+        settle.append(next.map(Columns.microseconds))
+        settle.append(delivery.id)
+        settle.append(Columns.microseconds(delivery.leaseEnd))
         var endpoint: (sql: String, bindings: PostgresBindings)?
         switch outcome {
         case .succeeded:
-            settle.append("succeeded")
-            settle.append(Int64?.none)
             endpoint = (WebhookSchema.endpointSucceeded, Self.binds(at, delivery.endpointID))
-        case .retry(let next):
-            settle.append("pending")
-            settle.append(Columns.microseconds(next))
+        case .retry: break
         case .failed(let reason):
-            settle.append("failed")
-            settle.append(Int64?.none)
             var bindings = PostgresBindings()
             bindings.append(at)
             bindings.append(reason)
@@ -124,13 +124,14 @@ extension PostgresStorage {
             bindings.append(Columns.microseconds(delivery.created))
             endpoint = (WebhookSchema.disableFailingEndpoint, bindings)
         }
-        settle.append(delivery.id)
-        settle.append(Columns.microseconds(delivery.leaseEnd))
         try await run { [self, attemptBindings, settle, endpoint] in
             try await inTransaction { transaction in
                 try await execute(WebhookSchema.insertAttempt, attemptBindings, on: transaction)
-                try await execute(WebhookSchema.settleDelivery, settle, on: transaction)
-                if let endpoint { try await execute(endpoint.sql, endpoint.bindings, on: transaction) }
+                // An attempt that outlived its lease settles nothing, and tells the endpoint nothing.
+                let settled = try await values(Int64.self, WebhookSchema.settleDelivery, settle, on: transaction)
+                if !settled.isEmpty, let endpoint {
+                    try await execute(endpoint.sql, endpoint.bindings, on: transaction)
+                }
             }
         }
     }

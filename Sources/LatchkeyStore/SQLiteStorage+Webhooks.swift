@@ -37,16 +37,16 @@ extension SQLiteStorage {
         }
     }
 
-    public func updateWebhookEndpoint(_ endpoint: WebhookEndpoint, writingState: Bool, writingSecret: Bool)
+    public func updateWebhookEndpoint(_ endpoint: WebhookEndpoint, writing parts: WebhookEndpointParts)
         async throws -> Bool
     {
         try await pool.write { db in
             try Int64.fetchOne(
                 db, sql: WebhookSchema.updateEndpoint,
                 arguments: [
-                    Columns.list(endpoint.events), endpoint.description, writingState,
-                    endpoint.disabled.map(Columns.microseconds), endpoint.disabledReason, writingSecret,
-                    endpoint.sealedSecret, endpoint.id,
+                    parts.contains(.fields), Columns.list(endpoint.events), endpoint.description,
+                    parts.contains(.state), endpoint.disabled.map(Columns.microseconds), endpoint.disabledReason,
+                    parts.contains(.secret), endpoint.sealedSecret, endpoint.id,
                 ]) != nil
         }
     }
@@ -88,16 +88,18 @@ extension SQLiteStorage {
             let lease = Columns.microseconds(delivery.leaseEnd)
             try db.execute(
                 sql: WebhookSchema.insertAttempt, arguments: [delivery.id, at, attempt.status, attempt.error])
+            let (state, next) = WebhookSchema.settled(outcome)
+            // An attempt that outlived its lease settles nothing, and tells the endpoint nothing.
+            guard
+                try Int64.fetchOne(
+                    db, sql: WebhookSchema.settleDelivery,
+                    arguments: [state, next.map(Columns.microseconds), delivery.id, lease]) != nil
+            else { return }
             switch outcome {
             case .succeeded:
-                try db.execute(sql: WebhookSchema.settleDelivery, arguments: ["succeeded", nil, delivery.id, lease])
                 try db.execute(sql: WebhookSchema.endpointSucceeded, arguments: [at, delivery.endpointID])
-            case .retry(let next):
-                try db.execute(
-                    sql: WebhookSchema.settleDelivery,
-                    arguments: ["pending", Columns.microseconds(next), delivery.id, lease])
+            case .retry: break
             case .failed(let reason):
-                try db.execute(sql: WebhookSchema.settleDelivery, arguments: ["failed", nil, delivery.id, lease])
                 try db.execute(
                     sql: WebhookSchema.disableFailingEndpoint,
                     arguments: [at, reason, delivery.endpointID, Columns.microseconds(delivery.created)])

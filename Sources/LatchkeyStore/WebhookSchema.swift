@@ -86,16 +86,16 @@ enum WebhookSchema {
         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
         """
 
-    /// $1 events, $2 description; $3 whether to write $4 disabled and $5 why; $6 whether to
-    /// write $7 the sealed secret; $8 the id. (A change of one never undoes a concurrent change
-    /// of another: a PATCH does not restore a secret just rotated, nor enable an endpoint the
-    /// delivery loop just disabled.)
+    /// Writes only the parts asked for (`WebhookEndpointParts`): $1 whether to write $2 events
+    /// and $3 description; $4 whether to write $5 disabled and $6 why; $7 whether to write $8
+    /// the sealed secret; $9 the id.
     static let updateEndpoint = """
-        UPDATE webhook_endpoints SET events = $1, description = $2,
-                                     disabled_us = CASE WHEN $3 THEN $4 ELSE disabled_us END,
-                                     disabled_reason = CASE WHEN $3 THEN $5 ELSE disabled_reason END,
-                                     sealed_secret = CASE WHEN $6 THEN $7 ELSE sealed_secret END
-        WHERE id = $8 RETURNING id
+        UPDATE webhook_endpoints SET events = CASE WHEN $1 THEN $2 ELSE events END,
+                                     description = CASE WHEN $1 THEN $3 ELSE description END,
+                                     disabled_us = CASE WHEN $4 THEN $5 ELSE disabled_us END,
+                                     disabled_reason = CASE WHEN $4 THEN $6 ELSE disabled_reason END,
+                                     sealed_secret = CASE WHEN $7 THEN $8 ELSE sealed_secret END
+        WHERE id = $9 RETURNING id
         """
 
     /// Messages not yet handed out, oldest first; $1 how many.
@@ -139,8 +139,17 @@ enum WebhookSchema {
     /// an attempt that outlived its lease (and was taken over) settles nothing.
     static let settleDelivery = """
         UPDATE webhook_deliveries SET state = $1, next_attempt_us = $2
-        WHERE id = $3 AND state = 'pending' AND next_attempt_us = $4
+        WHERE id = $3 AND state = 'pending' AND next_attempt_us = $4 RETURNING id
         """
+
+    /// A delivery's state and next attempt after `outcome`.
+    static func settled(_ outcome: WebhookAttemptOutcome) -> (state: String, next: Date?) {
+        switch outcome {
+        case .succeeded: ("succeeded", nil)
+        case .retry(let next): ("pending", next)
+        case .failed: ("failed", nil)
+        }
+    }
 
     /// $1 now, $2 the endpoint.
     static let endpointSucceeded = "UPDATE webhook_endpoints SET succeeded_us = $1 WHERE id = $2"

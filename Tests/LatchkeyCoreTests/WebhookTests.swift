@@ -286,7 +286,12 @@ struct WebhookTests {
             #expect(throws: WebhookError.self, "\(refused)") { try WebhookTarget.check(refused, allowInsecure: false) }
         }
         #expect(throws: Never.self) { try WebhookTarget.check("http://127.0.0.1:9000/", allowInsecure: true) }
-        for invalid in ["ftp://example.org/", "not a url", "https://user:pw@example.org/", "/relative"] {
+        // Checked, looked up and connected to must be one name: an internationalised host reads
+        // differently to `URLComponents` and to the HTTP client.
+        for invalid in [
+            "ftp://example.org/", "not a url", "https://user:pw@example.org/", "/relative",
+            "https://bücher.example/", "https://xn--bcher-kva.example/",
+        ] {
             #expect(throws: WebhookError.self, "\(invalid)") { try WebhookTarget.check(invalid, allowInsecure: true) }
         }
         #expect(WebhookTarget.isPublic(address: "93.184.216.34"))
@@ -308,6 +313,14 @@ struct WebhookTests {
             }
             #expect(try await fixture.webhooks.endpoints().isEmpty)
 
+            // A change of the events does not restore a secret rotated meanwhile.
+            let stale = try await fixture.endpoint()
+            let (rotated, _) = try await fixture.webhooks.rotateSecret(of: stale, by: .cli)
+            _ = try await fixture.webhooks.update(stale, description: "ops", by: .cli)
+            let stored = try #require(try await fixture.webhooks.endpoint(uuid: stale.uuid))
+            #expect(stored.sealedSecret == rotated.sealedSecret && stored.description == "ops")
+            try await fixture.webhooks.delete(stored, by: .cli)
+
             // A user's endpoint makes the outbox keep that user's events only.
             let samsEndpoint = try await fixture.endpoint(owner: fixture.sam)
             _ = try await fixture.token(for: fixture.kim)
@@ -317,9 +330,14 @@ struct WebhookTests {
             // Changes to endpoints are audited, by uuid and host, never the whole URL.
             _ = try await fixture.webhooks.update(samsEndpoint, disabled: true, by: .cli)
             try await fixture.webhooks.delete(samsEndpoint, by: .cli)
-            let audited = try await storage.events(AuditQuery()).filter { $0.kind.hasPrefix("webhook.") }
+            let audited = try await storage.events(AuditQuery(userID: fixture.sam.id)).filter {
+                $0.kind.hasPrefix("webhook.")
+            }
             #expect(audited.map(\.kind) == ["webhook.deleted", "webhook.updated", "webhook.created"])
-            #expect(audited.allSatisfy { $0.userID == fixture.sam.id && !$0.detail.contains("https://") })
+            #expect(audited.allSatisfy { !$0.detail.contains("https://") })
+            #expect(audited.last?.detail.contains("to hooks.example.org") == true)
+            #expect(
+                try await storage.events(AuditQuery()).filter { $0.kind == "webhook.secret_rotated" }.count == 1)
 
             // One account cannot take every endpoint there may be.
             for _ in 0..<WebhookService.maxEndpointsPerOwner { _ = try await fixture.endpoint(owner: fixture.sam) }
