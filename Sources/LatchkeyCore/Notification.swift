@@ -99,7 +99,8 @@ public struct NotificationData: Sendable, Hashable, Codable {
         self.reason = reason.isEmpty ? nil : reason
     }
 
-    static let encoder: JSONEncoder = {
+    /// Dates in RFC 3339 (UTC, whole seconds), keys sorted: for the outbox and for payloads.
+    public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -111,6 +112,17 @@ public struct NotificationData: Sendable, Hashable, Codable {
         decoder.dateDecodingStrategy = .iso8601
         return decoder
     }()
+}
+
+extension AuditLog {
+    /// An event about `token` (its owner's) as `events` stores it, that webhooks hear of too.
+    func notice(
+        _ kind: AuditKind, about token: Token, detail: String, by origin: Origin, successor: Token? = nil,
+        retires: Date? = nil, leadTime: TimeInterval? = nil
+    ) -> AuditEvent {
+        events([(kind, token.ownerID, token.uuid, detail)], by: origin)[0]
+            .notifying(about: token, successor: successor, retires: retires, leadTime: leadTime)
+    }
 }
 
 extension AuditEvent {

@@ -83,8 +83,9 @@ extension TokenService {
                     RotationRetry(idempotencyKey: key, sealedSecret: try $0.seal(secret), until: retires)
                 }
             })
+        let drafted = draft.stored(id: 0)
         if !rotatingItself {
-            try Self.check(draft.stored(id: 0), within: grant)
+            try Self.check(drafted, within: grant)
         } else if let ownLifetime {
             guard let expires, expires.timeIntervalSince(now) <= ownLifetime else {
                 throw TokenError.exceedsGrant(.expiry)
@@ -95,22 +96,15 @@ extension TokenService {
         do {
             successor = try await storage.rotateToken(
                 id: token.id, retires: retires, successor: draft,
-                recording: audit.events(
-                    [
-                        (
-                            .tokenRotated, token.ownerID, token.uuid,
-                            "\(Self.describe(token)); replaced by \(secret.key), overlap \(Lifetime.describe(request.overlap))"
-                        ),
-                        (
-                            .tokenCreated, token.ownerID, draft.uuid,
-                            Self.describe(draft.stored(id: 0)) + "; by rotation"
-                        ),
-                    ], by: origin
-                ).enumerated().map { index, event in
-                    index == 0
-                        ? event.notifying(about: token, successor: draft.stored(id: 0), retires: retires)
-                        : event.notifying(about: draft.stored(id: 0))
-                })
+                recording: [
+                    audit.notice(
+                        .tokenRotated, about: token,
+                        detail:
+                            "\(Self.describe(token)); replaced by \(secret.key), overlap \(Lifetime.describe(request.overlap))",
+                        by: origin, successor: drafted, retires: retires),
+                    audit.notice(
+                        .tokenCreated, about: drafted, detail: Self.describe(drafted) + "; by rotation", by: origin),
+                ])
         } catch StorageError.alreadyRotated {
             // Another request rotated it first: the same key is then a retry of that one.
             return try await retriedRotation(of: token, retryKey, grant: rotatingItself ? nil : grant, now: now)

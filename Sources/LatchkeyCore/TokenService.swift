@@ -217,12 +217,11 @@ public struct TokenService: Sendable {
             scopes: scopes, created: now, expires: expires, slidingLifetime: sliding,
             digest: secret.digest, sealedSecret: sealed, parentID: grant.tokenID, lifecycle: lifecycle)
         let token: Token
+        let stored = draft.stored(id: 0)
         do {
             token = try await storage.insertToken(
                 draft, maxLivePerOwner: limits.maxLivePerUser,
-                recording: audit.events(
-                    [(.tokenCreated, owner.id, draft.uuid, Self.describe(draft.stored(id: 0)))], by: origin
-                ).map { $0.notifying(about: draft.stored(id: 0)) })
+                recording: [audit.notice(.tokenCreated, about: stored, detail: Self.describe(stored), by: origin)])
         } catch StorageError.tokenLimitReached {
             throw TokenError.tooManyTokens(limit: limits.maxLivePerUser ?? 0)
         }
@@ -361,10 +360,7 @@ public struct TokenService: Sendable {
             }
             detail += "; \(revoked) successor\(revoked == 1 ? "" : "s") revoked"
         }
-        try await storage.recordEvents(
-            audit.events([(.tokenReuseDetected, token.ownerID, token.uuid, detail)], by: origin).map {
-                $0.notifying(about: token)
-            })
+        try await storage.recordEvents([audit.notice(.tokenReuseDetected, about: token, detail: detail, by: origin)])
     }
 
     /// A user agent as kept: printable, at most `TokenLifecycle.maxUserAgentLength` characters.
@@ -525,7 +521,7 @@ public struct TokenService: Sendable {
                     gone.id == token.id
                     ? (kind, [Self.describe(gone), detail].filter { !$0.isEmpty }.joined(separator: "; "))
                     : (.tokenRevoked, Self.describe(gone) + "; revoked with \(token.key), which created or replaced it")
-                return audit.events([(kind, gone.ownerID, gone.uuid, detail)], by: origin)[0].notifying(about: gone)
+                return audit.notice(kind, about: gone, detail: detail, by: origin)
             }
         }
         var deleted = try await storage.deleteToken(id: token.id, recording: events)
@@ -549,10 +545,9 @@ public struct TokenService: Sendable {
     /// Revokes every token of `owner` (the operator's `token revoke --user U --all`).
     public func revokeAll(of owner: User, by origin: Origin) async throws -> [Token] {
         let deleted = try await storage.deleteTokens(ownerID: owner.id) { [audit] gone in
-            gone.map { gone in
-                audit.events(
-                    [(.tokenRevoked, gone.ownerID, gone.uuid, Self.describe(gone) + "; every token of the user")],
-                    by: origin)[0].notifying(about: gone)
+            gone.map {
+                audit.notice(
+                    .tokenRevoked, about: $0, detail: Self.describe($0) + "; every token of the user", by: origin)
             }
         }
         forget(deleted)

@@ -209,8 +209,8 @@ public struct WebhookService: Sendable {
                     let detail =
                         TokenService.describe(token)
                         + (lead == 0 ? "; expired" : "; expires within \(Lifetime.describe(lead))")
-                    return audit.events([(kind, token.ownerID, token.uuid, detail)], by: .system)[0]
-                        .notifying(about: token, leadTime: lead == 0 ? nil : lead)
+                    return audit.notice(
+                        kind, about: token, detail: detail, by: .system, leadTime: lead == 0 ? nil : lead)
                 }
             }
             noted += marked.count

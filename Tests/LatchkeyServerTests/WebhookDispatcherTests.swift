@@ -38,9 +38,10 @@ struct WebhookDispatcherTests {
             break
         }
 
+        // The default timeout: a loaded machine running every suite at once answers slowly.
         let dispatcher = WebhookDispatcher(
             webhooks: WebhookService(
-                storage: try makeSQLiteStorage(), secretBox: nil, settings: WebhookSettings(timeout: 2)),
+                storage: try makeSQLiteStorage(), secretBox: nil, settings: WebhookSettings(timeout: 10)),
             logger: Logger(label: "test"))
         let shared = HTTPClient(eventLoopGroupProvider: .singleton)
         // `.invalid` never resolves (RFC 6761): only the pin can reach the receiver.

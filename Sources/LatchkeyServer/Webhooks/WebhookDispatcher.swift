@@ -108,9 +108,7 @@ struct WebhookDispatcher: Service {
         let now = webhooks.clock.now
         let timeout = webhooks.settings.timeout
         do {
-            return try await answer(
-                within: .milliseconds(Int64(saturating: (timeout * 1000).rounded())), orThrow: TimedOut()
-            ) {
+            return try await answer(within: .seconds(timeout), orThrow: TimedOut()) {
                 await send(delivery, with: sender, at: now)
             }
         } catch {
@@ -238,13 +236,6 @@ struct WebhookPayload: Encodable {
     var timestamp: Date
     var data: NotificationData
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     /// The body of `delivery`, with the owner's username; nil if the stored event cannot be read.
     static func body(of delivery: DueDelivery) -> Data? {
         guard var data = NotificationData(json: delivery.data) else { return nil }
@@ -254,6 +245,7 @@ struct WebhookPayload: Encodable {
             data.actor.userID = nil
             data.actor.address = nil
         }
-        return try? encoder.encode(WebhookPayload(type: delivery.type, timestamp: delivery.at, data: data))
+        return try? NotificationData.encoder.encode(
+            WebhookPayload(type: delivery.type, timestamp: delivery.at, data: data))
     }
 }
