@@ -158,7 +158,10 @@ KNOWN_ROUTES = [
     "/api/tokens/", "/api/tokens", "/api/tokens/{seg}/", "/api/tokens/{seg}", "/api/users/me", "/api/users/me/",
     "/api/v1/user/apptoken", "/api/v1/user/apptoken/", "/api/v1/user/apptoken/{seg}", "/api/v1/superuser/apptokens",
     "/api/v1/user/", "/api/v1/user", "/oauth/introspect", "/oauth/revoke", "/api/v1/tokens/leaked", "/healthz",
-    "/readyz", "/metrics", "/openapi.json",
+    "/readyz", "/metrics", "/openapi.json", "/v1/tokens", "/v1/tokens/self", "/v1/tokens/self/rotate",
+    "/v1/tokens/{seg}", "/v1/tokens/{seg}/rotate", "/v1/webhooks", "/v1/webhooks/{seg}",
+    "/v1/webhooks/{seg}/rotate-secret", "/v1/webhooks/{seg}/deliveries",
+    "/v1/webhooks/{seg}/deliveries/{seg}/redeliver",
 ]
 UNKNOWN_ROUTES = [
     "/", "/api", "/api/", "/api/v1", "/api/v1/", "/api/tokens/{seg}/{seg}", "/api/v1/user/apptoken/{seg}/{seg}",
