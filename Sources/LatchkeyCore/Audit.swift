@@ -84,11 +84,13 @@ public struct AuditEvent: Sendable, Hashable {
 /// Which events to read, newest first.
 public struct AuditQuery: Sendable, Hashable {
     public var userID: Int64?
+    public var kind: AuditKind?
     public var since: Date?
     public var limit: Int
 
-    public init(userID: Int64? = nil, since: Date? = nil, limit: Int = 1000) {
+    public init(userID: Int64? = nil, kind: AuditKind? = nil, since: Date? = nil, limit: Int = 1000) {
         self.userID = userID
+        self.kind = kind
         self.since = since
         self.limit = limit
     }

@@ -11,6 +11,8 @@ import NIOCore
 public struct AppRequestContext: AuthRequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Principal?
+    /// A browser's sign-in session, on the web pages only (`WebSessionMiddleware`).
+    var webSession: WebSession?
     public let remoteAddress: SocketAddress?
     /// The socket's peer, or the address a trusted proxy reports (`ClientAddressMiddleware`).
     public var clientIP: String?

@@ -49,6 +49,7 @@ public func buildRouter(configuration: ServerConfiguration, services: LatchkeySe
     V1TokenController(services: services).addRoutes(to: router)
     V1WebhookController(services: services).addRoutes(to: router)
     OAuthController(services: services).addRoutes(to: router)
+    WebController(services: services, configuration: configuration).addRoutes(to: router)
     LeakedTokenController(leaks: LeakReportService(tokens: services.tokens, limit: configuration.leakReportLimit))
         .addRoutes(to: router)
     return router

@@ -53,6 +53,7 @@ extension AuditQuery {
     var conditions: [Condition] {
         var conditions: [Condition] = []
         if let userID { conditions.append(Condition("user_id", .equal, userID)) }
+        if let kind { conditions.append(Condition("kind", .equal, kind.rawValue)) }
         if let since { conditions.append(Condition("at_us", .greaterOrEqual, Columns.microseconds(since))) }
         return conditions
     }

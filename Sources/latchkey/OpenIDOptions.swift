@@ -4,10 +4,15 @@ import LatchkeyServer
 /// OpenID Connect providers, from the environment and an optional JSON file:
 ///
 ///     LATCHKEY_OIDC_ISSUER=https://id.example.org LATCHKEY_OIDC_AUDIENCES=app1,app2 [LATCHKEY_OIDC_JWKS_URL=…]
+///       [LATCHKEY_OIDC_CLIENT_ID=app1 LATCHKEY_OIDC_CLIENT_SECRET=… LATCHKEY_OIDC_NAME="Example ID"]
 ///     LATCHKEY_OIDC_GOOGLE_AUDIENCES=1234.apps.googleusercontent.com
 ///     --oidc-providers providers.json   (or LATCHKEY_OIDC_PROVIDERS_FILE)
-///       [{"issuer": "https://id.example.org", "audiences": ["app1"], "jwks_url": "…"},
+///       [{"issuer": "https://id.example.org", "audiences": ["app1"], "jwks_url": "…",
+///         "web_client_id": "app1", "client_secret": "…", "name": "Example ID"},
 ///        {"preset": "google", "audiences": ["1234.apps.googleusercontent.com"]}]
+///
+/// A provider with a web client id (one of its audiences) also signs people in on the web
+/// pages, with the authorization-code flow; the secret is optional (PKCE protects a public client).
 enum OpenIDOptions {
     private struct FileEntry: Decodable {
         var preset: String?
@@ -15,22 +20,31 @@ enum OpenIDOptions {
         var audiences: [String]
         var jwksURL: String?
         var linkByEmail: Bool?
+        var webClientID: String?
+        var clientSecret: String?
+        var name: String?
 
         enum CodingKeys: String, CodingKey {
-            case preset, issuer, audiences
+            case preset, issuer, audiences, name
             case jwksURL = "jwks_url"
             case linkByEmail = "link_by_email"
+            case webClientID = "web_client_id"
+            case clientSecret = "client_secret"
         }
     }
 
     static func providers(file: String?) throws -> [OpenIDProvider] {
         var providers: [OpenIDProvider] = []
         if let issuer = environment("LATCHKEY_OIDC_ISSUER") {
+            let audiences = try audiences("LATCHKEY_OIDC_AUDIENCES")
             providers.append(
                 OpenIDProvider(
-                    issuer: issuer, audiences: try audiences("LATCHKEY_OIDC_AUDIENCES"),
-                    jwksURL: environment("LATCHKEY_OIDC_JWKS_URL"),
-                    linkByEmail: try environmentFlag("LATCHKEY_OIDC_LINK_BY_EMAIL")))
+                    issuer: issuer, audiences: audiences, jwksURL: environment("LATCHKEY_OIDC_JWKS_URL"),
+                    linkByEmail: try environmentFlag("LATCHKEY_OIDC_LINK_BY_EMAIL"),
+                    webClient: try webClient(
+                        id: environment("LATCHKEY_OIDC_CLIENT_ID"), secret: environment("LATCHKEY_OIDC_CLIENT_SECRET"),
+                        name: environment("LATCHKEY_OIDC_NAME"), issuer: issuer, audiences: audiences,
+                        source: "LATCHKEY_OIDC_CLIENT_ID")))
         }
         if environment("LATCHKEY_OIDC_GOOGLE_AUDIENCES") != nil {
             providers.append(
@@ -52,6 +66,19 @@ enum OpenIDOptions {
         return list
     }
 
+    /// The web pages' client of a provider, if an id is given; the id must be an audience,
+    /// since the ID tokens the pages receive are issued to it.
+    private static func webClient(
+        id: String?, secret: String?, name: String?, issuer: String, audiences: [String], source: String
+    ) throws -> OpenIDWebClient? {
+        guard let id else { return nil }
+        guard audiences.contains(id) else {
+            throw CLIError("\(source) '\(id)' must be one of the provider's audiences")
+        }
+        return OpenIDWebClient(
+            clientID: id, clientSecret: secret, name: name ?? URLComponents(string: issuer)?.host ?? issuer)
+    }
+
     private static func fromFile(_ path: String) throws -> [OpenIDProvider] {
         let entries: [FileEntry]
         do {
@@ -66,7 +93,10 @@ enum OpenIDOptions {
             case (nil, let issuer?):
                 return OpenIDProvider(
                     issuer: issuer, audiences: entry.audiences, jwksURL: entry.jwksURL,
-                    linkByEmail: entry.linkByEmail ?? false)
+                    linkByEmail: entry.linkByEmail ?? false,
+                    webClient: try webClient(
+                        id: entry.webClientID, secret: entry.clientSecret, name: entry.name, issuer: issuer,
+                        audiences: entry.audiences, source: "web_client_id in \(path)"))
             default: throw CLIError("every provider in \(path) needs an issuer, or \"preset\": \"google\"")
             }
         }

@@ -263,6 +263,8 @@ struct AuthorizationTableTests {
         #expect(Operation.manageTokens.requirement == .scope("user:admin"))
         #expect(Operation.listAllTokens.requirement == .administrator(scope: "superuser"))
         #expect(Operation.mintSession.requirement == .session)
+        #expect(Operation.usePages.requirement == .session)
+        #expect(Operation.administer.requirement == .administrator(scope: "superuser"))
         #expect(Operation.readAccount.requirement == .anyToken)
         #expect(Operation.useOwnToken.requirement == .anyToken)
         for operation in [Operation.signIn, .presentSecret, .reportLeak, .operations] {

@@ -7,7 +7,8 @@ import NIOCore
 import Synchronization
 
 /// A real OpenID Connect provider on a loopback port, for tests: it publishes a
-/// discovery document and a JWKS of keys made at test time, and signs ID tokens.
+/// discovery document and a JWKS of keys made at test time, and signs ID tokens. Its token
+/// endpoint exchanges the codes a test issued for their ID tokens, checking the PKCE verifier.
 final class FakeOpenIDProvider: Sendable {
     /// Key ids this provider can sign with; `publish` decides which the JWKS shows.
     static let rsaKid = "rsa-1"
@@ -39,7 +40,29 @@ final class FakeOpenIDProvider: Sendable {
         let router = Router()
         router.get(".well-known/openid-configuration") { _, _ in
             let issuer = box.issuer.withLock { $0 }
-            return json(#"{"issuer":"\#(issuer)","jwks_uri":"\#(issuer)/jwks"}"#)
+            return json(
+                #"{"issuer":"\#(issuer)","jwks_uri":"\#(issuer)/jwks","authorization_endpoint":"\#(issuer)/authorize","#
+                    + #""token_endpoint":"\#(issuer)/token"}"#)
+        }
+        router.post("token") { request, _ in
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            var form: [String: String] = [:]
+            for pair in String(buffer: body).split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? "" }
+                if parts.count == 2 { form[parts[0]] = parts[1] }
+            }
+            box.exchanges.withLock { $0.append(form) }
+            // A code is good once, for the verifier whose S256 challenge it was issued with.
+            guard form["grant_type"] == "authorization_code", let code = form["code"],
+                let issued = box.codes.withLock({ $0.removeValue(forKey: code) }),
+                let verifier = form["code_verifier"],
+                base64URL(Data(SHA256.hash(data: Data(verifier.utf8)))) == issued.challenge
+            else {
+                return Response(
+                    status: .badRequest, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"invalid_grant"}"#)))
+            }
+            return json(#"{"token_type":"Bearer","access_token":"opaque","id_token":"\#(issued.idToken)"}"#)
         }
         router.get("jwks") { _, _ in
             box.jwksFetches.withLock { $0 += 1 }
@@ -94,6 +117,14 @@ final class FakeOpenIDProvider: Sendable {
         box.failing.withLock { $0 = failing }
     }
 
+    /// Makes `code` exchangeable, once, for `idToken` by whoever holds the verifier of `challenge`.
+    func issue(code: String, challenge: String, idToken: String) {
+        box.codes.withLock { $0[code] = (challenge, idToken) }
+    }
+
+    /// The forms the token endpoint received, in order.
+    var exchanges: [[String: String]] { box.exchanges.withLock { $0 } }
+
     func stop() {
         server.cancel()
     }
@@ -131,6 +162,8 @@ final class ProviderBox: Sendable {
     let jwksFetches = Mutex(0)
     /// While true, the JWKS answers 500.
     let failing = Mutex(false)
+    let codes = Mutex<[String: (challenge: String, idToken: String)]>([:])
+    let exchanges = Mutex<[[String: String]]>([])
 }
 
 func base64URL(_ data: some DataProtocol) -> String {

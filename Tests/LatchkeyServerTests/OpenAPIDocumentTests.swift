@@ -15,12 +15,15 @@ struct OpenAPIDocumentTests {
         return "\(method.uppercased()) \(trimmed)"
     }
 
+    /// The web pages (HTML for people, `WebController`) are not part of the API it describes.
     @Test("names exactly the routes the router serves")
     func documentNamesExactlyTheServedRoutes() async throws {
         let services = LatchkeyServices(
             storage: try makeSQLiteStorage(), secretBox: nil, hasher: fastPasswordHasher, clock: ManualClock())
         let router = buildRouter(configuration: ServerConfiguration(), services: services)
-        let registered = router.routes.map { (method: $0.method, path: "\($0.path)") }
+        let registered = router.routes.map { (method: $0.method, path: "\($0.path)") }.filter {
+            !WebController.isPage($0.path)
+        }
         let app = Application(router: router)
 
         // A route registered only to answer 405 (a method the path does not serve) is not served.

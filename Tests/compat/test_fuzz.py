@@ -34,6 +34,8 @@ addresses (127.x.y.z, all this machine), so that they reach the parser instead o
 """
 
 import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -162,9 +164,13 @@ KNOWN_ROUTES = [
     "/v1/tokens/{seg}", "/v1/tokens/{seg}/rotate", "/v1/webhooks", "/v1/webhooks/{seg}",
     "/v1/webhooks/{seg}/rotate-secret", "/v1/webhooks/{seg}/deliveries",
     "/v1/webhooks/{seg}/deliveries/{seg}/redeliver",
+    # The web pages (HTML; a browser's session cookie, not a header).
+    "/", "/signin", "/signout", "/tokens", "/tokens/new", "/tokens/{seg}/revoke", "/tokens/{seg}/rotate", "/admin",
+    "/admin/users", "/admin/users/{seg}/activate", "/admin/users/{seg}/deactivate", "/admin/tokens",
+    "/admin/tokens/{seg}/revoke", "/admin/audit", "/signin/openid", "/signin/openid/callback", "/static/{seg}",
 ]
 UNKNOWN_ROUTES = [
-    "/", "/api", "/api/", "/api/v1", "/api/v1/", "/api/tokens/{seg}/{seg}", "/api/v1/user/apptoken/{seg}/{seg}",
+    "/api", "/api/", "/api/v1", "/api/v1/", "/api/tokens/{seg}/{seg}", "/api/v1/user/apptoken/{seg}/{seg}",
     "/api/v1/superuser/apptokens/{seg}", "/api/users/{seg}", "/oauth", "/oauth/token", "/oauth/{seg}", "/{seg}",
     "//api//tokens//", "/api/tokens/%2e%2e/", "/API/TOKENS/", "/healthz/../api/tokens/", "/api/./tokens/",
     "/api/v2/tokens/leaked", "/metrics/{seg}", "/openapi.json/{seg}", "/.well-known/openid-configuration",
@@ -824,6 +830,60 @@ def hand_written_cases(t: Target):
             yield method, path, [], b""
         yield "GET", path + "?" + "x" * 50000, alice, b""
         yield "GET", path, [("Authorization", b"Token \xff")], b""
+
+    # The web pages: the session cookie (alice's, boss's, an app token, junk), form tokens right
+    # and wrong, hostile forms and queries. Alice's own session is never signed out or revoked.
+    alice_secret = t.anchors["alice session"].secret
+    boss_secret = t.anchors["boss session"].secret
+    def page_session(secret: str) -> list:
+        return [("Cookie", f"latchkey_session={secret}")]
+    def form_token(secret: str) -> str:
+        mac = hmac.new(secret.encode(), b"latchkey web form", hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    web_alice = page_session(alice_secret)
+    web_boss = page_session(boss_secret)
+    alice_csrf = "csrf=" + form_token(alice_secret)
+    boss_csrf = "csrf=" + form_token(boss_secret)
+    for cookie in [alice_secret, boss_secret, t.anchors["alice user:admin app"].secret, t.forged[0], "", "x" * 10000,
+                   "\xff", "lk_", "a=b; latchkey_session=" + alice_secret, "%00"]:
+        for path in ("/", "/tokens", "/tokens/new", "/admin", "/admin/users", "/admin/tokens", "/admin/audit"):
+            yield "GET", path, [("Cookie", f"latchkey_session={cookie}")], b""
+    for query in ["notice=revoked", "notice=" + "x" * 10000, "notice=%ff", "user=alice&kind=token.created&since=1h",
+                  "user=" + "x" * 5000, "user=%00", "kind=nope&since=nope", "since=all", "kind=" + "%ff" * 100,
+                  "user=alice&user=boss", "since=" + INTEGER_TEXTS[0]]:
+        yield "GET", "/admin/audit?" + query, web_boss, b""
+        yield "GET", "/signin?" + query, [], b""
+    for body in [b"", b"title=x", b"title=x&lifetime=7&" + alice_csrf.encode(),
+                 ("lifetime=custom&expires_on=2026-02-31&" + alice_csrf).encode(),
+                 ("lifetime=custom&expires_on=99999-01-01&" + alice_csrf).encode(),
+                 ("lifetime=custom&expires_on=1970-01-01&" + alice_csrf).encode(),
+                 ("lifetime=custom&expires_on=%ff%00&" + alice_csrf).encode(),
+                 ("lifetime=" + INTEGER_TEXTS[0] + "&" + alice_csrf).encode(),
+                 ("lifetime=-7&" + alice_csrf).encode(), ("lifetime=never&" + alice_csrf).encode(),
+                 ("lifetime=30&scopes=superuser&" + alice_csrf).encode(),
+                 ("lifetime=30&other_scopes=" + "a " * 200 + "&" + alice_csrf).encode(),
+                 ("lifetime=30&title=" + "t" * 10000 + "&" + alice_csrf).encode(),
+                 ("lifetime=30&title=%00%01&" + alice_csrf).encode(), alice_csrf.encode() + b"&title=%ff%fe",
+                 b"%zz=%zz&" + alice_csrf.encode(), b"&&&===&&&", b"x" * 70000] + HOSTILE_BODIES[:4]:
+        yield "POST", "/tokens", web_alice + as_form, body
+        yield "POST", "/tokens", web_alice + as_json, body
+    for overlap in ["0", "3600", "-1", "99999999999999999999", "x", "%00", ""]:
+        for segment in [t.pool[9].uuid, t.forged[0], "x"]:
+            yield "POST", f"/tokens/{segment}/rotate", web_alice + as_form, f"overlap={overlap}&{alice_csrf}".encode()
+    for segment in ["0", "-1", "99999999999999999999", "x", "%00", t.forged[1]]:
+        yield "POST", f"/admin/users/{segment}/deactivate", web_boss + as_form, boss_csrf.encode()
+        yield "POST", f"/admin/tokens/{segment}/revoke", web_boss + as_form, boss_csrf.encode()
+        yield "POST", f"/tokens/{segment}/revoke", web_alice + as_form, alice_csrf.encode()
+    for body in [b"", b"login=alice&password=wrong", b"login=alice&password=wrong&csrf=x",
+                 b"login=" + b"a" * 50000 + b"&password=x", b"login=%ff&password=%00"]:
+        yield "POST", "/signin", as_form, body
+        yield "POST", "/signin", as_form + [("Cookie", "latchkey_signin=x")], body + b"&csrf=x"
+    for query in ["", "provider=0", "provider=-1", "provider=99999999999999999999", "provider=%00",
+                  "code=x&state=y", "error=access_denied&state=y", "error=" + "x" * 10000, "state=" + "y" * 10000]:
+        yield "GET", "/signin/openid?" + query, [], b""
+        yield "GET", "/signin/openid/callback?" + query, [("Cookie", "latchkey_openid=0.a.b.c")], b""
+    for name in ["latchkey.css", "latchkey.js", "..%2fopenapi.json", "%00", "x" * 1000]:
+        yield "GET", "/static/" + name, [], b""
 
     # Methods nobody serves, on every route; unknown paths with secrets in them.
     for path in KNOWN_ROUTES + UNKNOWN_ROUTES:

@@ -22,6 +22,11 @@ public enum Operation: String, CaseIterable, Sendable {
     case manageWebhooks
     /// Every user's tokens (Quay's superuser listing).
     case listAllTokens
+    /// The web pages of one's own account (`/tokens`): a browser's sign-in session only.
+    case usePages
+    /// The administrators' pages: accounts (activate, deactivate), every user's tokens
+    /// (revoke any), the audit log.
+    case administer
     /// Retrieve, refresh or delete a token by presenting its full secret in the path.
     case presentSecret
     /// Introspection and revocation for the services that rely on Latchkey.
@@ -37,9 +42,9 @@ public enum Operation: String, CaseIterable, Sendable {
         case .signIn, .presentSecret, .reportLeak, .operations: .nothing
         case .serviceCall: .serviceClientOrHolder
         case .readAccount, .useOwnToken: .anyToken
-        case .mintSession, .manageWebhooks: .session
+        case .mintSession, .manageWebhooks, .usePages: .session
         case .manageTokens: .scope(Principal.accountAdminScope)
-        case .listAllTokens: .administrator(scope: Principal.superuserScope)
+        case .listAllTokens, .administer: .administrator(scope: Principal.superuserScope)
         }
     }
 }

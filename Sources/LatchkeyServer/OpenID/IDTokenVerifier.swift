@@ -23,6 +23,8 @@ public actor IDTokenVerifier {
     static let keySetLifetime: TimeInterval = 3600
 
     private let providers: [String: OpenIDProvider]
+    /// The providers people can sign in with from a browser (with a `webClient`), in the order configured.
+    public nonisolated let webProviders: [OpenIDProvider]
     private let clock: any WallClock
     private let httpClient: HTTPClient
     private let fetchTimeout: TimeAmount
@@ -45,6 +47,7 @@ public actor IDTokenVerifier {
         fetchTimeout: TimeAmount = .seconds(5), leeway: TimeInterval = 30, failureBackoff: TimeInterval = 30
     ) {
         self.providers = Dictionary(providers.map { ($0.issuer, $0) }, uniquingKeysWith: { first, _ in first })
+        webProviders = providers.filter { $0.webClient != nil }
         self.clock = clock
         self.httpClient = httpClient
         self.fetchTimeout = fetchTimeout
@@ -52,7 +55,9 @@ public actor IDTokenVerifier {
         self.failureBackoff = failureBackoff
     }
 
-    public func verify(_ token: String) async throws -> VerifiedIdentity {
+    /// - Parameter nonce: what the token's `nonce` claim must say: the one this server sent the
+    ///   provider with a browser's sign-in, so that a token made for another sign-in is refused.
+    public func verify(_ token: String, nonce: String? = nil) async throws -> VerifiedIdentity {
         let parsed = try ParsedJWT(token)
         let now = clock.now.timeIntervalSince1970
         if let exp = parsed.claims["exp"]?.number, exp + leeway < now { throw OpenIDError.expired }
@@ -81,6 +86,11 @@ public actor IDTokenVerifier {
             default: false
             }
         guard emailVerified else { throw OpenIDError.emailNotVerified }
+        if let nonce {
+            guard case .string(let claimed) = parsed.claims["nonce"], claimed == nonce else {
+                throw OpenIDError.notVerified
+            }
+        }
 
         var givenName = parsed.claims["given_name"]?.text
         var familyName = parsed.claims["family_name"]?.text

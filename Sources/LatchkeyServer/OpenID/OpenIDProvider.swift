@@ -12,12 +12,19 @@ public struct OpenIDProvider: Sendable, Hashable {
     /// Trust this provider to sign in to an existing (non-admin) account that has the
     /// identity's verified email, linking it. Off by default: otherwise such a sign-in is refused.
     public var linkByEmail: Bool
+    /// How the web pages sign people in with this provider (the authorization-code flow with
+    /// PKCE); nil: only ID tokens presented to the API sign in.
+    public var webClient: OpenIDWebClient?
 
-    public init(issuer: String, audiences: [String], jwksURL: String? = nil, linkByEmail: Bool = false) {
+    public init(
+        issuer: String, audiences: [String], jwksURL: String? = nil, linkByEmail: Bool = false,
+        webClient: OpenIDWebClient? = nil
+    ) {
         self.issuer = issuer
         self.audiences = audiences
         self.jwksURL = jwksURL
         self.linkByEmail = linkByEmail
+        self.webClient = webClient
     }
 
     /// Google, which needs only the audiences (OAuth client ids).
@@ -27,8 +34,25 @@ public struct OpenIDProvider: Sendable, Hashable {
             jwksURL: "https://www.googleapis.com/oauth2/v3/certs", linkByEmail: linkByEmail)
     }
 
-    var discoveryURL: String {
+    public var discoveryURL: String {
         (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer) + "/.well-known/openid-configuration"
+    }
+}
+
+/// This service as a client of an OpenID Connect provider, for sign-in from a browser.
+public struct OpenIDWebClient: Sendable, Hashable {
+    /// The client id registered with the provider; ID tokens are issued to it, so it is
+    /// one of the provider's audiences.
+    public var clientID: String
+    /// nil: a public client, which PKCE alone protects.
+    public var clientSecret: String?
+    /// What the sign-in button says: "Sign in with <name>".
+    public var name: String
+
+    public init(clientID: String, clientSecret: String? = nil, name: String) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.name = name
     }
 }
 
