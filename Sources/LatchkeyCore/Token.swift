@@ -240,12 +240,15 @@ public struct TokenQuery: Sendable, Hashable {
     public var afterID: Int64?
     public var limit: Int?
     public var offset: Int
+    /// Newest first (the web pages' lists); else oldest first.
+    public var newestFirst: Bool
 
     public init(
         ownerID: Int64? = nil, kind: TokenKind? = nil, key: String? = nil,
         expiringAfter: Date? = nil, expiringUntil: Date? = nil, afterID: Int64? = nil, limit: Int? = nil,
-        offset: Int = 0
+        offset: Int = 0, newestFirst: Bool = false
     ) {
+        self.newestFirst = newestFirst
         self.afterID = afterID
         self.ownerID = ownerID
         self.kind = kind

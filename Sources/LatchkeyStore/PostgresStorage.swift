@@ -343,7 +343,7 @@ public final class PostgresStorage: BackendStorage {
             TokenRow.self,
             """
             SELECT \(unescaped: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions)
-            ORDER BY id\(unescaped: page)
+            ORDER BY id\(unescaped: query.newestFirst ? " DESC" : "")\(unescaped: page)
             """
         ).map { try $0.token() }
     }

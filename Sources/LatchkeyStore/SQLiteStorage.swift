@@ -335,7 +335,8 @@ public final class SQLiteStorage: BackendStorage {
     private static func tokensRequest(_ query: TokenQuery) -> SQLRequest<TokenRow> {
         SQLRequest<TokenRow>(
             literal: """
-                SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions) ORDER BY id
+                SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE \(conditions: query.conditions)
+                ORDER BY id\(sql: query.newestFirst ? " DESC" : "")
                 LIMIT \(query.limit.map { max(0, $0) } ?? -1) OFFSET \(max(0, query.offset))
                 """, cached: true)
     }

@@ -169,6 +169,12 @@ struct WebPagesTests {
             let forged = try await browser.post("/signin", [("login", "sam"), ("password", "sam-password")])
             #expect(forged.status == .forbidden)
             #expect(forged.errorMessage?.contains("not sent from this site") == true)
+            // Nor does an empty cookie (one another site could plant) match an empty field.
+            browser.cookies["latchkey_signin"] = ""
+            let planted = try await browser.post(
+                "/signin", [("login", "sam"), ("password", "sam-password"), ("csrf", "")])
+            #expect(planted.status == .forbidden)
+            browser.cookies["latchkey_signin"] = nil
             try await browser.signIn("sam", "sam-password")
             let before = try await services.tokens.count(TokenQuery())
             for fields in [
@@ -250,6 +256,23 @@ struct WebPagesTests {
         }
     }
 
+    @Test func theListsShowTheNewestTokensAndSayHowManyThereAre() async throws {
+        try await withPages(.sqlite) { services, client in
+            let sam = try #require(try await services.accounts.user(named: "sam"))
+            for index in 0..<WebController.listLimit {
+                try await services.tokens.create(for: sam, TokenRequest(kind: .app, title: "old \(index)"), by: .cli)
+            }
+            let newest = try await services.tokens.create(for: sam, TokenRequest(kind: .app, title: "newest"), by: .cli)
+            let browser = Browser(client)
+            try await browser.signIn("sam", "sam-password")
+            let page = try await browser.get("/tokens")
+            #expect(page.body.contains(newest.token.uuid.uuidString.lowercased()))
+            #expect(!page.body.contains(">old 0<"), "the oldest drops off the page, not the newest")
+            #expect(
+                page.body.contains("Showing the newest \(WebController.listLimit) of \(WebController.listLimit + 2)."))
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func anotherUsersTokenIsNotFoundOnTheOwnersPages(backend: TestBackend) async throws {
         try await withPages(backend) { services, client in
@@ -318,6 +341,12 @@ struct WebPagesTests {
             withApp.cookies["latchkey_session"] = samsApp.secret.value
             #expect(try await withApp.get("/tokens").location == "/signin?notice=ended")
             #expect(withApp.cookies["latchkey_session"] == nil, "the cookie is cleared")
+            // …and is not even used: a token with one use left keeps it.
+            let oneUse = try await services.tokens.create(
+                for: samUser, TokenRequest(kind: .app, scopes: ["user:admin"], maxUses: 1), by: .cli)
+            withApp.cookies["latchkey_session"] = oneUse.secret.value
+            #expect(try await withApp.get("/tokens").location == "/signin?notice=ended")
+            #expect(try await services.tokens.find(uuid: oneUse.token.uuid)?.lifecycle.usesRemaining == 1)
             let header = try await Browser(client).get(
                 "/tokens", headers: [.authorization: "Bearer \(samsApp.secret.value)"])
             #expect(header.location == "/signin")
@@ -381,7 +410,16 @@ struct WebPagesTests {
             #expect(out.location == "/signin?notice=signedout")
             #expect(try await !services.tokens.verify(session).isValid)
 
-            try await browser.signIn("sam", "sam-password")
+            // Signing in again ends the session this browser had, rather than orphaning it.
+            let form = try await browser.get("/signin")
+            let formCookie = try #require(browser.cookies["latchkey_signin"])
+            let fields = [("login", "sam"), ("password", "sam-password"), ("csrf", form.formToken ?? "")]
+            try await browser.post("/signin", fields)
+            let first = try #require(browser.cookies["latchkey_session"])
+            browser.cookies["latchkey_signin"] = formCookie  // a second tab's form, say
+            #expect(try await browser.post("/signin", fields).location == "/tokens")
+            #expect(browser.cookies["latchkey_session"] != first)
+            #expect(try await !services.tokens.verify(first).isValid)
             clock.advance(by: 3601)
             let ended = try await browser.get("/tokens")
             #expect(ended.location == "/signin?notice=ended")
@@ -486,6 +524,21 @@ struct WebPagesTests {
             let refusal = try await denied.get("/signin/openid/callback?error=access_denied&state=\(deniedState)")
             #expect(refusal.status == .forbidden && refusal.errorMessage?.contains("access_denied") == true)
             #expect(try await denied.get("/signin/openid?provider=7").status == .notFound)
+
+            // Code exchanges from one address are limited: the provider is not flooded through us.
+            let flooder = Browser(client)
+            var statuses: [HTTPResponse.Status] = []
+            for index in 0...WebOpenIDController.exchangeLimit.count {
+                let begun = try await flooder.get("/signin/openid?provider=0")
+                let flowState =
+                    URLComponents(string: begun.location ?? "")?.queryItems?.first { $0.name == "state" }?.value ?? ""
+                statuses.append(
+                    try await flooder.get("/signin/openid/callback?code=junk-\(index)&state=\(flowState)").status)
+            }
+            // (The exchanges above, from the same test address, count too.)
+            let refusedFrom = try #require(statuses.firstIndex(of: .tooManyRequests))
+            #expect(statuses[..<refusedFrom].allSatisfy { $0 == .badRequest })
+            #expect(statuses[refusedFrom...].allSatisfy { $0 == .tooManyRequests })
         }
     }
 }

@@ -44,6 +44,19 @@ struct StorageConformanceTests {
     }
 
     @Test(arguments: TestBackend.available)
+    func tokensAreListedOldestOrNewestFirst(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let owner = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            var made: [Token] = []
+            for _ in 0..<3 { made.append(try await storage.insertToken(newToken(owner: owner).0)) }
+            #expect(try await storage.tokens(TokenQuery(ownerID: owner.id)).map(\.id) == made.map(\.id))
+            #expect(
+                try await storage.tokens(TokenQuery(ownerID: owner.id, limit: 2, newestFirst: true)).map(\.id)
+                    == [made[2].id, made[1].id])
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func usernamesAndEmailsAreUniqueIgnoringCase(backend: TestBackend) async throws {
         try await backend.withStorage { storage in
             _ = try await storage.insertUser(

@@ -152,6 +152,22 @@ def test_trace_logs_hold_no_secret(backend, tmp_path, monkeypatch):
         for method in ("PUT", "PATCH", "OPTIONS", "HEAD"):
             call(method, f"/api/tokens/{a}/")
         call("POST", f"/api/tokens/{a}/", json={"password": PASSWORD})
+
+        # The web pages: a password sign-in, the session in a cookie, a token made on a page.
+        web = requests.Session()
+        page = web.get(base + "/signin", timeout=60)
+        signin_token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        sent.add(signin_token)
+        signed_in = web.post(base + "/signin", data={"login": "sam", "password": PASSWORD, "csrf": signin_token},
+                             timeout=60, allow_redirects=False)
+        assert signed_in.status_code == 303, signed_in.text[:300]
+        issued.add(web.cookies["latchkey_session"])
+        form_token = re.search(r'name="csrf" value="([^"]+)"', web.get(base + "/tokens/new", timeout=60).text).group(1)
+        sent.add(form_token)
+        made = web.post(base + "/tokens", data={"title": "web", "lifetime": "7", "csrf": form_token}, timeout=60)
+        issued.add(re.search(r'<code id="secret">([^<]+)</code>', made.text).group(1))
+        assert web.post(base + "/signin", data={"login": "sam", "password": WRONG_PASSWORD, "csrf": "x"},
+                        timeout=60).status_code == 403
     finally:
         server.stop()  # flushes and closes the log
 

@@ -40,7 +40,7 @@ public struct OpenIDProvider: Sendable, Hashable {
 }
 
 /// This service as a client of an OpenID Connect provider, for sign-in from a browser.
-public struct OpenIDWebClient: Sendable, Hashable {
+public struct OpenIDWebClient: Sendable, Hashable, CustomStringConvertible {
     /// The client id registered with the provider; ID tokens are issued to it, so it is
     /// one of the provider's audiences.
     public var clientID: String
@@ -53,6 +53,11 @@ public struct OpenIDWebClient: Sendable, Hashable {
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.name = name
+    }
+
+    /// Never the secret, wherever a provider is printed.
+    public var description: String {
+        "OpenIDWebClient(clientID: \(clientID), clientSecret: \(clientSecret == nil ? "none" : "<redacted>"), name: \(name))"
     }
 }
 

@@ -70,12 +70,12 @@ struct WebAdminController {
         let session = try administrator(request, context)
         let now = services.clock.now
         let names = try await services.accounts.usernames()
-        let tokens = try await services.tokens.list(TokenQuery(limit: WebController.listLimit))
-        let rows = tokens.reversed().map {
+        let query = TokenQuery()
+        let rows = try await services.tokens.list(query.newest(WebController.listLimit)).map {
             WebTokenRow($0, now: now, currentID: session.principal.token.id, owner: names[$0.ownerID] ?? "")
         }
         return WebPage.response(
-            "admin-tokens", TokensView(tokens: rows, hasTokens: !rows.isEmpty, owners: true),
+            "admin-tokens", try await TokensView(rows, of: query, tokens: services.tokens, owners: true),
             chrome: PageChrome(title: "Every user's tokens", session: session, notice: WebController.notice(request)))
     }
 

@@ -6,7 +6,7 @@ import LatchkeyCore
 /// secret shown once), rotation and revocation. Server-rendered (`Templates/`), one
 /// stylesheet and a few lines of script (`Static/`); every failure is a page (`WebDialect`).
 package struct WebController {
-    static let listLimit = 500
+    package static let listLimit = 500
     static let notices = [
         "revoked": "The token was revoked; it no longer works.",
         "signedout": "You have signed out.",
@@ -27,6 +27,7 @@ package struct WebController {
     let configuration: ServerConfiguration
 
     func addRoutes(to router: Router<AppRequestContext>) {
+        WebResources.load()
         let pages = Self.group(router, tokens: services.tokens)
         pages.get("/", use: home)
         pages.get("signin", use: signInPage)
@@ -90,7 +91,7 @@ package struct WebController {
     /// `POST /signin`: the same throttling and audit as the API's password sign-in.
     @Sendable func signIn(_ request: Request, context: AppRequestContext) async throws -> Response {
         let form = try await WebForm.read(request)
-        guard let expected = request.cookies[WebSession.signInCookieName]?.value,
+        guard let expected = request.cookies[WebSession.signInCookieName]?.value.nilIfInvalidToken,
             WebSession.constantTimeEqual(form["csrf"] ?? "", expected)
         else { throw WebPageError.formExpired }
         let login = form["login"] ?? ""
@@ -116,6 +117,10 @@ package struct WebController {
 
     /// A new sign-in session for `user`, in the cookie, and on to their tokens.
     func startSession(for user: User, context: AppRequestContext) async throws -> Response {
+        // A browser holds one session: the one it signed in with before ends, not orphaned.
+        if let previous = context.webSession {
+            _ = try await services.tokens.revoke(previous.principal.token, by: context.origin(via: "web"))
+        }
         let lifetime = services.tokens.limits.cappingDefault(
             .sliding(configuration.sessionLifetime), kind: .session, now: services.clock.now)
         let issued = try await services.tokens.create(
@@ -149,11 +154,12 @@ package struct WebController {
     @Sendable func tokensPage(_ request: Request, context: AppRequestContext) async throws -> Response {
         let session = try requireSession(request, context)
         let now = services.clock.now
-        let tokens = try await services.tokens.list(
-            TokenQuery(ownerID: session.principal.user.id, limit: Self.listLimit))
-        let rows = tokens.reversed().map { WebTokenRow($0, now: now, currentID: session.principal.token.id) }
+        let query = TokenQuery(ownerID: session.principal.user.id)
+        let rows = try await services.tokens.list(query.newest(Self.listLimit)).map {
+            WebTokenRow($0, now: now, currentID: session.principal.token.id)
+        }
         return WebPage.response(
-            "tokens", TokensView(tokens: rows, hasTokens: !rows.isEmpty),
+            "tokens", try await TokensView(rows, of: query, tokens: services.tokens),
             chrome: PageChrome(title: "Your tokens", session: session, notice: Self.notice(request)))
     }
 

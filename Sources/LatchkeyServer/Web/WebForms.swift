@@ -22,7 +22,31 @@ struct TokensView {
     var tokens: [WebTokenRow]
     var hasTokens: Bool
     /// Every user's tokens (the administrators' page): with an owner column.
-    var owners = false
+    var owners: Bool
+    /// Only the newest are shown: how many there are in all.
+    var isTruncated: Bool
+    var shown: Int
+    var total: Int
+
+    /// `rows`, the newest of those `query` selects; counted only when they may not be all.
+    init(_ rows: [WebTokenRow], of query: TokenQuery, tokens: TokenService, owners: Bool = false) async throws {
+        self.tokens = rows
+        hasTokens = !rows.isEmpty
+        self.owners = owners
+        shown = rows.count
+        total = rows.count < WebController.listLimit ? rows.count : try await tokens.count(query)
+        isTruncated = total > rows.count
+    }
+}
+
+extension TokenQuery {
+    /// The newest `count` this query selects.
+    func newest(_ count: Int) -> TokenQuery {
+        var query = self
+        query.limit = count
+        query.newestFirst = true
+        return query
+    }
 }
 
 struct SecretView {

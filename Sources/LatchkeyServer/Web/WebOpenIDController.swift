@@ -10,15 +10,25 @@ import NIOCore
 /// PKCE (S256) and a nonce, against the endpoints of the provider's discovery document. The
 /// ID token the provider answers is checked by the same verifier as the API's OpenID sign-in,
 /// and signs in the same account.
-struct WebOpenIDController {
+package struct WebOpenIDController {
     static let cookieName = "latchkey_openid"
     static let callbackPath = "/signin/openid/callback"
     /// How long a person may take at the provider.
     static let flowLifetime = 600
 
+    /// Code exchanges per client address: each is a call to the provider, which must not be
+    /// made to flood it (and get this service's client id blocked there).
+    package static let exchangeLimit = RateLimit(count: 30, window: 60)!
+
     let web: WebController
     let discovery = OpenIDDiscovery()
+    let exchanges: SlidingWindowLimiter
     var services: LatchkeyServices { web.services }
+
+    init(web: WebController) {
+        self.web = web
+        exchanges = SlidingWindowLimiter(Self.exchangeLimit, clock: web.services.clock)
+    }
 
     func addRoutes(to pages: RouterGroup<AppRequestContext>) {
         pages.get("signin/openid", use: start)
@@ -68,11 +78,21 @@ struct WebOpenIDController {
             return failed(request, "The sign-in provider sent no code. Try again.", .badRequest)
         }
         let provider = providers[flow.provider]
+        if case .refused(let retryAfter, _) = exchanges.acquire(
+            context.clientIP.map(CIDR.limitKey(for:)) ?? "unknown")
+        {
+            let limit = LimitExceeded(.signIn, retryAfter: retryAfter)
+            var response = web.signInForm(request, error: "\(limit)", status: limit.status, headers: limit.retryHeaders)
+            response.setCookie(cookie("", maxAge: 0))
+            return response
+        }
         do {
             let endpoints = try await discovery.endpoints(of: provider, logger: context.logger)
             let idToken = try await exchange(
                 String(code), verifier: flow.verifier, client: client, at: endpoints.token, logger: context.logger)
             let identity = try await services.openID.verify(idToken, nonce: flow.nonce)
+            // Another configured provider's token, handed back by this one's endpoint, is refused.
+            guard identity.provider == provider.issuer else { throw OpenIDError.invalidIssuer }
             guard
                 let user = try await services.accounts.signIn(with: identity, by: context.origin(via: "web"))
             else {
@@ -190,7 +210,9 @@ struct WebOpenIDController {
     }
 }
 
-/// Each provider's authorization and token endpoints, from its discovery document, kept an hour.
+/// Each provider's authorization and token endpoints, from its discovery document, kept an
+/// hour. One fetch per provider at a time; after a failed one, none for 30 s (sign-ins are
+/// answered "unavailable" at once instead of each waiting on a dead provider).
 actor OpenIDDiscovery {
     struct Endpoints: Sendable {
         var authorization: String
@@ -199,13 +221,34 @@ actor OpenIDDiscovery {
     }
 
     static let lifetime: TimeInterval = 3600
+    static let failureBackoff: TimeInterval = 30
     static let unavailable = WebPageError(status: .serviceUnavailable, message: OpenIDError.publicUnavailableMessage)
     private var known: [String: Endpoints] = [:]
+    private var fetching: [String: Task<Endpoints, any Error>] = [:]
+    private var failedUntil: [String: Date] = [:]
 
     func endpoints(of provider: OpenIDProvider, logger: Logger) async throws -> Endpoints {
-        if let endpoints = known[provider.issuer], Date().timeIntervalSince(endpoints.fetched) < Self.lifetime {
+        let issuer = provider.issuer
+        if let endpoints = known[issuer], Date().timeIntervalSince(endpoints.fetched) < Self.lifetime {
             return endpoints
         }
+        if let until = failedUntil[issuer], Date() < until { throw Self.unavailable }
+        let task = fetching[issuer] ?? Task { try await Self.fetch(provider) }
+        fetching[issuer] = task
+        do {
+            let endpoints = try await task.value
+            fetching[issuer] = nil
+            known[issuer] = endpoints
+            return endpoints
+        } catch {
+            fetching[issuer] = nil
+            failedUntil[issuer] = Date().addingTimeInterval(Self.failureBackoff)
+            logger.warning("OpenID Connect discovery failed", metadata: ["issuer": "\(issuer)"])
+            throw Self.unavailable
+        }
+    }
+
+    private static func fetch(_ provider: OpenIDProvider) async throws -> Endpoints {
         struct Document: Decodable {
             var authorization: String
             var token: String
@@ -214,29 +257,25 @@ actor OpenIDDiscovery {
                 case token = "token_endpoint"
             }
         }
-        do {
-            let response = try await HTTPClient.shared.execute(
-                HTTPClientRequest(url: provider.discoveryURL), timeout: .seconds(5))
-            let body = try await response.body.collect(upTo: 256 * 1024)
-            guard response.status == .ok else {
-                throw OpenIDError.providerUnavailable("discovery: \(response.status.code)")
-            }
-            let document = try JSONDecoder().decode(Document.self, from: Data(buffer: body))
-            guard [document.authorization, document.token].allSatisfy(Self.isWebAddress) else {
-                throw OpenIDError.providerUnavailable("discovery: endpoints that are not http(s) URLs")
-            }
-            let endpoints = Endpoints(
-                authorization: document.authorization, token: document.token, fetched: Date())
-            known[provider.issuer] = endpoints
-            return endpoints
-        } catch {
-            logger.warning("OpenID Connect discovery failed", metadata: ["issuer": "\(provider.issuer)"])
-            throw Self.unavailable
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: provider.discoveryURL), timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 256 * 1024)
+        guard response.status == .ok else {
+            throw OpenIDError.providerUnavailable("discovery: \(response.status.code)")
         }
+        let document = try JSONDecoder().decode(Document.self, from: Data(buffer: body))
+        guard [document.authorization, document.token].allSatisfy(isWebAddress) else {
+            throw OpenIDError.providerUnavailable("discovery: endpoints that are not https URLs")
+        }
+        return Endpoints(authorization: document.authorization, token: document.token, fetched: Date())
     }
 
+    /// https; plain http only on loopback (a provider on this machine), since the token
+    /// endpoint is sent the code, the verifier and the client secret.
     private static func isWebAddress(_ text: String) -> Bool {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), url.host != nil else { return false }
-        return scheme == "https" || scheme == "http"
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host else {
+            return false
+        }
+        return scheme == "https" || (scheme == "http" && ["127.0.0.1", "::1", "[::1]", "localhost"].contains(host))
     }
 }

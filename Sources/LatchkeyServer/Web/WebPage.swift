@@ -8,6 +8,21 @@ import NIOCore
 /// The pages' templates (`Templates/*.mustache`) and their stylesheet and script (`Static/`),
 /// resource files of this target, read once at start-up.
 enum WebResources {
+    /// Every template a page renders.
+    static let names = [
+        "layout", "error", "signin", "tokens", "token-table", "new-token", "secret", "revoke", "rotate", "admin-nav",
+        "admin-users", "admin-tokens", "admin-audit",
+    ]
+
+    /// Reads both now, at start-up: a missing or broken resource stops the server here, not
+    /// on some request later.
+    static func load() {
+        for name in names where templates.getTemplate(named: name) == nil {
+            preconditionFailure("the template \(name).mustache is missing from the LatchkeyServer resources")
+        }
+        precondition(assets["latchkey.css"] != nil && assets["latchkey.js"] != nil, "Static/ is incomplete")
+    }
+
     static let templates: MustacheLibrary = {
         var library = MustacheLibrary()
         let directory = resourceDirectory("Templates")

@@ -64,17 +64,19 @@ struct WebSessionMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        // Only a session token is verified: an app token put in the cookie is not used (no use
+        // counted, no last use recorded), and is never a page session.
         guard let secret = request.cookies[WebSession.cookieName]?.value, TokenSecret(secret) != nil,
+            try await tokens.find(secret: secret)?.kind == .session,
             case .valid(let token, let user) = try await tokens.verify(
                 secret, clientIP: context.clientIP, userAgent: request.headers[.userAgent])
         else { return try await next(request, context) }
-        var context = context
         let principal = Principal(user: user, token: token)
-        context.identity = principal
         // One rule: only a sign-in session may use the pages.
-        if (try? authorize(.usePages, principal)) != nil {
-            context.webSession = WebSession(principal: principal, secret: secret)
-        }
+        guard (try? authorize(.usePages, principal)) != nil else { return try await next(request, context) }
+        var context = context
+        context.identity = principal
+        context.webSession = WebSession(principal: principal, secret: secret)
         return try await next(request, context)
     }
 }
@@ -89,7 +91,8 @@ struct WebForm: Sendable {
     }
 
     static func read(_ request: Request) async throws -> WebForm {
-        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        // No content type with an empty body is an empty form (its missing token then refuses it).
+        let contentType = request.headers[.contentType]?.lowercased() ?? "application/x-www-form-urlencoded"
         guard contentType.hasPrefix("application/x-www-form-urlencoded") else {
             throw WebPageError(status: .unsupportedMediaType, message: "Send this form from its page.")
         }
