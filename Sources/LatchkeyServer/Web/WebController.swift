@@ -40,16 +40,16 @@ package struct WebController {
         pages.post("tokens/:uuid/revoke", use: revoke)
         pages.get("tokens/:uuid/rotate", use: rotatePage)
         pages.post("tokens/:uuid/rotate", use: rotate)
-        pages.get("static/:file", use: asset)
         WebOpenIDController(web: self).addRoutes(to: pages)
         WebAdminController(services: services, secureCookies: secureCookies).addRoutes(to: pages)
     }
 
-    /// The routes of pages: failures as pages, the session from its cookie.
+    /// The routes of pages: failures as pages, the session from its cookie. The stylesheet
+    /// and script need no session: their requests do not look one up.
     static func group(_ router: Router<AppRequestContext>, tokens: TokenService) -> RouterGroup<AppRequestContext> {
-        router.group()
-            .add(middleware: DialectErrorMiddleware(dialect: WebDialect()))
-            .add(middleware: WebSessionMiddleware(tokens: tokens))
+        let pages = router.group().add(middleware: DialectErrorMiddleware(dialect: WebDialect()))
+        pages.get("static/:file", use: asset)
+        return pages.add(middleware: WebSessionMiddleware(tokens: tokens))
     }
 
     // MARK: Signing in and out
@@ -270,7 +270,7 @@ package struct WebController {
         }
     }
 
-    @Sendable func asset(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable static func asset(_ request: Request, context: AppRequestContext) async throws -> Response {
         guard let asset = WebResources.assets[try context.parameters.require("file")] else {
             throw WebPageError.notFound
         }
