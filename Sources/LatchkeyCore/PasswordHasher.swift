@@ -112,7 +112,8 @@ public struct PasswordHasher: Sendable {
     }
 }
 
-func constantTimeEqual(_ lhs: Data, _ rhs: Data) -> Bool {
+/// Whether two byte strings are equal, in time that depends only on their lengths.
+public func constantTimeEqual(_ lhs: Data, _ rhs: Data) -> Bool {
     guard lhs.count == rhs.count else { return false }
     var difference: UInt8 = 0
     for (left, right) in zip(lhs, rhs) { difference |= left ^ right }

@@ -281,10 +281,14 @@ public struct TokenService: Sendable {
     /// the cache first), active owner, rotation, expiry, allowlist, then the usage limit (counted
     /// in the database, never by the cache), sliding refresh and last use (recorded when they
     /// move by more than `usageWriteInterval`, or the address is new).
-    public func verify(_ presented: some StringProtocol, clientIP: String? = nil, userAgent: String? = nil)
-        async throws -> TokenVerification
-    {
-        let verification = try await checkAndRecordUse(presented, clientIP: clientIP, userAgent: userAgent)
+    /// - Parameter onlyKind: a token of another kind is answered as unknown before anything
+    ///   about it is checked or recorded (the web pages take only sessions).
+    public func verify(
+        _ presented: some StringProtocol, clientIP: String? = nil, userAgent: String? = nil,
+        onlyKind: TokenKind? = nil
+    ) async throws -> TokenVerification {
+        let verification = try await checkAndRecordUse(
+            presented, clientIP: clientIP, userAgent: userAgent, onlyKind: onlyKind)
         switch verification {
         case .valid: metrics.verification("valid")
         case .rejected(let reason): metrics.verification(reason.rawValue)
@@ -292,11 +296,12 @@ public struct TokenService: Sendable {
         return verification
     }
 
-    private func checkAndRecordUse(_ presented: some StringProtocol, clientIP: String?, userAgent: String?)
-        async throws -> TokenVerification
-    {
+    private func checkAndRecordUse(
+        _ presented: some StringProtocol, clientIP: String?, userAgent: String?, onlyKind: TokenKind?
+    ) async throws -> TokenVerification {
         guard let secret = TokenSecret(presented) else { return .rejected(.malformed) }
-        guard let (found, owner) = try await tokenAndOwner(secret.digest) else { return .rejected(.unknown) }
+        guard let (found, owner) = try await tokenAndOwner(secret.digest), onlyKind.map({ $0 == found.kind }) ?? true
+        else { return .rejected(.unknown) }
         var token = found
         guard owner.isActive else { return .rejected(.inactiveUser) }
         let now = clock.now

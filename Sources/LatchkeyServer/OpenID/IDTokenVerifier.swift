@@ -194,14 +194,21 @@ public actor IDTokenVerifier {
     }
 
     private func fetch(_ url: String) async throws -> Data {
+        try await Self.fetchJSON(url, client: httpClient, timeout: fetchTimeout, upTo: 1 << 20)
+    }
+
+    /// A provider's JSON document (discovery, JWKS); every failure is `providerUnavailable`.
+    static func fetchJSON(_ url: String, client: HTTPClient, timeout: TimeAmount, upTo limit: Int) async throws
+        -> Data
+    {
         do {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Accept", value: "application/json")
-            let response = try await httpClient.execute(request, timeout: fetchTimeout)
+            let response = try await client.execute(request, timeout: timeout)
             guard response.status == .ok else {
                 throw OpenIDError.providerUnavailable("\(url) answered \(response.status.code)")
             }
-            return Data(buffer: try await response.body.collect(upTo: 1 << 20))
+            return Data(buffer: try await response.body.collect(upTo: limit))
         } catch let error as OpenIDError {
             throw error
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .connectTimeout {
@@ -228,26 +235,20 @@ struct ParsedJWT {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count >= 3 else { throw OpenIDError.badToken("Not enough segments") }
         guard parts.count == 3 else { throw OpenIDError.badToken("Too many segments") }
-        guard let headerData = Self.base64URLDecode(parts[0]) else {
+        guard let headerData = Data(base64URLEncoded: parts[0]) else {
             throw OpenIDError.badToken("Invalid header padding")
         }
         guard case .object(let header) = try? JSONDecoder().decode(JSONValue.self, from: headerData) else {
             throw OpenIDError.badToken("Invalid header string: must be a json object")
         }
-        guard let payloadData = Self.base64URLDecode(parts[1]) else {
+        guard let payloadData = Data(base64URLEncoded: parts[1]) else {
             throw OpenIDError.badToken("Invalid payload padding")
         }
         guard case .object(let claims) = try? JSONDecoder().decode(JSONValue.self, from: payloadData) else {
             throw OpenIDError.badToken("Invalid payload string: must be a json object")
         }
-        guard Self.base64URLDecode(parts[2]) != nil else { throw OpenIDError.badToken("Invalid crypto padding") }
+        guard Data(base64URLEncoded: parts[2]) != nil else { throw OpenIDError.badToken("Invalid crypto padding") }
         self.header = header
         self.claims = claims
-    }
-
-    static func base64URLDecode(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
     }
 }

@@ -167,15 +167,12 @@ struct V1TokenController {
 /// A page's position, opaque to clients: the last id shown, in base64url.
 enum PageCursor {
     static func cursor(after id: Int64) -> String {
-        Data("\(id)".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        Data("\(id)".utf8).base64URLEncoded
     }
 
     static func position(_ cursor: String) -> Int64? {
         guard cursor.utf8.count <= 32 else { return nil }
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
+        guard let data = Data(base64URLEncoded: cursor), let text = String(data: data, encoding: .utf8),
             text.utf8.count <= 19, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let id = Int64(text)
         else { return nil }
         return id

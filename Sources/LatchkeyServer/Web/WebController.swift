@@ -92,7 +92,7 @@ package struct WebController {
     @Sendable func signIn(_ request: Request, context: AppRequestContext) async throws -> Response {
         let form = try await WebForm.read(request)
         guard let expected = request.cookies[WebSession.signInCookieName]?.value.nilIfInvalidToken,
-            WebSession.constantTimeEqual(form["csrf"] ?? "", expected)
+            constantTimeEqual(Data((form["csrf"] ?? "").utf8), Data(expected.utf8))
         else { throw WebPageError.formExpired }
         let login = form["login"] ?? ""
         guard !login.isEmpty, let password = form.raw("password"), !password.isEmpty else {
@@ -304,17 +304,9 @@ package struct WebController {
     }
 
     /// A form sent by a signed-in session from one of its own pages.
-    static func submitted(_ request: Request, _ context: AppRequestContext, secure: Bool) async throws -> (
-        WebSession, WebForm
-    ) {
-        let session = try requireSession(request, context, secure: secure)
-        let form = try await WebForm.read(request)
-        guard session.accepts(formToken: form["csrf"]) else { throw WebPageError.formExpired }
-        return (session, form)
-    }
-
     func submitted(_ request: Request, _ context: AppRequestContext) async throws -> (WebSession, WebForm) {
-        try await Self.submitted(request, context, secure: secureCookies)
+        let session = try requireSession(request, context)
+        return (session, try await session.form(of: request))
     }
 
     /// One of the session user's own tokens; another's is answered like an unknown one.

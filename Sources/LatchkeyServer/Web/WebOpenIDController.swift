@@ -64,7 +64,7 @@ package struct WebOpenIDController {
         let parameters = request.uri.queryParameters
         let providers = services.openID.webProviders
         guard let flow = request.cookies[Self.cookieName].flatMap({ Flow(cookie: $0.value) }),
-            let state = parameters["state"], WebSession.constantTimeEqual(String(state), flow.state),
+            let state = parameters["state"], constantTimeEqual(Data(state.utf8), Data(flow.state.utf8)),
             providers.indices.contains(flow.provider), let client = providers[flow.provider].webClient
         else {
             return failed(request, "This sign-in was not started here, or took too long. Try again.", .badRequest)
@@ -257,13 +257,9 @@ actor OpenIDDiscovery {
                 case token = "token_endpoint"
             }
         }
-        let response = try await HTTPClient.shared.execute(
-            HTTPClientRequest(url: provider.discoveryURL), timeout: .seconds(5))
-        let body = try await response.body.collect(upTo: 256 * 1024)
-        guard response.status == .ok else {
-            throw OpenIDError.providerUnavailable("discovery: \(response.status.code)")
-        }
-        let document = try JSONDecoder().decode(Document.self, from: Data(buffer: body))
+        let body = try await IDTokenVerifier.fetchJSON(
+            provider.discoveryURL, client: .shared, timeout: .seconds(5), upTo: 256 * 1024)
+        let document = try JSONDecoder().decode(Document.self, from: body)
         guard [document.authorization, document.token].allSatisfy(isWebAddress) else {
             throw OpenIDError.providerUnavailable("discovery: endpoints that are not https URLs")
         }

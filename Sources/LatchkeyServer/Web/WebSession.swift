@@ -32,14 +32,14 @@ struct WebSession: Sendable {
     /// Whether `presented` is this session's form token, compared in constant time.
     func accepts(formToken presented: String?) -> Bool {
         guard let presented else { return false }
-        return Self.constantTimeEqual(presented, csrf)
+        return constantTimeEqual(Data(presented.utf8), Data(csrf.utf8))
     }
 
-    static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
-        let a = Array(left.utf8)
-        let b = Array(right.utf8)
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    /// A form this session sent from one of its own pages: read, its form token checked.
+    func form(of request: Request) async throws -> WebForm {
+        let form = try await WebForm.read(request)
+        guard accepts(formToken: form["csrf"]) else { throw WebPageError.formExpired }
+        return form
     }
 
     /// The cookie holding a new session's secret; `maxAge` nil clears it.
@@ -64,12 +64,11 @@ struct WebSessionMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        // Only a session token is verified: an app token put in the cookie is not used (no use
+        // Only a session token is accepted: an app token put in the cookie is not used (no use
         // counted, no last use recorded), and is never a page session.
-        guard let secret = request.cookies[WebSession.cookieName]?.value, TokenSecret(secret) != nil,
-            try await tokens.find(secret: secret)?.kind == .session,
+        guard let secret = request.cookies[WebSession.cookieName]?.value,
             case .valid(let token, let user) = try await tokens.verify(
-                secret, clientIP: context.clientIP, userAgent: request.headers[.userAgent])
+                secret, clientIP: context.clientIP, userAgent: request.headers[.userAgent], onlyKind: .session)
         else { return try await next(request, context) }
         let principal = Principal(user: user, token: token)
         // One rule: only a sign-in session may use the pages.
@@ -116,12 +115,5 @@ struct WebForm: Sendable {
     /// Every value of a repeated field (checkboxes).
     func all(_ name: String) -> [String] {
         pairs.filter { $0.name == name }.map(\.value)
-    }
-}
-
-extension Data {
-    var base64URLEncoded: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }
