@@ -97,12 +97,14 @@ public final class TokenCache: Sendable {
         return state.withLock { state in
             guard state.isObserving else { return .miss(ticket: state.generation) }
             if let entry = state.entries[digest] {
-                if now.timeIntervalSince(entry.cachedAt) < limits.maximumAge, !entry.token.isExpired(at: now) {
+                let age = now.timeIntervalSince(entry.cachedAt)  // negative after the clock stepped back
+                if age >= 0, age < limits.maximumAge, !entry.token.isExpired(at: now) {
                     return .known(entry.token, entry.owner)
                 }
                 state.forget(digest)
             } else if let seen = state.unknown[digest] {
-                if now.timeIntervalSince(seen) < limits.unknownMaximumAge { return .unknown }
+                let age = now.timeIntervalSince(seen)
+                if age >= 0, age < limits.unknownMaximumAge { return .unknown }
                 state.unknown[digest] = nil
             }
             return .miss(ticket: state.generation)
@@ -139,6 +141,8 @@ public final class TokenCache: Sendable {
     }
 
     public func apply(_ change: StorageChange) {
+        // A new token's digest was never cached: its secret did not exist before.
+        if case .tokensAdded = change { return }
         state.withLock { state in
             state.generation &+= 1
             switch change {
@@ -148,6 +152,8 @@ public final class TokenCache: Sendable {
                 }
             case .userChanged(let id):
                 for digest in state.digestsByOwnerID[id] ?? [] { state.forget(digest) }
+            case .tokensAdded:
+                break
             case .anything:
                 state.clear()
                 state.isObserving = true
@@ -161,7 +167,10 @@ public final class TokenCache: Sendable {
 
 /// What changed in the storage, as far as cached tokens are concerned.
 public enum StorageChange: Sendable, Hashable {
+    /// Tokens were changed or deleted.
     case tokensChanged([Int64])
+    /// These owners have new tokens.
+    case tokensAdded(ownerIDs: [Int64])
     /// A user's activation, password or rights changed.
     case userChanged(Int64)
     /// Anything may have changed: another process wrote, or changes are observed again after a gap.

@@ -109,7 +109,8 @@ extension TokenService {
             // Another request rotated it first: the same key is then a retry of that one.
             return try await retriedRotation(of: token, retryKey, grant: rotatingItself ? nil : grant, now: now)
         }
-        cache?.apply(.tokensChanged([token.id]))
+        written(.tokensChanged([token.id]))
+        written(.tokensAdded(ownerIDs: [token.ownerID]))
         cache?.issued(secret.digest)
         metrics.tokenCreated(.app)
         return IssuedToken(token: successor, secret: secret)
@@ -181,7 +182,7 @@ extension TokenService {
                     )
                 ],
                 by: origin))
-        cache?.apply(.tokensChanged([token.id]))
+        written(.tokensChanged([token.id]))
         return updated
     }
 }

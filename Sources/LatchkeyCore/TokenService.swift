@@ -162,6 +162,8 @@ public struct TokenService: Sendable {
     public let audit: AuditLog
     /// nil: every verification reads the database.
     public let cache: TokenCache?
+    /// nil: every list of tokens reads the database.
+    public let listCache: TokenListCache?
     /// nil: uses are written as they happen; otherwise by `flushUsage()`.
     public let pendingUsage: PendingTokenUsage?
     private let creationLimiter: SlidingWindowLimiter?
@@ -172,7 +174,7 @@ public struct TokenService: Sendable {
     public init(
         storage: any LatchkeyStorage, clock: any WallClock = SystemClock(), secretBox: SecretBox?,
         metrics: LatchkeyMetrics = .none, limits: TokenLimits = .default, cache: TokenCache? = nil,
-        pendingUsage: PendingTokenUsage? = nil
+        listCache: TokenListCache? = nil, pendingUsage: PendingTokenUsage? = nil
     ) {
         self.storage = storage
         self.clock = clock
@@ -180,6 +182,7 @@ public struct TokenService: Sendable {
         self.metrics = metrics
         self.limits = limits
         self.cache = cache
+        self.listCache = listCache
         self.pendingUsage = pendingUsage
         audit = AuditLog(storage: storage, clock: clock)
         creationLimiter = limits.creationRate.map { SlidingWindowLimiter($0, clock: clock) }
@@ -226,6 +229,7 @@ public struct TokenService: Sendable {
             throw TokenError.tooManyTokens(limit: limits.maxLivePerUser ?? 0)
         }
         cache?.issued(secret.digest)
+        written(.tokensAdded(ownerIDs: [owner.id]))
         metrics.tokenCreated(request.kind)
         return IssuedToken(token: token, secret: secret)
     }
@@ -314,6 +318,7 @@ public struct TokenService: Sendable {
             return try await refuse(token, .addressNotAllowed, from: clientIP)
         }
         if token.lifecycle.maxUses != nil {
+            defer { listCache?.tokensWritten([token.id]) }
             // Asked twice: a rotation committing between the two finds the count handed on.
             var counted = try await storage.consumeUse(tokenID: token.id)
             if counted == nil { counted = try await storage.consumeUse(tokenID: token.id) }
@@ -417,6 +422,7 @@ public struct TokenService: Sendable {
         if let pendingUsage {
             pendingUsage.add(usage, for: token.id)
         } else {
+            defer { listCache?.tokensWritten([token.id]) }
             try await storage.recordUsage([token.id: usage])
         }
     }
@@ -427,6 +433,8 @@ public struct TokenService: Sendable {
         guard let pendingUsage else { return }
         let batch = pendingUsage.take()
         guard !batch.isEmpty else { return }
+        // Written in parts on PostgreSQL: after a failure some may be in the database already.
+        defer { listCache?.tokensWritten(batch.keys) }
         do {
             try await storage.recordUsage(batch)
         } catch {
@@ -435,24 +443,24 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// Evicts from this node's cache what other processes change, until cancelled. While
-    /// changes cannot be observed (the database is unreachable) the cache answers nothing;
+    /// Evicts from this node's caches what other processes change, until cancelled. While
+    /// changes cannot be observed (the database is unreachable) the caches answer nothing;
     /// it tries again every `retryInterval`. `onLoss` hears why following stopped, once
     /// when it was following and once for the first of a run of failed attempts.
     public func followStorageChanges(
         retryInterval: Duration = .seconds(1), onLoss: @Sendable (any Error) -> Void = { _ in }
     ) async {
-        guard let cache else { return }
+        guard cache != nil || listCache != nil else { return }
         var isRetrying = false
         while !Task.isCancelled {
             var loss: any Error = StorageUnavailable(reason: "the connection that observes changes closed")
             do {
-                try await storage.observeChanges { change in cache.apply(change) }
+                try await storage.observeChanges { change in written(change) }
             } catch {
                 loss = error
             }
-            let wasFollowing = cache.isAnswering
-            cache.apply(.unobservable)
+            let wasFollowing = cache?.isAnswering ?? listCache?.isAnswering ?? false
+            written(.unobservable)
             guard !Task.isCancelled else { return }
             if wasFollowing || !isRetrying { onLoss(loss) }
             isRetrying = true
@@ -481,15 +489,33 @@ public struct TokenService: Sendable {
     }
 
     public func list(_ query: TokenQuery) async throws -> [Token] {
-        try await storage.tokens(query)
+        guard let owned = try await ownersTokens(query) else { return try await storage.tokens(query) }
+        return query.page(of: owned).tokens
     }
 
     public func count(_ query: TokenQuery) async throws -> Int {
-        try await storage.countTokens(query)
+        guard let owned = try await ownersTokens(query) else { return try await storage.countTokens(query) }
+        return query.page(of: owned).total
     }
 
     public func page(_ query: TokenQuery) async throws -> TokenPage {
-        try await storage.tokenPage(query)
+        guard let owned = try await ownersTokens(query) else { return try await storage.tokenPage(query) }
+        return query.page(of: owned)
+    }
+
+    /// Every token of the query's owner, from the list cache (read into it when missing);
+    /// nil when the query names no owner or the owner has too many to keep.
+    private func ownersTokens(_ query: TokenQuery) async throws -> [Token]? {
+        guard let listCache, let ownerID = query.ownerID else { return nil }
+        switch listCache.lookup(ownerID) {
+        case .known(let tokens): return tokens
+        case .unavailable: return nil
+        case .miss(let ticket):
+            let maximum = listCache.limits.maximumPerOwner
+            let tokens = try await storage.tokens(TokenQuery(ownerID: ownerID, limit: maximum + 1))
+            listCache.remember(tokens, of: ownerID, ticket: ticket)
+            return tokens.count > maximum ? nil : tokens
+        }
     }
 
     public func find(uuid: UUID) async throws -> Token? {
@@ -498,7 +524,7 @@ public struct TokenService: Sendable {
 
     /// A token by its public key; keys are short, so only within one owner's tokens.
     public func find(key: String, ownerID: Int64) async throws -> Token? {
-        try await storage.tokens(TokenQuery(ownerID: ownerID, key: key, limit: 1)).first
+        try await list(TokenQuery(ownerID: ownerID, key: key, limit: 1)).first
     }
 
     /// A token by its secret, without counting as a use. Malformed secrets never reach the database.
@@ -529,8 +555,10 @@ public struct TokenService: Sendable {
                 return audit.notice(kind, about: gone, detail: detail, by: origin)
             }
         }
+        // Each deletion is forgotten at once: a later step may fail.
         var deleted = try await storage.deleteToken(id: token.id, recording: events)
         guard !deleted.isEmpty else { return false }
+        forget(deleted)
         // A token it replaced and still in its overlap goes with it: revoking the new token must
         // not leave the old one working. (One past its overlap stays, to recognise its reuse.)
         var predecessor = token.lifecycle.rotatedFrom
@@ -538,10 +566,11 @@ public struct TokenService: Sendable {
             guard let uuid = predecessor, let old = try await storage.token(uuid: uuid),
                 let retires = old.lifecycle.retires, retires > clock.now
             else { break }
-            deleted += try await storage.deleteToken(id: old.id, recording: events)
+            let gone = try await storage.deleteToken(id: old.id, recording: events)
+            forget(gone)
+            deleted += gone
             predecessor = old.lifecycle.rotatedFrom
         }
-        forget(deleted)
         metrics.tokensRevoked(reason: kind == .tokenLeaked ? "leaked" : "revoked")
         if deleted.count > 1 { metrics.tokensRevoked(deleted.count - 1, reason: "revoked") }
         return true
@@ -572,17 +601,25 @@ public struct TokenService: Sendable {
             audit.events(
                 gone.map { (.tokenExpired, $0.ownerID, $0.uuid, Self.describe($0) + "; collected") }, by: .system)
         }
-        let deleted =
-            try await storage.deleteTokens(expiredBefore: now.addingTimeInterval(-grace), recording: collected)
-            + storage.deleteTokens(
-                retiredBefore: now.addingTimeInterval(-max(grace, Self.reuseMemory)), recording: collected)
-        forget(deleted)
+        let expired = try await storage.deleteTokens(
+            expiredBefore: now.addingTimeInterval(-grace), recording: collected)
+        forget(expired)
+        let retired = try await storage.deleteTokens(
+            retiredBefore: now.addingTimeInterval(-max(grace, Self.reuseMemory)), recording: collected)
+        forget(retired)
+        let deleted = expired + retired
         if !deleted.isEmpty { metrics.tokensRevoked(deleted.count, reason: "expired") }
         return deleted.count
     }
 
     func forget(_ deleted: [Token]) {
-        if !deleted.isEmpty { cache?.apply(.tokensChanged(deleted.map(\.id))) }
+        if !deleted.isEmpty { written(.tokensChanged(deleted.map(\.id))) }
+    }
+
+    /// Evicts what this node's caches hold of a change, once it is in the database.
+    func written(_ change: StorageChange) {
+        cache?.apply(change)
+        listCache?.apply(change)
     }
 
     /// A token as the audit log names it: kind, key and title (never the secret).

@@ -24,8 +24,9 @@ public struct LatchkeyServices: Sendable {
     public let metrics: LatchkeyMetrics
 
     /// - Parameters:
-    ///   - tokenCache: nil: every verification reads the database. The cache answers once
-    ///     the application's `StorageChangeFollower` runs.
+    ///   - tokenCache: nil: every verification and every list of tokens reads the database.
+    ///     Otherwise owners' token lists are cached too; the caches answer once the
+    ///     application's `StorageChangeFollower` runs.
     ///   - batchesUsage: last uses are written by the application's `UsageFlusher` rather than
     ///     on each request.
     ///   - webhookSecrets: seals webhook signing secrets; nil: `secretBox` (webhooks need one
@@ -44,6 +45,7 @@ public struct LatchkeyServices: Sendable {
         let cache = tokenCache.map { TokenCache(limits: $0, clock: clock) }
         tokens = TokenService(
             storage: storage, clock: clock, secretBox: secretBox, metrics: metrics, limits: tokenLimits, cache: cache,
+            listCache: tokenCache.map { _ in TokenListCache(clock: clock) },
             pendingUsage: batchesUsage ? PendingTokenUsage() : nil)
         accounts = AccountService(
             storage: storage, hasher: hasher, clock: clock, metrics: metrics, signInLimits: signInLimits,

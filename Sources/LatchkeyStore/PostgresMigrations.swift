@@ -179,6 +179,29 @@ enum PostgresMigrations {
             ]),
         Migration(
             name: "10-webhooks", statements: WebhookSchema.statements(id: "BIGSERIAL PRIMARY KEY", blob: "BYTEA")),
+        Migration(
+            name: "11-token-list-cache",
+            statements: [
+                // Other nodes' list caches hear of an owner's new tokens (a creation or a rotation),
+                // on a channel that nodes of older releases do not listen to.
+                """
+                CREATE FUNCTION latchkey_tokens_added() RETURNS trigger LANGUAGE plpgsql AS $$
+                DECLARE owners text;
+                BEGIN
+                    SELECT string_agg(DISTINCT user_id::text, ',') INTO owners FROM added;
+                    IF owners IS NOT NULL THEN
+                        PERFORM pg_notify('\(ChangeNotification.newTokensChannel)', TG_TABLE_SCHEMA || ' ' ||
+                            CASE WHEN length(owners) <= \(ChangeNotification.maximumPayload)
+                                 THEN 'owners:' || owners ELSE 'anything' END);
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER tokens_added AFTER INSERT ON tokens REFERENCING NEW TABLE AS added
+                FOR EACH STATEMENT EXECUTE FUNCTION latchkey_tokens_added()
+                """,
+            ]),
     ]
 
     /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's

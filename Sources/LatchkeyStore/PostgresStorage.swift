@@ -552,40 +552,57 @@ public final class PostgresStorage: BackendStorage {
     public func observeChanges(_ onChange: @escaping @Sendable (StorageChange) -> Void) async throws {
         try await location.withConnection(logger: logger, name: listenerName) { [self] connection in
             try await connection.listen(on: ChangeNotification.channel) { notifications in
-                // Commands run in order: once this answers, LISTEN is in force.
-                var schema = ""
-                for try await (name) in try await connection.query("SELECT current_schema()", logger: logger)
-                    .decode(String.self)
-                {
-                    schema = name
-                }
-                let heartbeat = ChangeNotification.heartbeat(of: listenerName, in: schema)
-                let heard = LastHeard()
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { [self] in
-                        while true {
-                            try await Task.sleep(for: Self.heartbeatInterval)
-                            _ = try? await run { [self] in
-                                try await client.query(
-                                    "SELECT pg_notify(\(ChangeNotification.channel), \(heartbeat))", logger: logger)
-                            }
-                            if ContinuousClock.now - heard.instant.withLock({ $0 }) > Self.heartbeatTimeout {
-                                try await connection.close()
-                                return
-                            }
-                        }
-                    }
-                    onChange(.anything)
-                    for try await notification in notifications {
-                        if notification.payload == heartbeat {
-                            heard.instant.withLock { $0 = ContinuousClock.now }
-                        } else if let change = ChangeNotification.change(from: notification.payload, in: schema) {
-                            onChange(change)
-                        }
-                    }
-                    group.cancelAll()
+                try await connection.listen(on: ChangeNotification.newTokensChannel) { newTokens in
+                    try await follow(notifications, newTokens, on: connection, onChange)
                 }
             }
+        }
+    }
+
+    private func follow(
+        _ notifications: PostgresNotificationSequence, _ newTokens: PostgresNotificationSequence,
+        on connection: PostgresConnection, _ onChange: @escaping @Sendable (StorageChange) -> Void
+    ) async throws {
+        // Commands run in order: once this answers, LISTEN is in force on both channels.
+        var current = ""
+        for try await (name) in try await connection.query("SELECT current_schema()", logger: logger)
+            .decode(String.self)
+        {
+            current = name
+        }
+        let schema = current
+        let heartbeat = ChangeNotification.heartbeat(of: listenerName, in: schema)
+        let heard = LastHeard()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                while true {
+                    try await Task.sleep(for: Self.heartbeatInterval)
+                    _ = try? await run { [self] in
+                        try await client.query(
+                            "SELECT pg_notify(\(ChangeNotification.channel), \(heartbeat))", logger: logger)
+                    }
+                    if ContinuousClock.now - heard.instant.withLock({ $0 }) > Self.heartbeatTimeout {
+                        try await connection.close()
+                        return
+                    }
+                }
+            }
+            group.addTask {
+                for try await notification in newTokens {
+                    if let change = ChangeNotification.change(from: notification.payload, in: schema) {
+                        onChange(change)
+                    }
+                }
+            }
+            onChange(.anything)
+            for try await notification in notifications {
+                if notification.payload == heartbeat {
+                    heard.instant.withLock { $0 = ContinuousClock.now }
+                } else if let change = ChangeNotification.change(from: notification.payload, in: schema) {
+                    onChange(change)
+                }
+            }
+            group.cancelAll()
         }
     }
 

@@ -108,7 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
     var passwordQueue: QueueLength?
     @Option(
         help:
-            "Verified tokens kept in memory, so that most requests skip the database; 0 turns the cache off (env LATCHKEY_TOKEN_CACHE; default 100000).",
+            "Verified tokens kept in memory, so that most requests skip the database; 0 turns this cache and the cache of owners' token lists off (env LATCHKEY_TOKEN_CACHE; default 100000).",
         transform: { try CacheSize(parsing: $0) })
     var tokenCache: CacheSize?
     @Flag(

@@ -155,13 +155,14 @@ struct TokenCacheTests {
     }
 }
 
-/// The cache inside `TokenService` and `AccountService` on one node (a real SQLite file);
+/// The caches inside `TokenService` and `AccountService` on one node (a real SQLite file);
 /// `TokenCacheAcrossNodesTests` covers other nodes.
 @Suite("Token cache in the services", .removingScratchDirectories)
 struct TokenCacheServiceTests {
     let clock = ManualClock()
     let storage: any LatchkeyStorage
     let cache: TokenCache
+    let lists: TokenListCache
     let tokens: TokenService
     let accounts: AccountService
     let owner: User
@@ -170,8 +171,11 @@ struct TokenCacheServiceTests {
         storage = try makeSQLiteStorage()
         cache = TokenCache(clock: clock)
         cache.apply(.anything)
+        lists = TokenListCache(clock: clock)
+        lists.apply(.anything)
         tokens = TokenService(
-            storage: storage, clock: clock, secretBox: nil, cache: cache, pendingUsage: PendingTokenUsage())
+            storage: storage, clock: clock, secretBox: nil, cache: cache, listCache: lists,
+            pendingUsage: PendingTokenUsage())
         accounts = AccountService(storage: storage, hasher: fastPasswordHasher, clock: clock, tokenCache: cache)
         owner = try await makeUser(storage, "sam", clock: clock)
     }
@@ -230,5 +234,44 @@ struct TokenCacheServiceTests {
         #expect(stored.lastUsed == clock.now)
         #expect(stored.lastUsedIP == "192.0.2.9")
         #expect(tokens.pendingUsage?.count == 0)
+    }
+
+    /// Each of this node's writes is in its next list, as the database has it, while the
+    /// list is otherwise answered from memory.
+    @Test func aListAnswersWhatTheDatabaseHoldsAfterEachWriteOnThisNode() async throws {
+        let mine = TokenQuery(ownerID: owner.id)
+        func listedAsStored(_ step: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let listed = try await tokens.list(mine)
+            #expect(lists.count == 1, "\(step): answered from memory", sourceLocation: sourceLocation)
+            #expect(listed == (try await storage.tokens(mine)), "\(step)", sourceLocation: sourceLocation)
+        }
+        #expect(try await tokens.list(mine).isEmpty)
+        let first = try await tokens.create(for: owner, TokenRequest(kind: .app, title: "one"), by: .cli)
+        let limited = try await tokens.create(for: owner, TokenRequest(kind: .app, maxUses: 3), by: .cli)
+        try await listedAsStored("created")
+        #expect(try await tokens.list(mine).map(\.id) == [first.token.id, limited.token.id])
+
+        _ = try await tokens.verify(first.secret.value, clientIP: "192.0.2.9")
+        try await listedAsStored("a use, not yet written")
+        try await tokens.flushUsage()
+        try await listedAsStored("a use written")
+        #expect(try await tokens.list(mine).first?.lastUsedIP == "192.0.2.9")
+
+        _ = try await tokens.verify(limited.secret.value)
+        try await listedAsStored("a use counted")
+        #expect(try await tokens.list(mine).last?.lifecycle.usesRemaining == 2)
+
+        _ = try await tokens.update(first.token, TokenChange(title: "renamed"), grantedBy: .account, by: .cli)
+        try await listedAsStored("renamed")
+        #expect(try await tokens.find(key: first.token.key, ownerID: owner.id)?.title == "renamed")
+
+        let successor = try await tokens.rotate(
+            first.token, RotationRequest(overlap: 60), grantedBy: .account, by: .cli)
+        try await listedAsStored("rotated")
+        #expect(try await tokens.count(mine) == 3)
+
+        try await tokens.revoke(successor.token, by: .cli)
+        try await listedAsStored("revoked")
+        #expect(try await tokens.list(mine).map(\.id) == [limited.token.id], "the predecessor in its overlap goes too")
     }
 }

@@ -56,6 +56,52 @@ struct StorageConformanceTests {
         }
     }
 
+    /// The list cache answers a query from all of an owner's tokens with `TokenQuery.page(of:)`:
+    /// it must select, order, count and cut exactly as the store does.
+    @Test(arguments: TestBackend.available)
+    func aQueryAnsweredFromAllOfTheOwnersTokensMatchesTheStore(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let owner = try await storage.insertUser(NewUser(username: "sam", passwordHash: nil, created: start))
+            let other = try await storage.insertUser(NewUser(username: "kim", passwordHash: nil, created: start))
+            var made: [Token] = []
+            for index in 0..<12 {
+                let expires: Date? = index % 4 == 0 ? nil : start.addingTimeInterval(Double(index) * 3600)
+                made.append(
+                    try await storage.insertToken(
+                        newToken(
+                            owner: index % 5 == 4 ? other : owner, kind: index % 3 == 0 ? .session : .app,
+                            expires: expires
+                        ).0))
+            }
+            let all = try await storage.tokens(TokenQuery(ownerID: owner.id))
+            #expect(all.count == 10)
+            var queries: [TokenQuery] = []
+            for limit in [nil, 0, 1, 3, 50] {
+                for offset in [0, 2, 9, 10, 1_000_000_000] {
+                    for newestFirst in [false, true] {
+                        queries.append(
+                            TokenQuery(ownerID: owner.id, limit: limit, offset: offset, newestFirst: newestFirst))
+                    }
+                }
+            }
+            queries += [
+                TokenQuery(ownerID: owner.id, kind: .session), TokenQuery(ownerID: owner.id, kind: .app, limit: 2),
+                TokenQuery(ownerID: owner.id, key: made[1].key), TokenQuery(ownerID: owner.id, key: made[4].key),
+                TokenQuery(ownerID: owner.id, key: "nothing"), TokenQuery(ownerID: owner.id, afterID: made[5].id),
+                TokenQuery(ownerID: owner.id, afterID: made[5].id, limit: 2, newestFirst: true),
+                TokenQuery(ownerID: owner.id, expiringAfter: start.addingTimeInterval(3 * 3600)),
+                TokenQuery(ownerID: owner.id, expiringUntil: start.addingTimeInterval(6 * 3600)),
+                TokenQuery(
+                    ownerID: owner.id, kind: .app, expiringAfter: start.addingTimeInterval(3600),
+                    expiringUntil: start.addingTimeInterval(7 * 3600), offset: 1),
+            ]
+            for query in queries {
+                let stored = try await storage.tokenPage(query)
+                #expect(query.page(of: all) == stored, "\(query)")
+            }
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func usernamesAndEmailsAreUniqueIgnoringCase(backend: TestBackend) async throws {
         try await backend.withStorage { storage in

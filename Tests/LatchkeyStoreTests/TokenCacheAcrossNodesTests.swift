@@ -17,10 +17,12 @@ struct TokenCacheAcrossNodesTests {
         /// Why following changes stopped, each time it was reported.
         let losses = Mutex<[String]>([])
         var cache: TokenCache { tokens.cache! }
+        var lists: TokenListCache { tokens.listCache! }
 
         init(_ storage: any LatchkeyStorage) {
             let cache = TokenCache(clock: SystemClock())
-            tokens = TokenService(storage: storage, secretBox: nil, cache: cache)
+            tokens = TokenService(
+                storage: storage, secretBox: nil, cache: cache, listCache: TokenListCache(clock: SystemClock()))
             accounts = AccountService(storage: storage, hasher: fastPasswordHasher, tokenCache: cache)
         }
 
@@ -48,7 +50,11 @@ struct TokenCacheAcrossNodesTests {
                     }
                 }
                 // Set-up, not the property under test: a loaded machine may take a while to start them.
-                #expect(try await within(.seconds(30)) { one.cache.isAnswering && two.cache.isAnswering })
+                #expect(
+                    try await within(.seconds(30)) {
+                        one.cache.isAnswering && two.cache.isAnswering && one.lists.isAnswering
+                            && two.lists.isAnswering
+                    })
                 try await body(one, two, first)
                 group.cancelAll()
             }
@@ -117,6 +123,40 @@ struct TokenCacheAcrossNodesTests {
         }
     }
 
+    /// A list answered from node one's memory shows what node two created, rotated or revoked
+    /// within a second.
+    @Test(arguments: TestBackend.available)
+    func aNewRotatedOrRevokedTokenOnOneNodeIsListedOnTheOtherWithinASecond(backend: TestBackend) async throws {
+        try await withTwoNodes(backend) { one, two, storage in
+            let owner = try await makeUser(storage, "sam")
+            let other = try await makeUser(storage, "kim")
+            let mine = TokenQuery(ownerID: owner.id)
+            let first = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            _ = try await one.tokens.create(for: other, TokenRequest(kind: .app), by: .cli)
+            func listed(on node: Node) async throws -> [Int64] { try await node.tokens.list(mine).map(\.id) }
+            #expect(try await listed(on: one) == [first.token.id])
+            _ = try await one.tokens.list(TokenQuery(ownerID: other.id))
+            #expect(one.lists.count == 2, "both owners' lists are answered from node one's memory")
+
+            let second = try await two.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await within(.seconds(1)) { try await listed(on: one) == [first.token.id, second.token.id] })
+            let successor = try await two.tokens.rotate(
+                first.token, RotationRequest(overlap: 3600), grantedBy: .account, by: .cli)
+            #expect(
+                try await within(.seconds(1)) {
+                    let listed = try await one.tokens.list(mine)
+                    return listed.map(\.id) == [first.token.id, second.token.id, successor.token.id]
+                        && listed.first?.lifecycle.retires != nil
+                })
+            try await two.tokens.revoke(second.token, by: .cli)
+            #expect(
+                try await within(.seconds(1)) {
+                    try await listed(on: one) == [first.token.id, successor.token.id]
+                })
+            #expect(try await one.tokens.list(TokenQuery(ownerID: other.id)).count == 1)
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func aNodesOwnUsageWritesKeepItsCache(backend: TestBackend) async throws {
         try await withTwoNodes(backend) { one, _, storage in
@@ -130,8 +170,8 @@ struct TokenCacheAcrossNodesTests {
         }
     }
 
-    /// The notification comes from the database itself: a deletion or deactivation by psql (or
-    /// a node of an older release) reaches every node's cache too.
+    /// The notification comes from the database itself: a deletion, deactivation or insert by
+    /// psql (or a node of an older release) reaches every node's caches too.
     @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL"))
     func aChangeMadeWithPlainSQLReachesTheCacheWithinASecond() async throws {
         try await withTwoNodes(.postgres) { one, _, storage in
@@ -142,10 +182,19 @@ struct TokenCacheAcrossNodesTests {
             let deactivated = try await one.tokens.create(for: other, TokenRequest(kind: .app), by: .cli)
             #expect(try await one.outcome(revoked.secret) == "valid")
             #expect(try await one.outcome(deactivated.secret) == "valid")
+            let kims = TokenQuery(ownerID: other.id)
+            #expect(try await one.tokens.count(kims) == 1)
             try await postgres.execute(unsafeSQL: "DELETE FROM tokens WHERE id = \(revoked.token.id)")
             try await postgres.execute(unsafeSQL: "UPDATE users SET is_active = false WHERE id = \(other.id)")
+            try await postgres.execute(
+                unsafeSQL: """
+                    INSERT INTO tokens (uuid, key, user_id, kind, scopes, created_us, digest)
+                    SELECT gen_random_uuid(), 'psqlmade', user_id, kind, scopes, created_us, sha256('psql'::bytea)
+                    FROM tokens WHERE id = \(deactivated.token.id)
+                    """)
             #expect(try await within(.seconds(1)) { try await one.outcome(revoked.secret) == "unknown" })
             #expect(try await within(.seconds(1)) { try await one.outcome(deactivated.secret) == "inactive_user" })
+            #expect(try await within(.seconds(1)) { try await one.tokens.count(kims) == 2 }, "a row psql added")
         }
     }
 
@@ -185,7 +234,8 @@ struct TokenCacheAcrossNodesTests {
 struct ChangeNotificationTests {
     @Test func changesAreReadWithinTheirSchemaOnly() {
         let changes: [(String, StorageChange)] = [
-            ("tokens:1,22,333", .tokensChanged([1, 22, 333])), ("user:7", .userChanged(7)), ("anything", .anything),
+            ("tokens:1,22,333", .tokensChanged([1, 22, 333])), ("owners:4,5", .tokensAdded(ownerIDs: [4, 5])),
+            ("user:7", .userChanged(7)), ("anything", .anything),
         ]
         for (payload, change) in changes {
             #expect(ChangeNotification.change(from: "tenant_a " + payload, in: "tenant_a") == change)
@@ -195,6 +245,7 @@ struct ChangeNotificationTests {
 
     @Test func whatCannotBeReadClearsEverythingAndHeartbeatsNothing() {
         #expect(ChangeNotification.change(from: "s tokens:1,x", in: "s") == .anything)
+        #expect(ChangeNotification.change(from: "s owners:", in: "s") == .anything)
         #expect(ChangeNotification.change(from: "s garbage", in: "s") == .anything)
         #expect(
             ChangeNotification.change(from: ChangeNotification.heartbeat(of: "other node", in: "s"), in: "s") == nil)

@@ -6,14 +6,14 @@ import LatchkeyCore
 struct StencilaToken: JSONWritable {
     var user: Int64
     var id: String
-    var created: String
-    @NullWhenAbsent var expiry: String?
+    var created: UTCTimestamp
+    @NullWhenAbsent var expiry: UTCTimestamp?
 
     init(_ token: Token) {
         user = token.ownerID
         id = token.key
-        created = StencilaWire.date(token.created)
-        expiry = token.expires.map(StencilaWire.date)
+        created = UTCTimestamp(token.created)
+        expiry = token.expires.map(UTCTimestamp.init)
     }
 
     func write(to json: inout JSONWriter) {
@@ -56,6 +56,8 @@ struct StencilaTokenPage: JSONWritable {
     @NullWhenAbsent var previous: String?
     var results: [StencilaToken]
 
+    var sizeHint: Int { 256 + results.count * 128 }
+
     func write(to json: inout JSONWriter) {
         json.beginObject()
         json.field("count", count)
@@ -79,7 +81,7 @@ struct StencilaMe: JSONWritable {
     var lastName: String
     var displayName: String
     var personalAccount: PersonalAccount
-    var dateJoined: String
+    var dateJoined: UTCTimestamp
     @NullWhenAbsent var lastLogin: String? = nil
     var emailAddresses: [String] = []
     var linkedAccounts: [String] = []
@@ -92,7 +94,7 @@ struct StencilaMe: JSONWritable {
         let fullName = user.fullName
         displayName = fullName.isEmpty ? user.username : fullName
         personalAccount = PersonalAccount(id: user.id, tier: 1)
-        dateJoined = StencilaWire.date(user.created)
+        dateJoined = UTCTimestamp(user.created)
     }
 
     func write(to json: inout JSONWriter) {

@@ -9,11 +9,15 @@ import NIOCore
 /// `StreamingJSONEncoder`), which stays the definition of the wire format.
 protocol JSONWritable: Encodable, ResponseGenerator {
     func write(to json: inout JSONWriter)
+    /// About how many bytes it writes, so that a large body is not copied as its buffer grows.
+    var sizeHint: Int { get }
 }
 
 extension JSONWritable {
+    var sizeHint: Int { 512 }
+
     func response(from request: Request, context: some RequestContext) -> Response {
-        var json = JSONWriter()
+        var json = JSONWriter(capacity: sizeHint)
         write(to: &json)
         return Response(
             status: .ok,
@@ -32,8 +36,8 @@ struct JSONWriter {
     /// follows a comma.
     private var afterValue = false
 
-    init() {
-        buffer.reserveCapacity(512)
+    init(capacity: Int = 512) {
+        buffer.reserveCapacity(capacity)
     }
 
     mutating func beginObject() {
@@ -79,6 +83,24 @@ struct JSONWriter {
             buffer.writeString("null")
             afterValue = true
         }
+    }
+
+    /// A date as the dialect's string, written in place.
+    mutating func field(_ name: StaticString, _ time: UTCTimestamp?) {
+        key(name)
+        guard let time else {
+            buffer.writeString("null")
+            afterValue = true
+            return
+        }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: UTCTimestamp.maximumLength + 2) { raw in
+            let out = raw.bindMemory(to: UInt8.self)
+            out[0] = UInt8(ascii: "\"")
+            let length = time.write(to: UnsafeMutableBufferPointer(rebasing: out[1...]))
+            out[length + 1] = UInt8(ascii: "\"")
+            return length + 2
+        }
+        afterValue = true
     }
 
     mutating func field(_ name: StaticString, _ number: some FixedWidthInteger) {

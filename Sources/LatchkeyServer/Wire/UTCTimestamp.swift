@@ -39,22 +39,28 @@ struct UTCTimestamp: Equatable {
     /// Django REST Framework's `Z`: the fraction only when it is not zero, years past
     /// 9999 in full. Written into one buffer: this runs for every date of every response.
     var isoFormat: String {
-        // A sign, 19 digits of year and the rest: 44 bytes at most.
-        String(unsafeUninitializedCapacity: 48) { out in
-            var end = 0
-            Self.write(year, width: 4, then: UInt8(ascii: "-"), to: out, at: &end)
-            Self.write(month, width: 2, then: UInt8(ascii: "-"), to: out, at: &end)
-            Self.write(day, width: 2, then: UInt8(ascii: "T"), to: out, at: &end)
-            Self.write(hour, width: 2, then: UInt8(ascii: ":"), to: out, at: &end)
-            Self.write(minute, width: 2, then: UInt8(ascii: ":"), to: out, at: &end)
-            if microsecond != 0 {
-                Self.write(second, width: 2, then: UInt8(ascii: "."), to: out, at: &end)
-                Self.write(microsecond, width: 6, then: UInt8(ascii: "Z"), to: out, at: &end)
-            } else {
-                Self.write(second, width: 2, then: UInt8(ascii: "Z"), to: out, at: &end)
-            }
-            return end
+        String(unsafeUninitializedCapacity: Self.maximumLength) { write(to: $0) }
+    }
+
+    /// A sign, 19 digits of year and the rest: 44 bytes at most.
+    static let maximumLength = 48
+
+    /// Writes `isoFormat` into `out` (at least `maximumLength` bytes): the JSON writer puts it
+    /// straight into a response, without a string of its own.
+    func write(to out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var end = 0
+        Self.write(year, width: 4, then: UInt8(ascii: "-"), to: out, at: &end)
+        Self.write(month, width: 2, then: UInt8(ascii: "-"), to: out, at: &end)
+        Self.write(day, width: 2, then: UInt8(ascii: "T"), to: out, at: &end)
+        Self.write(hour, width: 2, then: UInt8(ascii: ":"), to: out, at: &end)
+        Self.write(minute, width: 2, then: UInt8(ascii: ":"), to: out, at: &end)
+        if microsecond != 0 {
+            Self.write(second, width: 2, then: UInt8(ascii: "."), to: out, at: &end)
+            Self.write(microsecond, width: 6, then: UInt8(ascii: "Z"), to: out, at: &end)
+        } else {
+            Self.write(second, width: 2, then: UInt8(ascii: "Z"), to: out, at: &end)
         }
+        return end
     }
 
     /// `value`'s decimal digits, zero-padded to `width`, then `separator`; a sign first for
@@ -83,6 +89,14 @@ struct UTCTimestamp: Equatable {
         }
         out[end] = separator
         end += 1
+    }
+}
+
+extension UTCTimestamp: Encodable, Sendable {
+    /// As `isoFormat`.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(isoFormat)
     }
 }
 
