@@ -61,7 +61,9 @@ public struct TokenDigest: Sendable, Hashable {
     }
 
     public init(of secret: String) {
-        bytes = Data(SHA256.hash(data: Data(secret.utf8)))
+        // Hashed where the string keeps its bytes: no copy of the secret (every request does this).
+        var secret = secret
+        bytes = secret.withUTF8 { Data(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 }
 

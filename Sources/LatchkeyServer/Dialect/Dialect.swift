@@ -56,8 +56,7 @@ extension Router<AppRequestContext> {
     func group(_ path: RouterPath, speaking dialect: some AuthenticatingDialect, tokens: TokenService)
         -> RouterGroup<AppRequestContext>
     {
-        group(path)
-            .add(middleware: DialectErrorMiddleware(dialect: dialect))
-            .add(middleware: DialectAuthenticator(dialect: dialect, authenticator: TokenAuthenticator(tokens: tokens)))
+        group(path).add(
+            middleware: DialectAuthenticator(dialect: dialect, authenticator: TokenAuthenticator(tokens: tokens)))
     }
 }

@@ -12,21 +12,31 @@ struct DialectErrorMiddleware<D: Dialect, Context: RequestContext>: RouterMiddle
     {
         do {
             return try await next(request, context)
-        } catch let error as D.Failure {
-            throw dialect.finish(error)
-        } catch let error as any HTTPResponseError {
-            guard let failure = dialect.failure(for: error) else { throw error }
-            throw dialect.finish(failure)
-        } catch let error as LimitExceeded {
-            throw dialect.finish(dialect.failure(for: error))
-        } catch let error as StorageUnavailable {
-            context.logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
-            throw dialect.finish(dialect.unavailable)
         } catch {
-            if let failure = dialect.failure(forDomainError: error) { throw dialect.finish(failure) }
-            context.logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            context.logger.debug("Request failure detail", metadata: ["error": "\(error)"])
-            throw dialect.finish(dialect.internalFailure)
+            throw dialect.answer(to: error, logger: context.logger)
+        }
+    }
+}
+
+extension Dialect {
+    /// What is thrown in the dialect's place for `error`: its own failure, finished; an HTTP
+    /// answer it does not reshape, as it is.
+    func answer(to error: any Error, logger: Logger) -> any Error {
+        switch error {
+        case let error as Failure:
+            return finish(error)
+        case let error as any HTTPResponseError:
+            return failure(for: error).map(finish) ?? error
+        case let error as LimitExceeded:
+            return finish(failure(for: error))
+        case let error as StorageUnavailable:
+            logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
+            return finish(unavailable)
+        default:
+            if let failure = failure(forDomainError: error) { return finish(failure) }
+            logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            logger.debug("Request failure detail", metadata: ["error": "\(error)"])
+            return finish(internalFailure)
         }
     }
 }
