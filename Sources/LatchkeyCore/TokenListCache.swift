@@ -198,9 +198,7 @@ extension TokenQuery {
     /// database would answer it: the same conditions (compared as the database compares them),
     /// order, offset and limit.
     public func page(of tokens: [Token]) -> TokenPage {
-        // Most lists ask for no more than the owner's: then every token matches, and none is copied.
-        let isOwnerOnly = kind == nil && key == nil && afterID == nil && expiringAfter == nil && expiringUntil == nil
-        let matching = isOwnerOnly ? tokens : tokens.filter(matches)
+        let matching = matching(in: tokens)
         let total = matching.count
         let skipped = min(max(0, offset), total)
         let length = min(max(0, limit ?? total), total - skipped)
@@ -209,6 +207,13 @@ extension TokenQuery {
             ? Array(matching[(total - skipped - length)..<(total - skipped)].reversed())
             : Array(matching[skipped..<(skipped + length)])
         return TokenPage(tokens: selected, total: total)
+    }
+
+    /// The tokens of `tokens` (all of its owner's) that meet the query's conditions, in order.
+    func matching(in tokens: [Token]) -> [Token] {
+        // Most lists ask for no more than the owner's: then every token matches, and none is copied.
+        let isOwnerOnly = kind == nil && key == nil && afterID == nil && expiringAfter == nil && expiringUntil == nil
+        return isOwnerOnly ? tokens : tokens.filter(matches)
     }
 
     /// Whether `token` meets every condition of the query (not its limit or offset): text byte

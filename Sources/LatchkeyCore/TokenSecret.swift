@@ -27,21 +27,13 @@ public struct TokenSecret: Sendable, Hashable {
     /// Every authenticated request checks this: it reads bytes and makes no string but the secret.
     public init?(_ candidate: some StringProtocol) {
         guard candidate.utf8.count == Self.length else { return nil }
-        var value = String(candidate)
-        let isWellFormed = value.withUTF8 { bytes in
-            let bodyEnd = Self.length - Self.checksumLength
-            guard bytes.starts(with: Self.prefix.utf8),
-                bytes[Self.prefix.utf8.count...].allSatisfy(Base62.isDigit)
-            else { return false }
-            // The checksum's digits, compared from the last: no string made for them.
-            var rest = UInt64(CRC32.checksum(UnsafeBufferPointer(rebasing: bytes[..<bodyEnd])))
-            for index in stride(from: Self.length - 1, through: bodyEnd, by: -1) {
-                guard bytes[index] == Base62.alphabet[Int(rest % 62)] else { return false }
-                rest /= 62
-            }
-            return rest == 0
-        }
-        guard isWellFormed else { return nil }
+        let value = String(candidate)
+        let bytes = value.utf8
+        let bodyStart = bytes.index(bytes.startIndex, offsetBy: Self.prefix.utf8.count)
+        let bodyEnd = bytes.index(bytes.startIndex, offsetBy: Self.length - Self.checksumLength)
+        guard bytes.starts(with: Self.prefix.utf8), bytes[bodyStart...].allSatisfy(Base62.isDigit),
+            Self.checksum(of: bytes[..<bodyEnd]).utf8.elementsEqual(bytes[bodyEnd...])
+        else { return nil }
         self.value = value
     }
 
@@ -69,9 +61,7 @@ public struct TokenDigest: Sendable, Hashable {
     }
 
     public init(of secret: String) {
-        // Hashed where the string keeps its bytes: no copy of the secret (every request does this).
-        var secret = secret
-        bytes = secret.withUTF8 { Data(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
+        bytes = Data(SHA256.hash(data: Data(secret.utf8)))
     }
 }
 

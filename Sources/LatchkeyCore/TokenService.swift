@@ -495,7 +495,7 @@ public struct TokenService: Sendable {
 
     public func count(_ query: TokenQuery) async throws -> Int {
         guard let owned = try await ownersTokens(query) else { return try await storage.countTokens(query) }
-        return query.page(of: owned).total
+        return query.matching(in: owned).count
     }
 
     public func page(_ query: TokenQuery) async throws -> TokenPage {

@@ -77,22 +77,13 @@ struct JSONWriter {
     /// `null` when absent, as `NullWhenAbsent` writes it.
     mutating func field(_ name: StaticString, _ text: String?) {
         key(name)
-        if let text {
-            string(text)
-        } else {
-            buffer.writeString("null")
-            afterValue = true
-        }
+        if let text { string(text) } else { null() }
     }
 
     /// A date as the dialect's string, written in place.
     mutating func field(_ name: StaticString, _ time: UTCTimestamp?) {
         key(name)
-        guard let time else {
-            buffer.writeString("null")
-            afterValue = true
-            return
-        }
+        guard let time else { return null() }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: UTCTimestamp.maximumLength + 2) { raw in
             let out = raw.bindMemory(to: UInt8.self)
             out[0] = UInt8(ascii: "\"")
@@ -125,6 +116,11 @@ struct JSONWriter {
         buffer.writeInteger(UInt8(ascii: "["))
         for value in values { value.write(to: &self) }
         buffer.writeInteger(UInt8(ascii: "]"))
+        afterValue = true
+    }
+
+    private mutating func null() {
+        buffer.writeString("null")
         afterValue = true
     }
 
