@@ -25,12 +25,14 @@ public enum AccountError: Error, Equatable, CustomStringConvertible {
         case .invalidEmail(let email): "'\(email)' is not a valid email address"
         case .emptyPassword: "the password must not be empty"
         case .nameTooLong: "first and last names must be at most \(AccountService.maxNameLength) characters"
-        case .nameHasControlCharacters: "first and last names must not contain control characters"
+        case .nameHasControlCharacters:
+            "first and last names must not contain control or invisible formatting characters"
         case .mixedScripts(let name, let scripts):
             "'\(name)' mixes letters of different scripts (\(scripts.joined(separator: ", "))): use one script"
         case .unusableEmail(let email):
             "The email address \(email) is spelled with compatibility characters; it cannot sign in."
-        case .unusableIdentity: "The identity's subject or email address holds control characters; it cannot sign in."
+        case .unusableIdentity:
+            "The identity's subject or email address holds control or invisible formatting characters; it cannot sign in."
         case .unusablePasswordHash:
             "the password hash is not bcrypt ($2a$/$2b$/$2y$, cost 4 to 16), Django pbkdf2_sha256 (1,000 to 5,000,000 iterations) or Latchkey scrypt"
         case .accountExists(let email):
@@ -115,7 +117,7 @@ public struct AccountService: Sendable {
         guard firstName.count <= Self.maxNameLength, lastName.count <= Self.maxNameLength else {
             throw AccountError.nameTooLong
         }
-        guard !Identifier.hasControlCharacters(firstName + lastName) else {
+        guard !Identifier.hasControlOrFormatCharacters(firstName + lastName) else {
             throw AccountError.nameHasControlCharacters
         }
         return try await storage.insertUser(
@@ -238,11 +240,21 @@ public struct AccountService: Sendable {
         try await audit.record(isActive ? .userActivated : .userDeactivated, user: user.id, by: origin)
     }
 
-    public func setPassword(_ user: User, to password: String, by origin: Origin) async throws {
+    /// Sets `user`'s password and ends the account's sign-in sessions through `tokens`, as
+    /// GitHub and GitLab do: whoever signed in with the old password is signed out. Its app
+    /// tokens stay (they were made to outlive a password).
+    /// - Returns: the sessions ended.
+    @discardableResult
+    public func setPassword(
+        _ user: User, to password: String, by origin: Origin, endingSessionsWith tokens: TokenService
+    )
+        async throws -> [Token]
+    {
         guard !password.isEmpty else { throw AccountError.emptyPassword }
         try await storage.setPasswordHash(userID: user.id, try await hasher.hash(password))
         tokenCache?.apply(.userChanged(user.id))
         try await audit.record(.passwordChanged, user: user.id, by: origin)
+        return try await tokens.revokeAll(of: user, kind: .session, by: origin, because: "the password was changed")
     }
 
     /// Django's rule, which both dialects' users already follow.
@@ -256,6 +268,6 @@ public struct AccountService: Sendable {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         return email.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
             && !email.contains(where: \.isWhitespace) && !Identifier.hasInvisibleCharacters(email)
-            && !Identifier.hasControlCharacters(email)
+            && !Identifier.hasControlOrFormatCharacters(email)
     }
 }

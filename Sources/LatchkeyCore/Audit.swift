@@ -144,7 +144,7 @@ public struct AuditLog: Sendable {
     }
 
     private static func clean(_ text: String) -> String {
-        SecretRedaction.redact(Identifier.withoutControlCharacters(text))
+        SecretRedaction.redact(Identifier.withoutControlOrFormatCharacters(text))
     }
 
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {

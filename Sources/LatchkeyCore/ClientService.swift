@@ -13,7 +13,7 @@ public struct ClientService: Sendable {
 
     public func create(name: String) async throws -> (client: ServiceClient, secret: String) {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...100).contains(trimmed.count), !Identifier.hasControlCharacters(trimmed) else {
+        guard (1...100).contains(trimmed.count), !Identifier.hasControlOrFormatCharacters(trimmed) else {
             throw ClientError.invalidName(name)
         }
         let clientID = "lkc_" + Base62.randomString(length: 16)

@@ -36,15 +36,25 @@ public enum Identifier {
             && first.lowercased().unicodeScalars.elementsEqual(second.lowercased().unicodeScalars)
     }
 
-    /// Whether `text` holds a control character (NUL, escapes, line breaks): never part of a
-    /// name, title or address, and PostgreSQL cannot store NUL at all.
-    public static func hasControlCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    /// Whether `text` holds a control or format character: C0 and C1 controls (NUL, escapes,
+    /// line breaks; PostgreSQL cannot store NUL at all), format characters (bidirectional
+    /// overrides and isolates such as U+202E and U+2066, zero-width spaces and joiners) and the
+    /// line and paragraph separators. None belongs in a name, title, description or address:
+    /// shown raw in a terminal, a page or a webhook payload they reorder or hide what is read.
+    public static func hasControlOrFormatCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains(where: isControlOrFormat)
     }
 
-    /// `text` without its control characters, for names a provider vouches for.
-    public static func withoutControlCharacters(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control }))
+    /// `text` without its control and format characters, for names a provider vouches for.
+    public static func withoutControlOrFormatCharacters(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { !isControlOrFormat($0) }))
+    }
+
+    private static func isControlOrFormat(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
     }
 
     /// Whether `text` holds a character that shows as nothing (joiners, variation

@@ -35,7 +35,8 @@ extension AccountService {
     /// not sign in to is refused (`AccountError.accountExists`): never a takeover.
     public func signIn(with identity: VerifiedIdentity, by origin: Origin) async throws -> User? {
         // A subject or email with control characters names nobody (PostgreSQL could not even store it).
-        guard !Identifier.hasControlCharacters(identity.provider + identity.subject + (identity.email ?? "")) else {
+        guard !Identifier.hasControlOrFormatCharacters(identity.provider + identity.subject + (identity.email ?? ""))
+        else {
             throw AccountError.unusableIdentity
         }
         if let linked = try await storage.linkedUser(provider: identity.provider, subject: identity.subject) {
@@ -64,9 +65,9 @@ extension AccountService {
             user = try await insertUser(
                 username: username, email: identity.email,
                 firstName: String(
-                    Identifier.withoutControlCharacters(identity.givenName ?? "").prefix(Self.maxNameLength)),
+                    Identifier.withoutControlOrFormatCharacters(identity.givenName ?? "").prefix(Self.maxNameLength)),
                 lastName: String(
-                    Identifier.withoutControlCharacters(identity.familyName ?? "").prefix(Self.maxNameLength)),
+                    Identifier.withoutControlOrFormatCharacters(identity.familyName ?? "").prefix(Self.maxNameLength)),
                 passwordHash: nil, isAdmin: false)
             try await storage.link(provider: identity.provider, subject: identity.subject, to: user.id, at: clock.now)
             try await audit.record(.openIDAccountCreated, user: user.id, by: origin, detail: identity.provider)

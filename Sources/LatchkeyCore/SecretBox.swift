@@ -32,6 +32,12 @@ public struct SecretBox: Sendable {
         self.key = key
     }
 
+    /// A key of its own for another use of the server key (HKDF-SHA256 under `label`): every
+    /// node sharing the server key derives the same one, and none reveals the server key.
+    public func derivedKey(for label: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data(label.utf8), outputByteCount: 32)
+    }
+
     /// A key given in configuration, as base64 of 32 bytes.
     public init(base64 text: String) throws {
         guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),

@@ -65,9 +65,10 @@ public protocol LatchkeyStorage: Sendable {
     /// - Returns: the tokens deleted (those rotated away before `cutoff`, with the tokens they created).
     func deleteTokens(retiredBefore cutoff: Date, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
         async throws -> [Token]
-    /// - Returns: the tokens deleted (every token of the owner).
-    func deleteTokens(ownerID: Int64, recording: @escaping @Sendable ([Token]) -> [AuditEvent]) async throws
-        -> [Token]
+    /// - Returns: the tokens deleted (every token of the owner, or only those of `kind`, with
+    ///   the tokens they created).
+    func deleteTokens(ownerID: Int64, kind: TokenKind?, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+        async throws -> [Token]
     /// Marks, once per token, that its expiry notice for `lead` is due: app tokens still working
     /// that expire after `lower` and by `upper`, and have had no notice for `lead` or a shorter
     /// lead time. Records `recording`'s events of them in the same transaction.
@@ -161,10 +162,13 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     case emailTaken(String)
     case tokenLimitReached
     case alreadyRotated
+    /// The token creating another was rotated away or revoked meanwhile.
+    case creatorRetired
 
     public var description: String {
         switch self {
         case .alreadyRotated: "the token was already rotated"
+        case .creatorRetired: "the creating token was rotated away or revoked"
         case .usernameTaken(let name): "the username '\(name)' is already taken"
         case .emailTaken(let email): "the email '\(email)' is already in use"
         case .tokenLimitReached: "the owner already has the most live tokens allowed"

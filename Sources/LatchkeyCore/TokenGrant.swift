@@ -18,6 +18,9 @@ public struct TokenGrant: Sendable, Hashable {
     public var allowedIPs: [CIDR]?
     /// The most uses its tokens may allow; nil: unlimited.
     public var maxUses: Int?
+    /// Its token is being replaced by rotation: it hands on nothing (whatever it made now would
+    /// not fall with its successor's family).
+    public var isRetiring = false
 
     public init(
         kinds: Set<TokenKind>, scopes: Set<String>?, expires: Date?, tokenID: Int64? = nil,
@@ -35,7 +38,8 @@ public struct TokenGrant: Sendable, Hashable {
     public static let account = TokenGrant(kinds: Set(TokenKind.allCases), scopes: nil, expires: nil)
 
     /// What `token` may hand on. A session carries every right of its user; an app
-    /// token only its own kind, scopes and expiry.
+    /// token only its own kind, scopes and expiry, and nothing once it is rotated away (in its
+    /// overlap it still authenticates, but a token being retired creates no tokens).
     public init(of token: Token) {
         switch token.kind {
         case .session: self = .account
@@ -44,6 +48,7 @@ public struct TokenGrant: Sendable, Hashable {
                 kinds: [.app], scopes: Set(token.scopes), expires: token.expires, tokenID: token.id,
                 allowedIPs: token.lifecycle.allowedIPs.isEmpty ? nil : token.lifecycle.allowedIPs,
                 maxUses: token.lifecycle.usesRemaining)
+            isRetiring = token.lifecycle.retires != nil
         }
     }
 
@@ -90,6 +95,7 @@ public struct TokenGrant: Sendable, Hashable {
 
     /// The kind, scopes and expiry a token would have, beyond this grant; nil: within it.
     func violation(kind: TokenKind, scopes: [String], expires: Date?) -> GrantViolation? {
+        guard !isRetiring else { return .retiring }
         guard kinds.contains(kind) else { return .kind(kind) }
         if let missing = scopes.first(where: { !holds($0) }) { return .scope(missing) }
         return within(expiry: expires) ? nil : .expiry

@@ -15,10 +15,18 @@ public struct TokenLimits: Sendable, Hashable {
     public var maxRotationOverlap: TimeInterval
     /// What presenting a token rotated away (after its overlap) does beyond refusing it.
     public var onReuse: ReuseResponse
+    /// Scopes only an administrator's tokens may hold: `superuser` always, and any the operator
+    /// names. A relying service that honours one from introspection must not be escalated by
+    /// an account that gave it to itself.
+    public let reservedScopes: Set<String>
+
+    /// The scope every server reserves: administrators' tokens use it for every user's tokens.
+    public static let superuserScope = "superuser"
 
     public init(
         maxLivePerUser: Int? = 1000, creationRate: RateLimit? = nil, maxLifetime: [TokenKind: TimeInterval] = [:],
-        requireExpiry: Bool = false, maxRotationOverlap: TimeInterval = 7 * 86_400, onReuse: ReuseResponse = .notify
+        requireExpiry: Bool = false, maxRotationOverlap: TimeInterval = 7 * 86_400, onReuse: ReuseResponse = .notify,
+        reservedScopes: Set<String> = []
     ) {
         self.maxLivePerUser = maxLivePerUser
         self.creationRate = creationRate
@@ -26,6 +34,18 @@ public struct TokenLimits: Sendable, Hashable {
         self.requireExpiry = requireExpiry
         self.maxRotationOverlap = maxRotationOverlap
         self.onReuse = onReuse
+        self.reservedScopes = reservedScopes.union([Self.superuserScope])
+    }
+
+    /// The first of `scopes` that `owner` may not hold: a reserved one, unless an administrator's.
+    public func reservedScope(in scopes: [String], for owner: User) -> String? {
+        owner.isAdmin ? nil : scopes.first(where: reservedScopes.contains)
+    }
+
+    /// The scopes of `owner`'s token as others may rely on them: a reserved scope only while
+    /// the owner is an administrator (one demoted since keeps none of them).
+    public func effectiveScopes(_ scopes: [String], of owner: User) -> [String] {
+        owner.isAdmin ? scopes : scopes.filter { !reservedScopes.contains($0) }
     }
 
     public static let `default` = TokenLimits()

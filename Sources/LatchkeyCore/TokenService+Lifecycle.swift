@@ -108,6 +108,8 @@ extension TokenService {
         } catch StorageError.alreadyRotated {
             // Another request rotated it first: the same key is then a retry of that one.
             return try await retriedRotation(of: token, retryKey, grant: rotatingItself ? nil : grant, now: now)
+        } catch StorageError.creatorRetired {
+            throw TokenError.exceedsGrant(.retiring)
         }
         written(.tokensChanged([token.id]))
         written(.tokensAdded(ownerIDs: [token.ownerID]))

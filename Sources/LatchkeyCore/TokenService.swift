@@ -79,7 +79,7 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .titleTooLong: "the title must be at most \(Token.maxTitleLength) characters"
-        case .titleHasControlCharacters: "the title must not contain control characters"
+        case .titleHasControlCharacters: "the title must not contain control or invisible formatting characters"
         case .invalidScope(let scope): "'\(scope)' is not a valid scope"
         case .expiryInPast: "the expiry must be in the future"
         case .expiryTooFar: "a token may live at most 100 years"
@@ -112,6 +112,10 @@ public enum GrantViolation: Sendable, Hashable, CustomStringConvertible {
     case addresses
     /// More uses than the creator has left.
     case uses
+    /// The creator is rotated away (in its overlap): its successor creates instead.
+    case retiring
+    /// A scope the server reserves for administrators' tokens (`TokenLimits.reservedScopes`).
+    case reservedScope(String)
 
     public var description: String {
         switch self {
@@ -120,6 +124,8 @@ public enum GrantViolation: Sendable, Hashable, CustomStringConvertible {
         case .kind(let kind): "the requesting token cannot create a \(kind.rawValue) token"
         case .scope(let scope): "the requesting token does not hold the scope '\(scope)'"
         case .expiry: "a token cannot outlive the token that creates it"
+        case .reservedScope(let scope): "only administrators' tokens may hold the scope '\(scope)'"
+        case .retiring: "the requesting token has been rotated or revoked; use its successor"
         }
     }
 }
@@ -197,6 +203,9 @@ public struct TokenService: Sendable {
     ) async throws -> IssuedToken {
         try Self.check(title: request.title)
         for scope in request.scopes where !Self.isValidScope(scope) { throw TokenError.invalidScope(scope) }
+        if let reserved = limits.reservedScope(in: request.scopes, for: owner) {
+            throw TokenError.exceedsGrant(.reservedScope(reserved))
+        }
         let now = clock.now
         let (expires, sliding) = try Self.resolve(request.expiry, now: now)
         if let violation = limits.violation(kind: request.kind, expires: expires, now: now) {
@@ -227,6 +236,8 @@ public struct TokenService: Sendable {
                 recording: [audit.notice(.tokenCreated, about: stored, detail: Self.describe(stored), by: origin)])
         } catch StorageError.tokenLimitReached {
             throw TokenError.tooManyTokens(limit: limits.maxLivePerUser ?? 0)
+        } catch StorageError.creatorRetired {
+            throw TokenError.exceedsGrant(.retiring)
         }
         cache?.issued(secret.digest)
         written(.tokensAdded(ownerIDs: [owner.id]))
@@ -237,7 +248,7 @@ public struct TokenService: Sendable {
     static func check(title: String?) throws(TokenError) {
         guard let title else { return }
         if title.count > Token.maxTitleLength { throw .titleTooLong }
-        if Identifier.hasControlCharacters(title) { throw .titleHasControlCharacters }
+        if Identifier.hasControlOrFormatCharacters(title) { throw .titleHasControlCharacters }
     }
 
     /// An expiry and sliding lifetime from what a request asks, bounded by `Lifetime.maximum`.
@@ -576,13 +587,14 @@ public struct TokenService: Sendable {
         return true
     }
 
-    /// Revokes every token of `owner` (the operator's `token revoke --user U --all`).
-    public func revokeAll(of owner: User, by origin: Origin) async throws -> [Token] {
-        let deleted = try await storage.deleteTokens(ownerID: owner.id) { [audit] gone in
-            gone.map {
-                audit.notice(
-                    .tokenRevoked, about: $0, detail: Self.describe($0) + "; every token of the user", by: origin)
-            }
+    /// Revokes every token of `owner` (the operator's `token revoke --user U --all`), or every
+    /// one of `kind` (a password change ends the account's sign-in sessions), with the tokens
+    /// they created.
+    public func revokeAll(
+        of owner: User, kind: TokenKind? = nil, by origin: Origin, because reason: String = "every token of the user"
+    ) async throws -> [Token] {
+        let deleted = try await storage.deleteTokens(ownerID: owner.id, kind: kind) { [audit] gone in
+            gone.map { audit.notice(.tokenRevoked, about: $0, detail: Self.describe($0) + "; " + reason, by: origin) }
         }
         forget(deleted)
         if !deleted.isEmpty { metrics.tokensRevoked(deleted.count, reason: "revoked") }
@@ -628,7 +640,7 @@ public struct TokenService: Sendable {
     }
 
     /// Scopes are short printable words such as `user:admin` or `repo:read`.
-    static func isValidScope(_ scope: String) -> Bool {
+    public static func isValidScope(_ scope: String) -> Bool {
         !scope.isEmpty && scope.count <= 64
             && scope.unicodeScalars.allSatisfy {
                 $0.isASCII && $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\"

@@ -184,21 +184,43 @@ public enum WebhookSignature {
 /// plain `http://` and loopback or private addresses (tests, a receiver beside the server).
 public enum WebhookTarget {
     /// Loopback, private, link-local, shared, multicast and unspecified networks: a webhook
-    /// must not become a way to reach the server's own neighbourhood.
+    /// must not become a way to reach the server's own neighbourhood. Three IPv6 networks that
+    /// carry an IPv4 address are refused whole, as no reading of it can be trusted: `::/96`
+    /// (IPv4-compatible, deprecated by RFC 4291; it holds `::` and `::1` too), local-use NAT64
+    /// `64:ff9b:1::/48` (each site chooses where in it the IPv4 address sits, RFC 6052 and 8215)
+    /// and Teredo `2001::/32` (the client's IPv4 address is obfuscated, and reached via a relay).
     static let nonPublic: [CIDR] = [
         "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-        "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3", "::/96", "64:ff9b::/96",
-        "64:ff9b:1::/48", "100::/64", "2001::/32", "2002::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+        "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3", "::/96", "64:ff9b:1::/48", "100::/64",
+        "2001::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
     ].map { try! CIDR($0) }
 
-    /// Whether `address` (an IP address) is a public one.
+    /// IPv6 networks whose addresses carry an IPv4 address that a translator or relay passes the
+    /// connection on to, with the byte it starts at: such an address is as public as the IPv4
+    /// address it carries. (`CIDR` reads an IPv4-mapped `::ffff:a.b.c.d` as IPv4 itself.)
+    static let carryingIPv4: [(network: CIDR, start: Int)] = [
+        // IPv4-translated, `::ffff:0:a.b.c.d` (SIIT, RFC 7915).
+        (try! CIDR("::ffff:0:0:0/96"), 12),
+        // NAT64's well-known prefix, always this /96 with the IPv4 address last (RFC 6052); what
+        // a DNS64 resolver answers for IPv4-only hosts.
+        (try! CIDR("64:ff9b::/96"), 12),
+        // 6to4: the IPv4 address of the site's relay router, bits 16 to 47 (RFC 3056).
+        (try! CIDR("2002::/16"), 2),
+    ]
+
+    /// Whether `address` (an IP address) is a public one. Creation and every delivery attempt
+    /// (for each address the host resolves to) ask this one function.
     public static func isPublic(address: String) -> Bool {
-        return CIDR.isAddress(address) && !nonPublic.contains { $0.contains(address) }
+        guard let bytes = CIDR.bytes(of: address), !nonPublic.contains(where: { $0.contains(address) }) else {
+            return false
+        }
+        guard let carrier = carryingIPv4.first(where: { $0.network.contains(address) }) else { return true }
+        return isPublic(address: bytes[carrier.start..<carrier.start + 4].map(String.init).joined(separator: "."))
     }
 
     /// The URL's host as the HTTP client will connect to it, once the URL is acceptable.
     public static func check(_ text: String, allowInsecure: Bool) throws(WebhookError) -> String {
-        guard text.count <= WebhookEndpoint.maxURLLength, !Identifier.hasControlCharacters(text),
+        guard text.count <= WebhookEndpoint.maxURLLength, !Identifier.hasControlOrFormatCharacters(text),
             let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(),
             let host = URL(string: text)?.host, !host.isEmpty
         else { throw .invalidURL("not an absolute http(s) URL") }
@@ -210,9 +232,14 @@ public enum WebhookTarget {
         }
         guard scheme == "https" || scheme == "http" else { throw .invalidURL("the scheme must be https") }
         guard url.user == nil, url.password == nil else { throw .invalidURL("credentials do not belong in the URL") }
+        var bare = bareHost(host)
+        // A zone names a network interface of one machine, while any node may send; and the
+        // checks below would read such a host as a name. Refused even when insecure targets are allowed.
+        if let zone = bare.firstIndex(of: "%"), CIDR.isAddress(String(bare[..<zone])) {
+            throw .invalidURL("zone-qualified IPv6 addresses (fe80::1%eth0) are not supported")
+        }
         if allowInsecure { return host }
         guard scheme == "https" else { throw .insecureURL("only https:// targets are allowed") }
-        var bare = bareHost(host)
         while bare.hasSuffix(".") { bare.removeLast() }
         // `127.1`, `0x7f.1` and `2130706433` are addresses too, to the resolver.
         let address = CIDR.isAddress(bare) ? bare : legacyIPv4(bare)
@@ -236,6 +263,7 @@ public enum WebhookError: Error, Equatable, CustomStringConvertible {
     case unknownEvent(String)
     case noEvents
     case descriptionTooLong
+    case descriptionHasControlCharacters
     case tooManyEndpoints(Int)
     /// Webhook secrets are sealed with the server key, and there is none.
     case unavailable
@@ -250,6 +278,8 @@ public enum WebhookError: Error, Equatable, CustomStringConvertible {
             "unknown event type '\(name.prefix(64))'; known: \(NotificationType.allCases.map(\.rawValue).joined(separator: ", ")), or *"
         case .noEvents: "name at least one event type"
         case .descriptionTooLong: "the description is longer than \(WebhookEndpoint.maxDescriptionLength) characters"
+        case .descriptionHasControlCharacters:
+            "the description must not contain control or invisible formatting characters"
         case .tooManyEndpoints(let limit): "there are already \(limit) endpoints for this account; delete one first"
         case .unavailable: "webhooks need the server key (LATCHKEY_SERVER_KEY) to seal their secrets"
         case .notFound: "no such webhook endpoint or delivery"

@@ -179,8 +179,9 @@ public struct WebhookService: Sendable {
 
     static func check(description: String?) throws(WebhookError) {
         guard let description else { return }
-        guard description.count <= WebhookEndpoint.maxDescriptionLength, !Identifier.hasControlCharacters(description)
-        else { throw .descriptionTooLong }
+        guard description.count <= WebhookEndpoint.maxDescriptionLength else { throw .descriptionTooLong }
+        // Shown in the CLI's listing and the endpoint's JSON: no bidi overrides or hidden characters.
+        guard !Identifier.hasControlOrFormatCharacters(description) else { throw .descriptionHasControlCharacters }
     }
 
     // MARK: Delivery

@@ -22,6 +22,9 @@ public struct LatchkeyServices: Sendable {
     public let metricsRegistry: PrometheusCollectorRegistry
     let metricsFactory: PrometheusMetricsFactory
     public let metrics: LatchkeyMetrics
+    /// Makes and checks the sign-in page's form tokens, under a key derived from the server
+    /// key (so that every node sharing it accepts them) or, without one, this node's own.
+    let signInForms: SignInForms
 
     /// - Parameters:
     ///   - tokenCache: nil: every verification and every list of tokens reads the database.
@@ -55,5 +58,7 @@ public struct LatchkeyServices: Sendable {
             storage: storage, secretBox: webhookSecrets ?? secretBox, settings: webhookSettings, clock: clock,
             metrics: metrics)
         self.openID = openID ?? IDTokenVerifier(providers: [], clock: clock)
+        // `webhookSecrets` is the server key even where tokens are not recoverable.
+        signInForms = SignInForms(key: SignInForms.key(from: webhookSecrets ?? secretBox), clock: clock)
     }
 }

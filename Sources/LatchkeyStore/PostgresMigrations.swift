@@ -202,6 +202,7 @@ enum PostgresMigrations {
                 FOR EACH STATEMENT EXECUTE FUNCTION latchkey_tokens_added()
                 """,
             ]),
+        Migration(name: "12-overlap-children", statements: [Schema.adoptOverlapChildren]),
     ]
 
     /// Names were folded with lowercased(); fold them again by NFKC case-fold (as SQLite's

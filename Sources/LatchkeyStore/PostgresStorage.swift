@@ -192,6 +192,18 @@ public final class PostgresStorage: BackendStorage {
     }
 
     private func insert(_ token: NewToken, on connection: PostgresConnection) async throws -> Token {
+        if let parentID = token.parentID {
+            // Locked until the insert commits: a rotation of the creator waits for it (and then
+            // re-parents the new token to its successor), or commits first and is seen here.
+            var isLive = false
+            for try await (live) in try await connection.query(
+                PostgresQuery(unsafeSQL: Schema.creatorIsLive + " FOR SHARE", binds: Self.binds(parentID)),
+                logger: logger
+            ).decode(Bool.self) {
+                isLive = live
+            }
+            guard isLive else { throw StorageError.creatorRetired }
+        }
         let lifecycle = token.lifecycle
         let rows = try await connection.query(
             """
@@ -391,10 +403,10 @@ public final class PostgresStorage: BackendStorage {
         return bindings
     }
 
-    /// The tokens matching `condition` and every token they created, each reported (see
+    /// The tokens matching every one of `conditions` and every token they created, each reported (see
     /// `SQLWriter.appendInterpolation(tokenFamily:)`); parents first. Other nodes hear of the
     /// deletion when it commits (migration 7's trigger, `observeChanges`).
-    func deleteTokens(where condition: Condition, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+    func deleteTokens(where conditions: [Condition], recording: @escaping @Sendable ([Token]) -> [AuditEvent])
         async throws -> [Token]
     {
         try await run { [self] in
@@ -402,7 +414,7 @@ public final class PostgresStorage: BackendStorage {
                 var tokens: [Token] = []
                 for try await row in try await transaction.query(
                     """
-                    \(tokenFamily: condition)
+                    \(tokenFamily: conditions)
                     DELETE FROM tokens WHERE id IN (SELECT id FROM family) RETURNING \(unescaped: Schema.tokenColumns)
                     """, logger: logger)
                 {

@@ -19,11 +19,11 @@ extension SQLWriter {
         }
     }
 
-    /// `\(tokenFamily: …)`: `WITH RECURSIVE family(id)`, the tokens matching `condition` and
-    /// every token they created, and theirs.
-    mutating func appendInterpolation(tokenFamily condition: Condition) {
+    /// `\(tokenFamily: …)`: `WITH RECURSIVE family(id)`, the tokens matching every condition
+    /// and every token they created, and theirs.
+    mutating func appendInterpolation(tokenFamily conditions: [Condition]) {
         appendLiteral("WITH RECURSIVE family(id) AS (\n    SELECT id FROM tokens WHERE ")
-        appendInterpolation(conditions: [condition])
+        appendInterpolation(conditions: conditions)
         appendLiteral("\n    UNION SELECT t.id FROM tokens t JOIN family f ON t.parent_id = f.id)")
     }
 }

@@ -134,6 +134,9 @@ enum SQLiteMigrations {
             // Nothing here: other processes' writes reach the list cache through `data_version`.
             // (PostgreSQL's migration adds a NOTIFY trigger on new tokens.)
         }
+        migrator.registerMigration("12-overlap-children") { db in
+            try db.execute(sql: Schema.adoptOverlapChildren)
+        }
         return migrator
     }
 }

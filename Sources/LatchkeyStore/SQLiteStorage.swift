@@ -199,6 +199,13 @@ public final class SQLiteStorage: BackendStorage {
     }
 
     private static func insert(_ token: NewToken, into db: Database) throws -> Token {
+        // In the writing transaction: a creator rotated away (or revoked) since its request was
+        // authenticated hands on nothing.
+        if let parentID = token.parentID,
+            try Bool.fetchOne(db.cachedStatement(sql: Schema.creatorIsLive), arguments: [parentID]) != true
+        {
+            throw StorageError.creatorRetired
+        }
         try db.execute(
             sql: """
                 INSERT INTO tokens (\(Schema.insertedTokenColumns.joined(separator: ", ")))
@@ -359,18 +366,18 @@ public final class SQLiteStorage: BackendStorage {
         }
     }
 
-    /// The tokens matching `condition` and every token they created, down the `parent_id`
+    /// The tokens matching every one of `conditions` and every token they created, down the `parent_id`
     /// chain, each reported: read first in the same transaction (SQLite's RETURNING leaves
     /// out the rows a foreign key's cascade removes). Parents come first.
-    func deleteTokens(where condition: Condition, recording: @escaping @Sendable ([Token]) -> [AuditEvent])
+    func deleteTokens(where conditions: [Condition], recording: @escaping @Sendable ([Token]) -> [AuditEvent])
         async throws -> [Token]
     {
         let select: SQLRequest<TokenRow> = """
-            \(tokenFamily: condition)
+            \(tokenFamily: conditions)
             SELECT \(sql: Schema.tokenColumns) FROM tokens WHERE id IN (SELECT id FROM family)
             """
         let delete: SQL = """
-            \(tokenFamily: condition)
+            \(tokenFamily: conditions)
             DELETE FROM tokens WHERE id IN (SELECT id FROM family)
             """
         return try await pool.write { db in

@@ -84,6 +84,26 @@ enum Schema {
         WHERE id = $2
         """
 
+    /// Whether the token that creates another may still hand on rights: a row, and not rotated
+    /// away (in its overlap it authenticates, but what it made then would escape its family).
+    /// No row: revoked. $1 the creator's id.
+    static let creatorIsLive = "SELECT retired_us IS NULL FROM tokens WHERE id = $1"
+
+    /// Tokens made by a token during its rotation's overlap (before release 12 refused that) join
+    /// the family of its newest live successor, as the tokens it made before rotating did: revoking
+    /// the successor, or its reuse with `revoke-family`, now reaches them too.
+    static let adoptOverlapChildren = """
+        WITH RECURSIVE chain(start_id, id, uuid, retired_us, depth) AS (
+            SELECT id, id, uuid, retired_us, 0 FROM tokens WHERE retired_us IS NOT NULL
+            UNION ALL
+            SELECT c.start_id, t.id, t.uuid, t.retired_us, c.depth + 1 FROM tokens t JOIN chain c ON t.rotated_from = c.uuid
+            WHERE c.retired_us IS NOT NULL AND c.depth < 1000),
+        heirs(retired_id, heir_id) AS (SELECT start_id, id FROM chain WHERE retired_us IS NULL)
+        UPDATE tokens SET parent_id = (SELECT heir_id FROM heirs WHERE retired_id = tokens.parent_id)
+        WHERE parent_id IN (SELECT retired_id FROM heirs)
+          AND id NOT IN (SELECT heir_id FROM heirs WHERE retired_id = tokens.parent_id)
+        """
+
     /// A successor lives no longer than its creator. $1 the successor's id.
     static let boundByCreator = """
         UPDATE tokens SET expires_us = (SELECT p.expires_us FROM tokens p WHERE p.id = tokens.parent_id)

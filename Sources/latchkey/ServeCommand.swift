@@ -90,6 +90,12 @@ struct ServeCommand: AsyncParsableCommand {
         transform: { try OnReuse(parsing: $0) })
     var onReuse: OnReuse?
     @Option(
+        name: .customLong("reserved-scope"),
+        help:
+            "A scope only administrators' tokens may hold, beside superuser (always reserved); repeat for each (env LATCHKEY_RESERVED_SCOPES, comma-separated).",
+        transform: { try ReservedScope(parsing: $0) })
+    var reservedScopes: [ReservedScope] = []
+    @Option(
         help: "Leaked-token reports per client address (env LATCHKEY_LEAK_REPORT_RATE; default 10/1m).",
         transform: { try Rate(parsing: $0) })
     var leakReportRate: Rate?
@@ -229,7 +235,8 @@ struct ServeCommand: AsyncParsableCommand {
             requireExpiry: try requireExpiry || environmentFlag(TokenLimits.requireExpiryVariable),
             maxRotationOverlap: try setting(maxRotationOverlap, TokenLimits.maxRotationOverlapVariable, default: "7d")
                 .seconds,
-            onReuse: try setting(onReuse, OnReuse.variable, default: ReuseResponse.notify.rawValue).response)
+            onReuse: try setting(onReuse, OnReuse.variable, default: ReuseResponse.notify.rawValue).response,
+            reservedScopes: try setting(reservedScopes, ReservedScope.variable).scopes)
     }
 
     private func passwordHasher() throws -> PasswordHasher {

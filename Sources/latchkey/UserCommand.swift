@@ -99,11 +99,14 @@ struct UserCommand: AsyncParsableCommand {
             let password = readPasswordFromStandardInput()
             guard !password.isEmpty else { throw AccountError.emptyPassword }
             let username = username
-            try await database.withServices { services in
+            let ended = try await database.withServices { services in
                 let accounts = services.accounts
-                try await accounts.setPassword(try await accounts.requireUser(username), to: password, by: .cli)
+                return try await accounts.setPassword(
+                    try await accounts.requireUser(username), to: password, by: .cli,
+                    endingSessionsWith: services.tokens
+                ).count
             }
-            print("set the password of user \(username)")
+            print("set the password of user \(username); ended \(ended) sign-in session\(ended == 1 ? "" : "s")")
         }
     }
 

@@ -13,6 +13,46 @@ struct AccountServiceTests {
         accounts = AccountService(storage: storage, hasher: fastPasswordHasher, clock: ManualClock())
     }
 
+    /// As GitHub and GitLab do: whoever signed in with the old password is signed out; the
+    /// account's app tokens, made to outlive a password, stay.
+    @Test func aPasswordChangeEndsTheAccountsSessionsAndKeepsItsAppTokens() async throws {
+        let tokens = TokenService(storage: storage, secretBox: nil)
+        let sam = try await accounts.createUser(username: "sam", password: "old", by: .cli)
+        let kim = try await accounts.createUser(username: "kim", password: "pw", by: .cli)
+        let session = try await tokens.create(for: sam, TokenRequest(kind: .session, expiry: .sliding(3_600)), by: .cli)
+        let app = try await tokens.create(for: sam, TokenRequest(kind: .app, title: "ci"), by: .cli)
+        let kimsSession = try await tokens.create(for: kim, TokenRequest(kind: .session), by: .cli)
+
+        let ended = try await accounts.setPassword(sam, to: "new", by: .cli, endingSessionsWith: tokens)
+
+        #expect(ended.map(\.uuid) == [session.token.uuid])
+        guard case .rejected(.unknown) = try await tokens.verify(session.secret.value) else {
+            Issue.record("the session still works after the password changed")
+            return
+        }
+        guard case .valid = try await tokens.verify(app.secret.value),
+            case .valid = try await tokens.verify(kimsSession.secret.value)
+        else {
+            Issue.record("an app token or another account's session ended")
+            return
+        }
+        #expect(try await accounts.authenticate(login: "sam", password: "new", by: .cli)?.id == sam.id)
+        let revoked = try await storage.events(AuditQuery(kind: .tokenRevoked))
+        #expect(revoked.map(\.detail) == ["session \(session.token.key); the password was changed"])
+    }
+
+    /// Bidirectional overrides and isolates, zero-width characters and line separators would
+    /// reorder or hide what the CLI, the pages and webhook payloads show of a name.
+    @Test(arguments: ["Sam\u{202E}nimda", "Sam\u{2066}x", "Sa\u{200B}m", "Sam\u{2028}x", "Sam\u{FEFF}"])
+    func namesWithFormatCharactersAreRefused(name: String) async throws {
+        await #expect(throws: AccountError.nameHasControlCharacters) {
+            try await accounts.createUser(username: "sam", firstName: name, lastName: "Smith", password: nil, by: .cli)
+        }
+        await #expect(throws: AccountError.nameHasControlCharacters) {
+            try await accounts.createUser(username: "sam", firstName: "Sam", lastName: name, password: nil, by: .cli)
+        }
+    }
+
     @Test func signInWorksByUsernameOrEmailIgnoringCase() async throws {
         let sam = try await accounts.createUser(username: "sam", email: "Sam@Example.org", password: "pw", by: .cli)
         #expect(try await accounts.authenticate(login: "sam", password: "pw", by: .cli) == sam)

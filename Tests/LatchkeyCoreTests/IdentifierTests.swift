@@ -59,3 +59,22 @@ struct IdentifierTests {
         }
     }
 }
+
+@Suite("Control and format characters")
+struct ControlAndFormatCharacterTests {
+    /// Each would reorder or hide what a terminal, a page or a webhook payload shows.
+    @Test(arguments: [
+        "\u{202E}", "\u{202D}", "\u{2066}", "\u{2067}", "\u{2068}", "\u{2069}", "\u{200B}", "\u{200E}", "\u{FEFF}",
+        "\u{2028}", "\u{2029}", "\u{0}", "\n", "\u{1B}", "\u{85}",
+    ])
+    func controlFormatAndSeparatorCharactersAreFound(character: String) {
+        #expect(Identifier.hasControlOrFormatCharacters("deploy\(character)key"))
+        #expect(Identifier.withoutControlOrFormatCharacters("deploy\(character)key") == "deploykey")
+    }
+
+    @Test func printableTextOfAnyScriptIsKept() {
+        for text in ["deploy key", "Zoë", "Σωκράτης", "名前", "مفتاح", "emoji 🔑", "tab-free"] {
+            #expect(!Identifier.hasControlOrFormatCharacters(text), "\(text)")
+        }
+    }
+}

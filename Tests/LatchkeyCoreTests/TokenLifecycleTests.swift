@@ -273,13 +273,13 @@ struct TokenLifecycleTests {
         try await backend.withStorage { storage in
             let fixture = try await Fixture(storage)
             let broad = try await fixture.create(
-                TokenRequest(kind: .app, scopes: ["superuser"], allowedIPs: [try CIDR("192.0.2.0/24")]))
+                TokenRequest(kind: .app, scopes: ["repo:admin"], allowedIPs: [try CIDR("192.0.2.0/24")]))
             let narrow = TokenGrant(
                 of: try await fixture.create(TokenRequest(kind: .app, scopes: ["user:admin"])).token)
-            await #expect(throws: TokenError.exceedsGrant(.scope("superuser"))) {
+            await #expect(throws: TokenError.exceedsGrant(.scope("repo:admin"))) {
                 try await fixture.tokens.update(broad.token, TokenChange(allowedIPs: []), grantedBy: narrow, by: .cli)
             }
-            await #expect(throws: TokenError.exceedsGrant(.scope("superuser"))) {
+            await #expect(throws: TokenError.exceedsGrant(.scope("repo:admin"))) {
                 try await fixture.tokens.update(
                     broad.token, TokenChange(metadata: .some(#"{"role":"x"}"#)), grantedBy: narrow, by: .cli)
             }

@@ -101,7 +101,7 @@ struct TokenLimitsAndAuditTests {
             #expect(try await tokens.revokeAll(of: sam, by: operatorOrigin).map(\.uuid) == [remaining.token.uuid])
             try await accounts.setActive(sam, false, by: operatorOrigin)
             try await accounts.setActive(sam, true, by: operatorOrigin)
-            try await accounts.setPassword(sam, to: "new-pw", by: operatorOrigin)
+            try await accounts.setPassword(sam, to: "new-pw", by: operatorOrigin, endingSessionsWith: tokens)
 
             let events = try await storage.events(AuditQuery()).reversed().map { ($0.kind, $0.tokenUUID, $0.origin) }
             let expected: [(AuditKind, UUID?, Origin)] = [

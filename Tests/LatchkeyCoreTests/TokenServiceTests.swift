@@ -40,6 +40,31 @@ struct TokenServiceTests {
         return nil
     }
 
+    /// `superuser`, and any scope the operator reserves, only on an administrator's tokens:
+    /// introspection reports it, and a relying service that honours it must not be escalated.
+    @Test func reservedScopesAreGivenOnlyToAdministratorsTokens() async throws {
+        let tokens = TokenService(
+            storage: storage, clock: clock, secretBox: nil, limits: TokenLimits(reservedScopes: ["org:admin"]))
+        let kim = try await makeUser(storage, "kim", isAdmin: true, clock: clock)
+        for scope in ["superuser", "org:admin"] {
+            await #expect(throws: TokenError.exceedsGrant(.reservedScope(scope))) {
+                try await tokens.create(for: owner, TokenRequest(kind: .app, scopes: ["repo:read", scope]), by: .cli)
+            }
+            let admins = try await tokens.create(for: kim, TokenRequest(kind: .app, scopes: [scope]), by: .cli)
+            #expect(admins.token.scopes == [scope])
+        }
+        #expect(
+            "\(TokenError.exceedsGrant(.reservedScope("superuser")))"
+                == "only administrators' tokens may hold the scope 'superuser'")
+        // `superuser` is reserved on every server, whatever else is.
+        #expect(TokenLimits().reservedScopes == ["superuser"])
+        // An administrator demoted since: a reserved scope is no longer reported as held.
+        var demoted = kim
+        demoted.isAdmin = false
+        #expect(tokens.limits.effectiveScopes(["repo:read", "superuser", "org:admin"], of: demoted) == ["repo:read"])
+        #expect(tokens.limits.effectiveScopes(["superuser"], of: kim) == ["superuser"])
+    }
+
     @Test func aCreatedTokenVerifiesAndNamesItsOwner() async throws {
         let issued = try await service.create(
             for: owner, TokenRequest(kind: .app, title: "ci", scopes: ["repo:read"]), by: .cli)

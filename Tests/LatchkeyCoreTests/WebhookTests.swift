@@ -298,6 +298,66 @@ struct WebhookTests {
         #expect(!WebhookTarget.isPublic(address: "::ffff:10.0.0.1"))
     }
 
+    /// The IPv6 forms an IPv4 address can be written in.
+    enum IPv4InIPv6: String, CaseIterable, Sendable {
+        case mapped, translated, nat64, localUseNAT64, sixToFour, teredo, compatible
+
+        /// `ipv4` in this form.
+        func address(of ipv4: String) -> String {
+            let octets = ipv4.split(separator: ".").map { Int($0)! }
+            let groups = [octets[0] << 8 | octets[1], octets[2] << 8 | octets[3]]
+            let hex = { (groups: [Int]) in groups.map { String($0, radix: 16) }.joined(separator: ":") }
+            return switch self {
+            case .mapped: "::ffff:\(ipv4)"
+            case .translated: "::ffff:0:\(ipv4)"
+            case .nat64: "64:ff9b::\(ipv4)"
+            case .localUseNAT64: "64:ff9b:1::\(ipv4)"
+            case .sixToFour: "2002:\(hex(groups))::1"
+            // A Teredo server's address, flags and port, then the client's address, obfuscated.
+            case .teredo: "2001:0:4136:e378:8000:63bf:\(hex(groups.map { $0 ^ 0xFFFF }))"
+            case .compatible: "::\(ipv4)"
+            }
+        }
+
+        /// Whether the IPv4 address in it can be trusted, so that the address is as public as it.
+        var isReadAsIPv4: Bool { ![.localUseNAT64, .teredo, .compatible].contains(self) }
+    }
+
+    @Test(arguments: IPv4InIPv6.allCases)
+    func anIPv6AddressCarryingAnIPv4OneIsNoMorePublicThanIt(form: IPv4InIPv6) throws {
+        let refusal = WebhookError.insecureURL("loopback and private addresses are not allowed")
+        for ipv4 in ["127.0.0.1", "10.0.0.1", "169.254.169.254", "192.168.1.1", "0.0.0.0"] {
+            let address = form.address(of: ipv4)
+            #expect(CIDR.isAddress(address), "\(address)")
+            #expect(!WebhookTarget.isPublic(address: address), "\(address)")
+            #expect(throws: refusal, "\(address)") {
+                try WebhookTarget.check("https://[\(address)]/", allowInsecure: false)
+            }
+        }
+        for ipv4 in ["8.8.8.8", "93.184.216.34"] {
+            let address = form.address(of: ipv4)
+            #expect(WebhookTarget.isPublic(address: address) == form.isReadAsIPv4, "\(address)")
+            let url = "https://[\(address)]/"
+            if form.isReadAsIPv4 {
+                #expect(throws: Never.self, "\(address)") { try WebhookTarget.check(url, allowInsecure: false) }
+            } else {
+                #expect(throws: refusal, "\(address)") { try WebhookTarget.check(url, allowInsecure: false) }
+            }
+        }
+    }
+
+    @Test func zoneQualifiedAddressesAreRefusedWithTheirOwnErrorAndPlainPublicIPv6IsNot() throws {
+        let zone = WebhookError.invalidURL("zone-qualified IPv6 addresses (fe80::1%eth0) are not supported")
+        for url in ["https://[fe80::1%25eth0]/", "https://[fe80::1%eth0]/x", "https://[2606:4700::1111%25eth0]:8443/"] {
+            for allowInsecure in [false, true] {
+                #expect(throws: zone, "\(url)") { try WebhookTarget.check(url, allowInsecure: allowInsecure) }
+            }
+        }
+        #expect(!WebhookTarget.isPublic(address: "fe80::1%eth0"))
+        #expect(WebhookTarget.isPublic(address: "2606:4700::1111"))
+        #expect(try WebhookTarget.check("https://[2606:4700::1111]/", allowInsecure: false) == "2606:4700::1111")
+    }
+
     @Test(arguments: TestBackend.available)
     func badEndpointsAreRefusedWithAClearError(backend: TestBackend) async throws {
         try await backend.withStorage { storage in

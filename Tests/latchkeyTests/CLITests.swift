@@ -95,6 +95,44 @@ struct CLITests {
         #expect(try run(["audit", "gc", "--retention", "1d"]).stdout == "deleted 0 audit events\n")
     }
 
+    /// `superuser` and the scopes LATCHKEY_RESERVED_SCOPES names: only on an administrator's tokens,
+    /// whoever creates them (the operator too).
+    @Test func reservedScopesGoOnlyToAdministratorsTokens() async throws {
+        #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
+        #expect(try run(["user", "create", "kim", "--no-password", "--admin"]).status == 0)
+        let reserved = ["LATCHKEY_RESERVED_SCOPES": "org:admin, billing"]
+        for scope in ["superuser", "org:admin", "billing"] {
+            expectOneLineFailure(
+                try run(["token", "create", "--user", "sam", "--title", "t", "--scope", scope], environment: reserved),
+                "only administrators' tokens may hold the scope '\(scope)'")
+            #expect(
+                try run(["token", "create", "--user", "kim", "--title", "t", "--scope", scope], environment: reserved)
+                    .status == 0)
+        }
+        #expect(try run(["token", "create", "--user", "sam", "--title", "t", "--scope", "org:admin"]).status == 0)
+        expectOneLineFailure(
+            try run(
+                ["token", "create", "--user", "kim", "--title", "t"], environment: ["LATCHKEY_RESERVED_SCOPES": "a b"]),
+            "The value 'a b' is invalid for LATCHKEY_RESERVED_SCOPES: a scope is 1 to 64 printable ASCII characters, without spaces or quotes"
+        )
+        #expect(try await SQLiteStorage(path: database).countTokens(TokenQuery()) == 4)
+    }
+
+    /// A new password signs out whoever signed in with the old one; app tokens stay.
+    @Test func settingAPasswordEndsTheAccountsSignInSessions() async throws {
+        #expect(try run(["user", "create", "sam", "--password-stdin"], stdin: "old pass\n").status == 0)
+        let storage = try SQLiteStorage(path: database)
+        let tokens = TokenService(storage: storage, secretBox: nil)
+        let sam = try #require(try await storage.user(username: "sam"))
+        let session = try await tokens.create(for: sam, TokenRequest(kind: .session), by: .cli)
+        let app = try await tokens.create(for: sam, TokenRequest(kind: .app), by: .cli)
+
+        let changed = try run(["user", "set-password", "sam", "--password-stdin"], stdin: "new pass\n")
+        #expect(changed.stdout == "set the password of user sam; ended 1 sign-in session\n")
+        #expect(try await storage.token(uuid: session.token.uuid) == nil)
+        #expect(try await storage.token(uuid: app.token.uuid) != nil)
+    }
+
     @Test func importReportsBadRowsByLineAndImportsTheRest() throws {
         let file = directory.appendingPathComponent("users.csv")
         let bcrypt = "$2b$04$jKZo.rJpS25xzL6bwwfr9.I69.WIM4r8bFCtrypSnA1cP4aycIXi6"

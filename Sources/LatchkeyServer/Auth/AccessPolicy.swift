@@ -76,7 +76,7 @@ extension Principal {
     /// The scope that grants managing the account itself (its tokens), as in Quay.
     public static let accountAdminScope = "user:admin"
     /// The scope an administrator's app token needs for every user's tokens.
-    public static let superuserScope = "superuser"
+    public static let superuserScope = TokenLimits.superuserScope
 
     /// What this principal may hand on to tokens it creates.
     public var grant: TokenGrant { TokenGrant(of: token) }

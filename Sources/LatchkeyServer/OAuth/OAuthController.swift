@@ -34,7 +34,9 @@ struct OAuthController {
             return try Self.json(["active": false])
         }
         var body: [String: Any] = [
-            "active": true, "scope": found.scopes.joined(separator: " "), "username": owner.username,
+            "active": true, "username": owner.username,
+            // A reserved scope only while its owner is an administrator: what a relying service trusts.
+            "scope": services.tokens.limits.effectiveScopes(found.scopes, of: owner).joined(separator: " "),
             "sub": String(owner.id), "iat": found.created.secondsSince1970, "token_type": "Bearer",
             "client_id": "latchkey", "jti": found.uuid.uuidString.lowercased(), "token_kind": found.kind.rawValue,
         ]

@@ -31,7 +31,9 @@ struct QuayController {
 
     /// `POST /api/v1/user/apptoken` → 200 with the new token and its code. A token never
     /// creates a token with a scope it lacks or a later expiry than its own.
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> QuayTokenEnvelope {
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> SecretBearing<
+        QuayTokenEnvelope
+    > {
         let principal = try dialect.principal(for: .manageTokens, context)
         let now = services.clock.now
         let body = try await QuayCreateRequest.decode(request, now: now)
@@ -53,7 +55,7 @@ struct QuayController {
         } catch let error as TokenError {
             throw QuayError.invalidRequest("\(error)")
         }
-        return QuayTokenEnvelope(token: QuayToken(issued.token, code: issued.secret))
+        return SecretBearing(QuayTokenEnvelope(token: QuayToken(issued.token, code: issued.secret)))
     }
 
     /// `GET /api/v1/user/apptoken[?expiring=]`: the caller's app tokens, expired ones
@@ -91,12 +93,14 @@ struct QuayController {
     /// `GET /api/v1/user/apptoken/{uuid}`: the caller's live token, with its code when
     /// recoverable and within the caller's own grant (a narrow token never reads the
     /// code of a wider or longer-lived one).
-    @Sendable func read(_ request: Request, context: AppRequestContext) async throws -> QuayTokenEnvelope {
+    @Sendable func read(_ request: Request, context: AppRequestContext) async throws -> SecretBearing<
+        QuayTokenEnvelope
+    > {
         let principal = try dialect.principal(for: .manageTokens, context)
         let token = try await ownedToken(context, principal)
         guard !token.isExpired(at: services.clock.now) else { throw QuayError.notFound }
         let code = principal.grant.covers(token) ? services.tokens.recoverSecret(of: token) : nil
-        return QuayTokenEnvelope(token: QuayToken(token, code: code))
+        return SecretBearing(QuayTokenEnvelope(token: QuayToken(token, code: code)))
     }
 
     /// `DELETE /api/v1/user/apptoken/{uuid}` → 204, expired or not (a hard delete).

@@ -24,8 +24,8 @@ struct StencilaController {
 
     /// `POST /api/tokens/`: sign in with username (or email) and password, an OpenID
     /// Connect ID token, or a session token already on the request; answers a new session token.
-    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<
-        StencilaCreatedToken
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> SecretBearing<
+        EditedResponse<StencilaCreatedToken>
     > {
         let body = try await StencilaCreateRequest.decode(request)
         let user: User
@@ -50,7 +50,7 @@ struct StencilaController {
         let issued = try await services.tokens.create(
             for: user, TokenRequest(kind: .session, expiry: lifetime),
             grantedBy: grant, by: Origin(userID: user.id, via: "stencila", address: context.clientIP))
-        return EditedResponse(status: .created, response: StencilaCreatedToken(issued, owner: user))
+        return SecretBearing(EditedResponse(status: .created, response: StencilaCreatedToken(issued, owner: user)))
     }
 
     /// Signs in with an OpenID Connect ID token from a configured provider: 400 with
@@ -108,9 +108,10 @@ struct StencilaController {
         let named = try context.parameters.require("token")
         if TokenSecret(named) != nil {
             // Holding the token is the proof; retrieving it counts as using it.
-            guard case .valid(let token, _) = try await services.tokens.verify(named, clientIP: context.clientIP) else {
-                throw StencilaError.notFound
-            }
+            guard
+                case .valid(let token, _) = try await services.tokens.verify(
+                    named, clientIP: context.clientIP, userAgent: request.headers[.userAgent])
+            else { throw StencilaError.notFound }
             return StencilaToken(token)
         }
         let token = try await ownedToken(key: named, context: context)
@@ -124,7 +125,11 @@ struct StencilaController {
         let named = try context.parameters.require("token")
         let token: Token
         if TokenSecret(named) != nil {
-            guard let found = try await services.tokens.find(secret: named), !found.isExpired(at: services.clock.now)
+            // Verified as `GET` verifies it (expired, used up, rotated away, allowlist): a token
+            // rotated away is reuse, recorded as such, and a thief cannot delete the evidence.
+            guard
+                case .valid(let found, _) = try await services.tokens.verify(
+                    named, clientIP: context.clientIP, userAgent: request.headers[.userAgent])
             else { throw StencilaError.notFound }
             token = found
         } else {

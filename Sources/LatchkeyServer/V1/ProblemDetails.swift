@@ -76,7 +76,8 @@ struct V1Dialect: AuthenticatingDialect {
             ProblemDetails(status: .serviceUnavailable, code: "webhooks_unavailable", detail: "\(error)")
         case .tooManyEndpoints: ProblemDetails(status: .forbidden, code: "too_many_endpoints", detail: "\(error)")
         case .notFound: .noSuchWebhook
-        case .invalidURL, .noEvents, .descriptionTooLong: .invalidRequest("\(error)")
+        case .invalidURL, .noEvents, .descriptionTooLong, .descriptionHasControlCharacters:
+            .invalidRequest("\(error)")
         }
     }
 

@@ -195,6 +195,11 @@ struct V1Fields {
         case nil: return nil
         case .null: return .some(nil)
         case .object(let object):
+            // Keys are labels people read (the CLI, webhook payloads): no bidi overrides or hidden characters.
+            if JSONValue.object(object).allKeys.contains(where: Identifier.hasControlOrFormatCharacters) {
+                throw ProblemDetails.invalidRequest(
+                    "'metadata' keys must not contain control or invisible formatting characters.")
+            }
             let text = String(decoding: try StreamingJSONEncoder().encode(JSONValue.object(object)), as: UTF8.self)
             guard text.utf8.count <= TokenLifecycle.maxMetadataBytes else {
                 throw ProblemDetails.invalidRequest(

@@ -63,13 +63,16 @@ package struct WebController {
         return signInForm(request, notice: Self.notice(request))
     }
 
-    /// The sign-in form, with its form token (kept in a cookie of its own until there is a session).
+    /// The sign-in form, with a form token made for this browser's nonce, which its cookie
+    /// keeps until there is a session (`SignInForms`).
     func signInForm(
         _ request: Request, login: String = "", notice: String? = nil, error: String? = nil,
         status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]
     ) -> Response {
-        let formToken =
-            request.cookies[WebSession.signInCookieName]?.value.nilIfInvalidToken ?? WebSession.randomToken()
+        // The nonce is kept across pages, so that each tab's form stays good. It may be one
+        // planted: what counts is the token, which only the server makes for it.
+        let nonce = request.cookies[WebSession.signInCookieName]?.value.nilIfInvalidToken ?? WebSession.randomToken()
+        let formToken = services.signInForms.token(for: nonce)
         var chrome = PageChrome(title: "Sign in", notice: notice, error: error)
         chrome.csrf = formToken
         let providers = services.openID.webProviders.enumerated().map { index, provider in
@@ -83,16 +86,20 @@ package struct WebController {
             status: status, headers: headers)
         response.setCookie(
             Cookie(
-                name: WebSession.signInCookieName, value: formToken, maxAge: 3600, path: "/signin",
+                name: WebSession.signInCookieName, value: nonce, maxAge: Int(SignInForms.lifetime), path: "/signin",
                 secure: secureCookies, httpOnly: true, sameSite: .lax))
         return response
     }
 
-    /// `POST /signin`: the same throttling and audit as the API's password sign-in.
+    /// `POST /signin`: the same throttling and audit as the API's password sign-in. Only from
+    /// this site's own page: a form another site posts would sign the browser in to an account
+    /// of its choosing (login CSRF).
     @Sendable func signIn(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard SignInForms.isFromOwnPages(request, publicURL: configuration.externalBaseURL, secure: secureCookies)
+        else { throw WebPageError.formExpired }
         let form = try await WebForm.read(request)
-        guard let expected = request.cookies[WebSession.signInCookieName]?.value.nilIfInvalidToken,
-            constantTimeEqual(Data((form["csrf"] ?? "").utf8), Data(expected.utf8))
+        guard let nonce = request.cookies[WebSession.signInCookieName]?.value.nilIfInvalidToken,
+            services.signInForms.accepts(form["csrf"], nonce: nonce)
         else { throw WebPageError.formExpired }
         let login = form["login"] ?? ""
         guard !login.isEmpty, let password = form.raw("password"), !password.isEmpty else {
@@ -181,7 +188,7 @@ package struct WebController {
         let view = NewTokenView(session: session, limits: services.tokens.limits, form: form)
         let now = services.clock.now
         do {
-            let scopes = try view.requestedScopes(for: session.principal.user)
+            let scopes = try view.requestedScopes()
             let issued = try await services.tokens.create(
                 for: session.principal.user,
                 TokenRequest(
@@ -319,7 +326,7 @@ package struct WebController {
 }
 
 extension String {
-    /// The text, if it could be a form token this server made (base64url, 43 characters).
+    /// The text, if it could be a random token this server made (base64url, 43 characters).
     var nilIfInvalidToken: String? {
         utf8.count == 43 && utf8.allSatisfy { $0.isBase64URL } ? self : nil
     }

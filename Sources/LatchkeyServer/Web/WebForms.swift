@@ -134,7 +134,7 @@ struct NewTokenView {
         title = form?["title"] ?? ""
         expiresOn = form?["expires_on"] ?? ""
         let ticked = Set(form?.all("scopes") ?? [])
-        scopes = WebScopes.offered(to: session.principal.user).map {
+        scopes = WebScopes.offered(to: session.principal.user, limits: limits).map {
             ScopeChoice(
                 value: $0, checked: ticked.contains($0), id: "scope-" + $0.replacingOccurrences(of: ":", with: "-"))
         }
@@ -148,14 +148,12 @@ struct NewTokenView {
         hasPolicyNote = !policyNote.isEmpty
     }
 
-    func requestedScopes(for user: User) throws -> [String] {
+    /// The scopes ticked or typed, once each; a reserved one is refused by the token service.
+    func requestedScopes() throws -> [String] {
         var seen = Set<String>()
         let scopes = chosenScopes.filter { seen.insert($0).inserted }
         guard scopes.count <= Self.maxScopes else {
             throw WebFormError(message: "A token may have at most \(Self.maxScopes) scopes.")
-        }
-        if !user.isAdmin, scopes.contains(Principal.superuserScope) {
-            throw WebFormError(message: "Only administrators may give the '\(Principal.superuserScope)' scope.")
         }
         return scopes
     }

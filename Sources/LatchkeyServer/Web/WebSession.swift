@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import LatchkeyCore
 
@@ -51,6 +52,96 @@ struct WebSession: Sendable {
 
     static func randomToken(bytes count: Int = 32) -> String {
         Data((0..<count).map { _ in UInt8.random(in: .min ... .max) }).base64URLEncoded
+    }
+}
+
+/// The sign-in form's token, before there is a session to bind a form to. The browser holds
+/// a random nonce in the `latchkey_signin` cookie (the double-submit half); the form carries
+/// `base64url(expiry || HMAC-SHA256(key, "latchkey sign-in form" || expiry || nonce))`, the
+/// expiry 8 bytes big-endian seconds since 1970, an hour after the page was made (the
+/// cookie's Max-Age). A `POST /signin` needs both, and a token that the server made for that
+/// nonce and that has not expired: a cookie planted from a sibling subdomain or over plain
+/// http, with a field of the planter's choosing, is refused. Binding to the nonce, not
+/// putting a nonce in the token, lets each tab's page get a fresh hour while the cookie
+/// stays the same, so opening a second tab does not spoil the first one's form.
+///
+/// What it cannot stop: a planter who first fetches `GET /signin` holds a nonce and a token
+/// the server made, and can plant that nonce. Against that login CSRF, `POST /signin` also
+/// checks where the browser says the form came from (`isFromOwnPages`).
+struct SignInForms: Sendable {
+    static let lifetime: TimeInterval = 3600
+    private static let label = Data("latchkey sign-in form".utf8)
+    private static let tokenBytes = 8 + SHA256.byteCount
+
+    let key: SymmetricKey
+    let clock: any WallClock
+
+    /// The form token for the browser whose cookie holds `nonce`, good for an hour from now.
+    func token(for nonce: String) -> String {
+        let expiry = Self.bigEndian(clock.now.addingTimeInterval(Self.lifetime).secondsSince1970)
+        return (expiry + mac(expiry: expiry, nonce: nonce)).base64URLEncoded
+    }
+
+    /// Whether `presented` is a token this server (or a node sharing its key) made for
+    /// `nonce` and that has not expired; the MAC compared in constant time.
+    func accepts(_ presented: String?, nonce: String) -> Bool {
+        guard let presented, presented.utf8.count <= 64, let bytes = Data(base64URLEncoded: presented),
+            bytes.count == Self.tokenBytes
+        else { return false }
+        let expiry = Data(bytes.prefix(8))
+        guard constantTimeEqual(Data(bytes.suffix(SHA256.byteCount)), mac(expiry: expiry, nonce: nonce)) else {
+            return false
+        }
+        let seconds = expiry.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return seconds <= UInt64(Int64.max) && Int64(seconds) > clock.now.secondsSince1970
+    }
+
+    private func mac(expiry: Data, nonce: String) -> Data {
+        // Fixed lengths (the label, 8 bytes, a 43-character nonce): no two inputs run together.
+        Data(HMAC<SHA256>.authenticationCode(for: Self.label + expiry + Data(nonce.utf8), using: key))
+    }
+
+    private static func bigEndian(_ value: Int64) -> Data {
+        withUnsafeBytes(of: UInt64(max(value, 0)).bigEndian) { Data($0) }
+    }
+
+    /// The MAC key. Several nodes may serve the pages behind one load balancer, so it is
+    /// derived (HKDF-SHA256, under a label of its own, never the raw key) from the server key
+    /// they all share. Without a server key (PostgreSQL without LATCHKEY_SERVER_KEY) it is
+    /// random, made at start: a sign-in form is then good only on the node that served it.
+    static func key(from serverKey: SecretBox?) -> SymmetricKey {
+        serverKey?.derivedKey(for: "latchkey sign-in form key") ?? SymmetricKey(size: .bits256)
+    }
+
+    /// Defence in depth against login CSRF: a `POST /signin` the browser says came from
+    /// another site (`Sec-Fetch-Site: cross-site`) or from an origin that is neither this
+    /// request's own (its Host, https, or http too unless the public URL is https) nor the
+    /// public URL's is refused. A request without `Origin` passes: older browsers and plain
+    /// clients send none, and the form token still stands.
+    static func isFromOwnPages(_ request: Request, publicURL: String, secure: Bool) -> Bool {
+        if request.headers[secFetchSite]?.lowercased() == "cross-site" { return false }
+        guard let origin = request.headers[.origin]?.lowercased() else { return true }
+        var own: [String] = []
+        if let range = publicURL.range(of: "://") {
+            let authority = publicURL[range.upperBound...].prefix { $0 != "/" }
+            own.append(Self.origin(String(publicURL[..<range.lowerBound]), String(authority)))
+        }
+        if let host = request.head.authority {
+            own.append(Self.origin("https", host))
+            if !secure { own.append(Self.origin("http", host)) }
+        }
+        return own.contains(origin)
+    }
+
+    private static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
+
+    /// An origin as browsers write it: lowercase, without the scheme's default port.
+    private static func origin(_ scheme: String, _ authority: String) -> String {
+        let scheme = scheme.lowercased()
+        var authority = authority.lowercased()
+        let defaultPort = scheme == "https" ? ":443" : ":80"
+        if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
+        return "\(scheme)://\(authority)"
     }
 }
 

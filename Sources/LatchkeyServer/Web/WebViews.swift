@@ -99,13 +99,13 @@ struct WebTokenRow {
 }
 
 /// The scopes the new-token form offers: the ones the services that rely on Latchkey know
-/// (Quay's), and `superuser` to administrators only (no one else's token could use it).
+/// (Quay's), and `superuser` to administrators only; a scope the server reserves only to them.
 enum WebScopes {
     static let common = [
         "repo:read", "repo:write", "repo:admin", "repo:create", "user:read", "user:admin", "org:admin",
     ]
 
-    static func offered(to user: User) -> [String] {
-        user.isAdmin ? common + [Principal.superuserScope] : common
+    static func offered(to user: User, limits: TokenLimits) -> [String] {
+        user.isAdmin ? common + [Principal.superuserScope] : common.filter { !limits.reservedScopes.contains($0) }
     }
 }

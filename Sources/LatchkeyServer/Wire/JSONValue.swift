@@ -31,6 +31,15 @@ public enum JSONValue: Codable, Equatable, Sendable {
         }
     }
 
+    /// Every object key within this value, at any depth.
+    var allKeys: [String] {
+        switch self {
+        case .object(let object): object.keys + object.values.flatMap(\.allKeys)
+        case .array(let items): items.flatMap(\.allKeys)
+        default: []
+        }
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
