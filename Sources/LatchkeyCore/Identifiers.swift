@@ -41,13 +41,37 @@ public enum Identifier {
     /// overrides and isolates such as U+202E and U+2066, zero-width spaces and joiners) and the
     /// line and paragraph separators. None belongs in a name, title, description or address:
     /// shown raw in a terminal, a page or a webhook payload they reorder or hide what is read.
+    /// A zero-width joiner between two pictographs (👩‍💻, a title people give a laptop's token)
+    /// is kept: it joins them into one emoji and hides nothing.
     public static func hasControlOrFormatCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains(where: isControlOrFormat)
+        guard text.unicodeScalars.contains(where: isControlOrFormat) else { return false }
+        let scalars = Array(text.unicodeScalars)
+        return scalars.indices.contains { isHidden(scalars, at: $0) }
     }
 
     /// `text` without its control and format characters, for names a provider vouches for.
     public static func withoutControlOrFormatCharacters(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.filter { !isControlOrFormat($0) }))
+        guard text.unicodeScalars.contains(where: isControlOrFormat) else { return text }
+        let scalars = Array(text.unicodeScalars)
+        return String(
+            String.UnicodeScalarView(scalars.indices.filter { !isHidden(scalars, at: $0) }.map { scalars[$0] }))
+    }
+
+    /// Whether the scalar at `index` is a control or format character, but for a zero-width
+    /// joiner inside an emoji sequence (after a pictograph and its modifiers, before another).
+    private static func isHidden(_ scalars: [Unicode.Scalar], at index: Int) -> Bool {
+        guard isControlOrFormat(scalars[index]) else { return false }
+        guard scalars[index] == "\u{200D}", index > 0, index + 1 < scalars.count else { return true }
+        var before = index - 1
+        // Skin tones (U+1F3FB to U+1F3FF) and the emoji presentation selector (U+FE0F) modify the pictograph.
+        while before > 0, scalars[before] == "\u{FE0F}" || (0x1F3FB...0x1F3FF).contains(scalars[before].value) {
+            before -= 1
+        }
+        return !(isPictograph(scalars[before]) && isPictograph(scalars[index + 1]))
+    }
+
+    private static func isPictograph(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value >= 0x80 && scalar.properties.isEmoji
     }
 
     private static func isControlOrFormat(_ scalar: Unicode.Scalar) -> Bool {

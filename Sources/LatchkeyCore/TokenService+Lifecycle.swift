@@ -91,6 +91,14 @@ extension TokenService {
                 throw TokenError.exceedsGrant(.expiry)
             }
         }
+        // A successor is a new token: a reserved scope only for an administrator's (one made
+        // before scopes were reserved, or whose owner is no longer an administrator, is not renewed).
+        if token.scopes.contains(where: limits.reservedScopes.contains),
+            let owner = try await storage.user(id: token.ownerID),
+            let reserved = limits.reservedScope(in: token.scopes, for: owner)
+        {
+            throw TokenError.exceedsGrant(.reservedScope(reserved))
+        }
         try await throttleCreation(for: token.ownerID, by: origin)
         let successor: Token
         do {

@@ -166,6 +166,9 @@ public final class PostgresStorage: BackendStorage {
     {
         try await run { [self] in
             try await inTransaction { transaction in
+                if let parentID = token.parentID {
+                    guard try await lockCreator(parentID, on: transaction) else { throw StorageError.creatorRetired }
+                }
                 if let maxLivePerOwner {
                     // The owner's row lock makes concurrent creations on every node take turns.
                     // Counting stops at the limit: a creation costs no more for an owner of many tokens.
@@ -191,19 +194,21 @@ public final class PostgresStorage: BackendStorage {
         }
     }
 
-    private func insert(_ token: NewToken, on connection: PostgresConnection) async throws -> Token {
-        if let parentID = token.parentID {
-            // Locked until the insert commits: a rotation of the creator waits for it (and then
-            // re-parents the new token to its successor), or commits first and is seen here.
-            var isLive = false
-            for try await (live) in try await connection.query(
-                PostgresQuery(unsafeSQL: Schema.creatorIsLive + " FOR SHARE", binds: Self.binds(parentID)),
-                logger: logger
-            ).decode(Bool.self) {
-                isLive = live
-            }
-            guard isLive else { throw StorageError.creatorRetired }
+    /// Locks the token a new token will hang from until the transaction ends, and answers
+    /// whether it may still hand on rights (`Schema.creatorIsLive`). A rotation of it then waits
+    /// for this transaction, and re-parents what it made, or committed first and is seen here.
+    /// Taken before any other lock of the transaction: creations and rotations lock in one order.
+    private func lockCreator(_ id: Int64, on connection: PostgresConnection) async throws -> Bool {
+        var isLive = false
+        for try await (live) in try await connection.query(
+            PostgresQuery(unsafeSQL: Schema.creatorIsLive + " FOR SHARE", binds: Self.binds(id)), logger: logger
+        ).decode(Bool.self) {
+            isLive = live
         }
+        return isLive
+    }
+
+    private func insert(_ token: NewToken, on connection: PostgresConnection) async throws -> Token {
         let lifecycle = token.lifecycle
         let rows = try await connection.query(
             """
@@ -262,6 +267,16 @@ public final class PostgresStorage: BackendStorage {
     {
         try await run { [self] in
             try await inTransaction { transaction in
+                if let rotator = successor.parentID {
+                    guard try await lockCreator(rotator, on: transaction) else { throw StorageError.creatorRetired }
+                }
+                // The old token's creator, which the successor inherits: locked too, so that a
+                // rotation of it meanwhile re-parents the successor with the rest of its family.
+                for try await (creator) in try await transaction.query(
+                    "SELECT parent_id FROM tokens WHERE id = \(id) AND parent_id IS NOT NULL", logger: logger
+                ).decode(Int64.self) {
+                    _ = try await lockCreator(creator, on: transaction)
+                }
                 var retired = false
                 for try await _ in try await transaction.query(
                     """
@@ -283,6 +298,9 @@ public final class PostgresStorage: BackendStorage {
                 try await transaction.query(
                     "UPDATE tokens SET parent_id = \(stored.id) WHERE parent_id = \(id) AND id <> \(stored.id)",
                     logger: logger)
+                try await transaction.query(
+                    PostgresQuery(unsafeSQL: Schema.untangleSuccessor, binds: Self.binds(id, stored.id)), logger: logger
+                )
                 var successor = stored
                 for try await row in try await transaction.query(
                     "SELECT \(unescaped: Schema.tokenColumns) FROM tokens WHERE id = \(stored.id)", logger: logger)
@@ -646,8 +664,14 @@ public final class PostgresStorage: BackendStorage {
                 throw StorageUnavailable(reason: "\(location): \(Self.maximumCallsUnderWay) calls are already waiting")
             }
             do {
-                return try await body()
-            } catch let error as PSQLError where Self.isConnectivity(error) {
+                do {
+                    return try await body()
+                } catch let error as PSQLError where Self.isLockConflict(error) {
+                    // Nothing of it was written: once more. (Two transactions took row locks in
+                    // turn, such as a flush of last uses and a rotation by one of those tokens.)
+                    return try await body()
+                }
+            } catch let error as PSQLError where Self.isConnectivity(error) || Self.isLockConflict(error) {
                 throw StorageUnavailable(reason: "\(location): \(location.explain(error))")
             }
         }
@@ -659,6 +683,13 @@ public final class PostgresStorage: BackendStorage {
         let state = error.serverInfo?[.sqlState] ?? ""
         // 08: connection exception; 57P: operator intervention (shutdown); 28: authentication; 3D000: no such database.
         return state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("28") || state == "3D000"
+    }
+
+    /// PostgreSQL ended the transaction to break a deadlock (40P01) or a serialization conflict
+    /// (40001): it wrote nothing, and the same call may succeed at once.
+    static func isLockConflict(_ error: PSQLError) -> Bool {
+        let state = error.serverInfo?[.sqlState] ?? ""
+        return error.code == .server && (state == "40P01" || state == "40001")
     }
 
     /// One transaction on one connection; its errors come out as they were thrown (not wrapped

@@ -199,8 +199,9 @@ public final class SQLiteStorage: BackendStorage {
     }
 
     private static func insert(_ token: NewToken, into db: Database) throws -> Token {
-        // In the writing transaction: a creator rotated away (or revoked) since its request was
-        // authenticated hands on nothing.
+        // In the writing transaction (SQLite has one writer at a time: a rotation commits before
+        // or after it): a creator rotated away (or revoked) since its request was authenticated
+        // hands on nothing.
         if let parentID = token.parentID,
             try Bool.fetchOne(db.cachedStatement(sql: Schema.creatorIsLive), arguments: [parentID]) != true
         {
@@ -259,6 +260,7 @@ public final class SQLiteStorage: BackendStorage {
             try db.execute(
                 sql: "UPDATE tokens SET parent_id = ? WHERE parent_id = ? AND id <> ?",
                 arguments: [stored.id, id, stored.id])
+            try db.execute(sql: Schema.untangleSuccessor, arguments: [id, stored.id])
             try Self.insert(events, into: db)
             return try TokenRow.fetchOne(
                 db, sql: "SELECT \(Schema.tokenColumns) FROM tokens WHERE id = ?", arguments: [stored.id])?.token()

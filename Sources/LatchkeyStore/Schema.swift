@@ -91,17 +91,39 @@ enum Schema {
 
     /// Tokens made by a token during its rotation's overlap (before release 12 refused that) join
     /// the family of its newest live successor, as the tokens it made before rotating did: revoking
-    /// the successor, or its reuse with `revoke-family`, now reaches them too.
+    /// the successor, or its reuse with `revoke-family`, now reaches them too. A token the heir
+    /// itself hangs from (the heir's lineage) stays where it is: moving it would make a cycle,
+    /// which no revocation from above reaches.
     static let adoptOverlapChildren = """
         WITH RECURSIVE chain(start_id, id, uuid, retired_us, depth) AS (
             SELECT id, id, uuid, retired_us, 0 FROM tokens WHERE retired_us IS NOT NULL
             UNION ALL
             SELECT c.start_id, t.id, t.uuid, t.retired_us, c.depth + 1 FROM tokens t JOIN chain c ON t.rotated_from = c.uuid
             WHERE c.retired_us IS NOT NULL AND c.depth < 1000),
-        heirs(retired_id, heir_id) AS (SELECT start_id, id FROM chain WHERE retired_us IS NULL)
+        heirs(retired_id, heir_id) AS (
+            SELECT start_id, MIN(id) FROM chain WHERE retired_us IS NULL GROUP BY start_id),
+        lineage(heir_id, id, depth) AS (
+            SELECT heir_id, heir_id, 0 FROM heirs
+            UNION ALL
+            SELECT l.heir_id, t.parent_id, l.depth + 1 FROM lineage l JOIN tokens t ON t.id = l.id
+            WHERE t.parent_id IS NOT NULL AND l.depth < 1000)
         UPDATE tokens SET parent_id = (SELECT heir_id FROM heirs WHERE retired_id = tokens.parent_id)
         WHERE parent_id IN (SELECT retired_id FROM heirs)
-          AND id NOT IN (SELECT heir_id FROM heirs WHERE retired_id = tokens.parent_id)
+          AND id NOT IN (
+            SELECT l.id FROM lineage l JOIN heirs h ON h.heir_id = l.heir_id WHERE h.retired_id = tokens.parent_id)
+        """
+
+    /// After a rotation moved the old token's family to its successor: a successor made by a token
+    /// of that family (a token the old one created, rotating it) would hang from its own
+    /// descendant, a cycle no revocation from above reaches. It takes the old token's creator
+    /// instead. $1 the old id, $2 the successor's.
+    static let untangleSuccessor = """
+        UPDATE tokens SET parent_id = (SELECT p.parent_id FROM tokens p WHERE p.id = $1)
+        WHERE id = $2 AND parent_id IN (
+            WITH RECURSIVE family(id) AS (
+                SELECT id FROM tokens WHERE parent_id = $2
+                UNION SELECT t.id FROM tokens t JOIN family f ON t.parent_id = f.id)
+            SELECT id FROM family)
         """
 
     /// A successor lives no longer than its creator. $1 the successor's id.

@@ -78,3 +78,17 @@ struct ControlAndFormatCharacterTests {
         }
     }
 }
+
+extension ControlAndFormatCharacterTests {
+    /// A zero-width joiner inside an emoji sequence makes one emoji (a title such as
+    /// "👩‍💻 laptop"); anywhere else it hides a boundary and is refused.
+    @Test func aJoinerIsKeptOnlyInsideAnEmojiSequence() {
+        for kept in ["👩\u{200D}💻 laptop", "🏳\u{FE0F}\u{200D}🌈 ci", "👩🏽\u{200D}🚀"] {
+            #expect(!Identifier.hasControlOrFormatCharacters(kept), "\(kept.unicodeScalars.map(\.value))")
+        }
+        for refused in ["ad\u{200D}min", "👩\u{200D}", "\u{200D}💻", "👩\u{200D}x", "1\u{200D}2"] {
+            #expect(Identifier.hasControlOrFormatCharacters(refused), "\(refused.unicodeScalars.map(\.value))")
+        }
+        #expect(Identifier.withoutControlOrFormatCharacters("👩\u{200D}💻\u{202E}x") == "👩\u{200D}💻x")
+    }
+}

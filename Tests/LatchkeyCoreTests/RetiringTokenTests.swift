@@ -116,4 +116,26 @@ struct RetiringTokenTests {
             }
         }
     }
+
+    /// A token that rotates the token that made it: the family moves to the successor, which
+    /// then must not hang from its own descendant (a cycle nothing above it would reach).
+    @Test(arguments: TestBackend.available)
+    func aTokenRotatingItsOwnCreatorStaysInTheFamilyOfTheCreatorsCreator(backend: TestBackend) async throws {
+        try await backend.withStorage { storage in
+            let fixture = try await Fixture(storage)
+            let top = try await fixture.manager()
+            let middle = try await fixture.tokens.create(
+                for: fixture.owner, TokenRequest(kind: .app, title: "middle", scopes: ["user:admin", "repo:read"]),
+                grantedBy: TokenGrant(of: top.token), by: .cli)
+            let child = try await fixture.tokens.create(
+                for: fixture.owner, TokenRequest(kind: .app, title: "child", scopes: ["user:admin", "repo:read"]),
+                grantedBy: TokenGrant(of: middle.token), by: .cli)
+            let successor = try await fixture.tokens.rotate(
+                middle.token, RotationRequest(), grantedBy: TokenGrant(of: child.token), by: .cli)
+
+            try await fixture.tokens.revoke(top.token, by: .cli)
+            #expect(try await storage.token(uuid: successor.token.uuid) == nil, "the successor falls with the top")
+            #expect(try await storage.token(uuid: child.token.uuid) == nil, "and so does the child")
+        }
+    }
 }

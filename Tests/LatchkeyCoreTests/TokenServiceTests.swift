@@ -63,6 +63,15 @@ struct TokenServiceTests {
         demoted.isAdmin = false
         #expect(tokens.limits.effectiveScopes(["repo:read", "superuser", "org:admin"], of: demoted) == ["repo:read"])
         #expect(tokens.limits.effectiveScopes(["superuser"], of: kim) == ["superuser"])
+        // One that gave itself `superuser` before scopes were reserved is not renewed by rotation.
+        let secret = TokenSecret.generate()
+        let legacy = try await storage.insertToken(
+            NewToken(
+                uuid: UUID(), key: secret.key, ownerID: owner.id, title: "old", kind: .app, scopes: ["superuser"],
+                created: clock.now, expires: nil, slidingLifetime: nil, digest: secret.digest, sealedSecret: nil))
+        await #expect(throws: TokenError.exceedsGrant(.reservedScope("superuser"))) {
+            try await tokens.rotate(legacy, RotationRequest(), grantedBy: .account, by: .cli)
+        }
     }
 
     @Test func aCreatedTokenVerifiesAndNamesItsOwner() async throws {

@@ -21,9 +21,15 @@ struct OverlapChildrenMigrationTests {
             let third = try await tokens.rotate(second.token, RotationRequest(), grantedBy: .account, by: .cli)
             let escaped = try await tokens.create(for: sam, TokenRequest(kind: .app, title: "escaped"), by: .cli)
             _ = try await tokens.create(for: sam, TokenRequest(kind: .app, title: "unrelated"), by: .cli)
-            // As an older release left it: made by `first` in its overlap.
+            let rotator = try await tokens.create(for: sam, TokenRequest(kind: .app, title: "rotator"), by: .cli)
+            // As an older release left it: made by `first` in its overlap; and `rotator`, made
+            // there too, then rotated `second` (so `third` hangs from it).
             try await executeBehindTheStore(
-                storage, "UPDATE tokens SET parent_id = \(first.token.id) WHERE id = \(escaped.token.id)")
+                storage,
+                "UPDATE tokens SET parent_id = \(first.token.id) WHERE id IN (\(escaped.token.id), \(rotator.token.id))"
+            )
+            try await executeBehindTheStore(
+                storage, "UPDATE tokens SET parent_id = \(rotator.token.id) WHERE id = \(third.token.id)")
 
             try await executeBehindTheStore(storage, Schema.adoptOverlapChildren)
 
@@ -31,6 +37,7 @@ struct OverlapChildrenMigrationTests {
             let left = try await storage.tokens(TokenQuery(ownerID: sam.id)).map(\.title)
             #expect(!left.contains("escaped"), "revoking the newest successor takes it")
             #expect(left.contains("unrelated"))
+            #expect(left.contains("rotator"), "the heir's own creator is not moved under it: no cycle")
             #expect(left.filter { $0 == "first" }.count == 2, "the retired tokens stay, to recognise their reuse")
         }
     }

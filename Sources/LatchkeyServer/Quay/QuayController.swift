@@ -99,7 +99,13 @@ struct QuayController {
         let principal = try dialect.principal(for: .manageTokens, context)
         let token = try await ownedToken(context, principal)
         guard !token.isExpired(at: services.clock.now) else { throw QuayError.notFound }
-        let code = principal.grant.covers(token) ? services.tokens.recoverSecret(of: token) : nil
+        var code = principal.grant.covers(token) ? services.tokens.recoverSecret(of: token) : nil
+        // Before a secret is handed on, the grant as the database holds it: an app token rotated
+        // away on another node a moment ago (this node's cache not told yet) is shown nothing.
+        if code != nil, principal.token.kind == .app {
+            let current = try await services.tokens.find(uuid: principal.token.uuid)
+            if !(current.map { TokenGrant(of: $0).covers(token) } ?? false) { code = nil }
+        }
         return SecretBearing(QuayTokenEnvelope(token: QuayToken(token, code: code)))
     }
 
