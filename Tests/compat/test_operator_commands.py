@@ -7,7 +7,8 @@
   sign-in (read straight from the database: the CLI never shows hashes) and still verifies
   afterwards. Bad rows are reported by line number and skipped, the rest imported.
 - `user deactivate` / `activate` take effect on live tokens within a second (the server's token
-  cache hears of the CLI's change) and on sign-in at once; `user set-password`; `token list
+  cache hears of the CLI's change) and on sign-in at once; `user set-password` (it ends the
+  account's sign-in sessions, not its app tokens); `token list
   --all` (owners, never secrets); `token revoke --user --all`.
 - `latchkey audit`: every kind of event the above makes, who did it and through what, its
   filters, and no secret or password anywhere in it.
@@ -231,20 +232,24 @@ def test_operator_commands_take_effect_at_once(backend, tmp_path):
         assert new.status == 201, new
         assert old.status == 403 and old.json == INCORRECT, old
         secrets.append(new.json["token"])
+        # The new password ended the session signed in with the old one; the app token stays.
+        answer = within_a_second(lambda: me(server, alice_session), lambda answer: answer.status == 403)
+        assert answer.status == 403 and answer.json == INVALID_TOKEN, answer
+        assert me(server, alice_app).status == 200
 
         listing = server.cli("token", "list", "--all", "--json")
         tokens = json.loads(listing)
         owners = [token["owner"] for token in tokens]
-        assert sorted(owners) == ["alice", "alice", "alice", "bob", "bob"], tokens
+        assert sorted(owners) == ["alice", "alice", "bob", "bob"], tokens
         for secret in secrets:
             assert secret not in listing and secret[:8] in listing, secret[:8]
         assert not SECRET.search(listing), listing
 
-        for token in (alice_session, alice_app, new.json["token"]):
+        for token in (alice_app, new.json["token"]):
             assert me(server, token).status == 200  # cached again
         revoked = server.cli("token", "revoke", "--user", "alice", "--all").strip()
-        assert revoked == "revoked 3 tokens of user alice", revoked
-        for token in (alice_session, alice_app, new.json["token"]):
+        assert revoked == "revoked 2 tokens of user alice", revoked
+        for token in (alice_app, new.json["token"]):
             answer = within_a_second(lambda: me(server, token), lambda answer: answer.status == 403)
             assert answer.status == 403 and answer.json == INVALID_TOKEN, answer
         for token in (bob_session, bob_app):
