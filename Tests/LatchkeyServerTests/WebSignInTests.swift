@@ -66,7 +66,8 @@ extension WebPagesTests {
                 [.origin: "https://evil.example.org"],
                 // A sibling subdomain is same-site, not same-origin.
                 [Self.secFetchSite: "same-site", .origin: "https://sibling.example.org"],
-                [.origin: "null"],
+                [Self.secFetchSite: "same-site", .origin: "null"],
+                [Self.secFetchSite: "none"],
                 // A page over plain http, where this service is https.
                 [.origin: "http://localhost"],
             ]
@@ -81,6 +82,8 @@ extension WebPagesTests {
             let accepted: [HTTPFields] = [
                 [:], [Self.secFetchSite: "same-origin", .origin: "https://tokens.example.org"],
                 [.origin: "https://localhost"],
+                // What a browser sends from this site's own page, whose referrer policy is no-referrer.
+                [Self.secFetchSite: "same-origin", .origin: "null"],
             ]
             for headers in accepted {
                 let browser = Browser(client)

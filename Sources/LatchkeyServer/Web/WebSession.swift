@@ -114,13 +114,15 @@ struct SignInForms: Sendable {
     }
 
     /// Defence in depth against login CSRF: a `POST /signin` the browser says came from
-    /// another site (`Sec-Fetch-Site: cross-site`) or from an origin that is neither this
-    /// request's own (its Host, https, or http too unless the public URL is https) nor the
-    /// public URL's is refused. A request without `Origin` passes: older browsers and plain
-    /// clients send none, and the form token still stands.
+    /// anywhere but this origin (`Sec-Fetch-Site` other than `same-origin`: another site, or a
+    /// sibling subdomain) or from an origin that is neither this request's own (its Host,
+    /// https, or http too unless the public URL is https) nor the public URL's is refused. A
+    /// request without `Origin`, or with `Origin: null`, passes on `Sec-Fetch-Site` alone:
+    /// older browsers and plain clients send none, and a browser sends `null` for a form posted
+    /// from a page whose referrer policy is `no-referrer`, as every page here is.
     static func isFromOwnPages(_ request: Request, publicURL: String, secure: Bool) -> Bool {
-        if request.headers[secFetchSite]?.lowercased() == "cross-site" { return false }
-        guard let origin = request.headers[.origin]?.lowercased() else { return true }
+        if let site = request.headers[secFetchSite]?.lowercased(), site != "same-origin" { return false }
+        guard let origin = request.headers[.origin]?.lowercased(), origin != "null" else { return true }
         var own: [String] = []
         if let range = publicURL.range(of: "://") {
             let authority = publicURL[range.upperBound...].prefix { $0 != "/" }
