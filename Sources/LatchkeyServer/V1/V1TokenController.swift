@@ -150,8 +150,7 @@ struct V1TokenController {
             V1Token(issued.token, secret: issued.secret), from: request, context: context)
         response.status = .created
         response.headers[.location] = "/v1/tokens/\(issued.token.uuid.uuidString.lowercased())"
-        // The secret is in the body: no cache may keep it.
-        response.headers[.cacheControl] = "no-store"
+        response.markHoldingSecret()
         return response
     }
 

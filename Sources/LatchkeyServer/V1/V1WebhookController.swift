@@ -45,7 +45,7 @@ struct V1WebhookController {
             from: request, context: context)
         response.status = .created
         response.headers[.location] = "/v1/webhooks/\(endpoint.uuid.uuidString.lowercased())"
-        response.headers[.cacheControl] = "no-store"
+        response.markHoldingSecret()
         return response
     }
 
@@ -86,7 +86,7 @@ struct V1WebhookController {
             of: try await endpoint(context, principal), by: context.origin(via: "v1"))
         var response = try context.responseEncoder.encode(
             try await shown(endpoint, secret: secret), from: request, context: context)
-        response.headers[.cacheControl] = "no-store"
+        response.markHoldingSecret()
         return response
     }
 

@@ -11,7 +11,15 @@ struct SecretBearing<Body: ResponseGenerator>: ResponseGenerator {
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = try body.response(from: request, context: context)
-        response.headers[.cacheControl] = "no-store"
+        response.markHoldingSecret()
         return response
+    }
+}
+
+extension Response {
+    /// This answer's body carries a secret: no cache may keep it. Every secret-bearing answer
+    /// says so through here (or `SecretBearing`), in every dialect.
+    mutating func markHoldingSecret() {
+        headers[.cacheControl] = "no-store"
     }
 }
