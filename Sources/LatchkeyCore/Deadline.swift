@@ -10,10 +10,22 @@ public func answer<T: Sendable>(
     within deadline: Duration, orThrow timeout: @autoclosure @escaping @Sendable () -> any Error,
     _ body: @Sendable @escaping () async throws -> T
 ) async throws -> T {
+    try await answer(within: deadline, on: ContinuousClock(), orThrow: timeout(), body)
+}
+
+/// `answer(within:orThrow:_:)` with the deadline measured on `clock`, so that a test moves
+/// the time instead of waiting for it.
+public func answer<T: Sendable, C: Clock>(
+    within deadline: C.Duration, on clock: C, orThrow timeout: @autoclosure @escaping @Sendable () -> any Error,
+    _ body: @Sendable @escaping () async throws -> T
+) async throws -> T {
     let race = FirstAnswer<T>()
+    let expiry = clock.now.advanced(by: deadline)
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
-            race.start(continuation, deadline: deadline, timeout: timeout, body: body)
+            race.start(
+                continuation, sleep: { try await clock.sleep(until: expiry, tolerance: nil) }, timeout: timeout,
+                body: body)
         }
     } onCancel: {
         race.finish(.failure(CancellationError()))
@@ -33,7 +45,7 @@ private final class FirstAnswer<T: Sendable>: Sendable {
     private let state = Mutex(State())
 
     func start(
-        _ continuation: CheckedContinuation<T, any Error>, deadline: Duration,
+        _ continuation: CheckedContinuation<T, any Error>, sleep: @escaping @Sendable () async throws -> Void,
         timeout: @escaping @Sendable () -> any Error, body: @Sendable @escaping () async throws -> T
     ) {
         if let early = state.withLock({ state in
@@ -50,7 +62,7 @@ private final class FirstAnswer<T: Sendable>: Sendable {
             }
         }
         let timer = Task {
-            guard (try? await Task.sleep(for: deadline)) != nil else { return }
+            guard (try? await sleep()) != nil else { return }
             finish(.failure(timeout()))
         }
         let lateContenders = state.withLock { state in

@@ -457,9 +457,11 @@ public struct TokenService: Sendable {
     /// Evicts from this node's caches what other processes change, until cancelled. While
     /// changes cannot be observed (the database is unreachable) the caches answer nothing;
     /// it tries again every `retryInterval`. `onLoss` hears why following stopped, once
-    /// when it was following and once for the first of a run of failed attempts.
+    /// when it was following and once for the first of a run of failed attempts. The wait
+    /// before another attempt is measured on `clock` (a test moves it rather than waiting).
     public func followStorageChanges(
-        retryInterval: Duration = .seconds(1), onLoss: @Sendable (any Error) -> Void = { _ in }
+        retryInterval: Duration = .seconds(1), clock: any Clock<Duration> = ContinuousClock(),
+        onLoss: @Sendable (any Error) -> Void = { _ in }
     ) async {
         guard cache != nil || listCache != nil else { return }
         var isRetrying = false
@@ -475,7 +477,7 @@ public struct TokenService: Sendable {
             guard !Task.isCancelled else { return }
             if wasFollowing || !isRetrying { onLoss(loss) }
             isRetrying = true
-            try? await Task.sleep(for: retryInterval)
+            try? await clock.sleep(for: retryInterval)
         }
     }
 

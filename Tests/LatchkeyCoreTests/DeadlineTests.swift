@@ -1,4 +1,5 @@
 import LatchkeyCore
+import LatchkeyTestSupport
 import Synchronization
 import Testing
 
@@ -26,37 +27,59 @@ private final class Gate: Sendable {
 
 private struct TimedOut: Error {}
 
-@Suite("Answering within a deadline")
+/// Polls until `condition` holds (bounded), for a state reached by other tasks.
+private func eventually(_ condition: () -> Bool) async throws {
+    for _ in 0..<100_000 where !condition() { await Task.yield() }
+    try #require(condition())
+}
+
+// A wrong implementation (one that waits for the body) hangs rather than fails: the limit
+// turns that into a failure.
+@Suite("Answering within a deadline", .timeLimit(.minutes(1)))
 struct DeadlineTests {
-    @Test func aBodyThatIgnoresCancellationIsAnsweredAtTheDeadline() async throws {
+    @Test func aBodyThatIgnoresCancellationIsAnsweredAtTheDeadlineThenCancelled() async throws {
+        let clock = SteppedClock()
         let gate = Gate()
-        let bodyEnded = Mutex(false)
-        await #expect(throws: TimedOut.self) {
-            try await answer(within: .milliseconds(50), orThrow: TimedOut()) {
+        let bodyStarted = Mutex(false)
+        let bodySawCancellation = Mutex<Bool?>(nil)
+        let caller = Task {
+            try await answer(within: .milliseconds(50), on: clock, orThrow: TimedOut()) {
+                bodyStarted.withLock { $0 = true }
                 await gate.wait()
-                bodyEnded.withLock { $0 = true }
+                bodySawCancellation.withLock { $0 = Task.isCancelled }
                 return 1
             }
         }
-        // The caller was answered while the body still held on; the body may end later, unharmed.
-        #expect(!bodyEnded.withLock { $0 })
+        try await eventually { bodyStarted.withLock { $0 } && clock.sleeping == 1 }
+        clock.advance(by: .milliseconds(49))
+        #expect(clock.sleeping == 1, "not answered before the deadline")
+        clock.advance(by: .milliseconds(1))
+        // Answered while the gate is still shut: the caller does not wait for the body.
+        await #expect(throws: TimedOut.self) { try await caller.value }
+        #expect(bodySawCancellation.withLock { $0 } == nil, "the body is still held")
         gate.open()
+        try await eventually { bodySawCancellation.withLock { $0 } != nil }
+        #expect(bodySawCancellation.withLock { $0 } == true, "the body was cancelled, left to end on its own")
     }
 
-    @Test func aBodyThatAnswersFirstIsTheAnswerAndErrorsComeOutAsThrown() async throws {
-        let value = try await answer(within: .seconds(60), orThrow: TimedOut()) { 42 }
+    @Test func aBodyThatAnswersFirstIsTheAnswerAndStopsTheTimer() async throws {
+        let clock = SteppedClock()
+        let value = try await answer(within: .seconds(60), on: clock, orThrow: TimedOut()) { 42 }
         #expect(value == 42)
+        try await eventually { clock.sleeping == 0 }
         struct Refused: Error {}
         await #expect(throws: Refused.self) {
-            try await answer(within: .seconds(60), orThrow: TimedOut()) { () async throws -> Int in throw Refused()
+            try await answer(within: .seconds(60), on: clock, orThrow: TimedOut()) { () async throws -> Int in
+                throw Refused()
             }
         }
     }
 
     @Test func aCancelledCallerIsAnsweredAtOnce() async throws {
+        let clock = SteppedClock()
         let gate = Gate()
         let caller = Task {
-            try await answer(within: .seconds(60), orThrow: TimedOut()) {
+            try await answer(within: .seconds(60), on: clock, orThrow: TimedOut()) {
                 await gate.wait()
                 return 1
             }
@@ -64,5 +87,11 @@ struct DeadlineTests {
         caller.cancel()
         await #expect(throws: CancellationError.self) { try await caller.value }
         gate.open()
+    }
+
+    @Test func theSystemClockDeadlineStillAnswers() async throws {
+        // The overload the server calls measures on ContinuousClock; a body that answers
+        // first is the answer there too (no real waiting: the body is immediate).
+        #expect(try await answer(within: .seconds(60), orThrow: TimedOut()) { "ok" } == "ok")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LatchkeyCore
+import LatchkeyTestSupport
 import Testing
 
 @Suite("Rate limits")
@@ -83,5 +84,46 @@ struct RateLimitTests {
         #expect(LimitExceeded(.signIn, retryAfter: .infinity).retryAfterSeconds == Int(RateLimit.maxWindow))
         #expect(LimitExceeded(.passwordWork, retryAfter: 3).isOverload)
         #expect(!LimitExceeded(.signIn, retryAfter: 3).isOverload)
+    }
+
+    /// The README's promise for `Retry-After`, checked against the limiter itself over sampled
+    /// limits and histories (not against its formula): it is the time until one more attempt is
+    /// allowed if none is made meanwhile, rounded up to a whole second (waiting that long is
+    /// enough; a moment more than a second less is not), and never more than two windows.
+    @Test func retryAfterIsTheWaitUntilOneMoreIsAllowedRoundedUpAndAtMostTwoWindows() throws {
+        var random = SplitMix64(seed: 38)
+        var refusals = 0
+        for _ in 0..<400 {
+            let count = Int.random(in: 1...12, using: &random)
+            let window = TimeInterval(Int.random(in: 2...3_600, using: &random))
+            let clock = ManualClock()
+            let limiter = SlidingWindowLimiter(RateLimit(count: count, window: window)!, clock: clock)
+            for _ in 0..<Int.random(in: 1...40, using: &random) {
+                // Sometimes a burst, sometimes a pause; times with fractions of a second.
+                if Bool.random(using: &random) { clock.advance(by: Double.random(in: 0...window, using: &random)) }
+                guard case .refused(let wait, _) = limiter.acquire("k") else { continue }
+                refusals += 1
+                let seconds = LimitExceeded(.signIn, retryAfter: wait).retryAfterSeconds
+                #expect(seconds >= 1 && TimeInterval(seconds) <= 2 * window, "\(count)/\(window)s: \(seconds)")
+                // A millisecond's margin: the estimate is arithmetic on fractions of a window.
+                clock.advance(by: TimeInterval(seconds) - 1.001)
+                if case .allowed = limiter.acquire("k") {
+                    Issue.record("\(count)/\(window)s: allowed over a second before Retry-After \(seconds)")
+                }
+                clock.advance(by: 1.001)
+                #expect(limiter.acquire("k") == .allowed, "\(count)/\(window)s: refused after Retry-After \(seconds)")
+            }
+        }
+        #expect(refusals > 1_000, "the sample reaches the limit often")
+    }
+
+    /// The README's worked figures: a limit's worth of attempts at one moment waits one window and
+    /// then until enough of them has slid out to leave room for one more.
+    @Test(arguments: [("3/1m", 80), ("10/15m", 990), ("1/1m", 120), ("100/15m", 909)])
+    func aLimitsWorthAtOnceWaitsTheDocumentedTime(limit: String, seconds: Int) throws {
+        let limiter = SlidingWindowLimiter(try RateLimit.parse(limit), clock: clock)
+        while limiter.acquire("k") == .allowed {}
+        guard case .refused(let wait, _) = limiter.acquire("k") else { return }
+        #expect(LimitExceeded(.signIn, retryAfter: wait).retryAfterSeconds == seconds)
     }
 }

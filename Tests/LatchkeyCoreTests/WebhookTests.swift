@@ -18,14 +18,16 @@ struct WebhookTests {
         let sam: User
         let kim: User
 
-        init(_ storage: any LatchkeyStorage, settings: WebhookSettings = WebhookSettings(retrySchedule: [5, 300]))
-            async throws
-        {
+        /// `jitter` is the randomness that stretches each retry wait (0: none, 1: the most).
+        init(
+            _ storage: any LatchkeyStorage, settings: WebhookSettings = WebhookSettings(retrySchedule: [5, 300]),
+            jitter: @escaping @Sendable () -> Double = { 0 }
+        ) async throws {
             self.storage = storage
             tokens = TokenService(storage: storage, clock: clock, secretBox: nil)
             webhooks = WebhookService(
                 storage: storage, secretBox: SecretBox(key: .init(size: .bits256)), settings: settings, clock: clock,
-                jitter: { 0 })
+                jitter: jitter)
             sam = try await makeUser(storage, "sam", clock: clock)
             kim = try await makeUser(storage, "kim", clock: clock)
         }

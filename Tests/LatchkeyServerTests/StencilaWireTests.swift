@@ -1,5 +1,6 @@
 import Foundation
 import LatchkeyCore
+import LatchkeyTestSupport
 import Testing
 
 @testable import LatchkeyServer
@@ -139,22 +140,5 @@ struct StencilaHandWrittenBodyTests {
                 count: 5, next: "http://h/api/tokens/?limit=2&offset=4", previous: "http://h/api/tokens/?limit=2",
                 results: Array(tokens.prefix(2))))
         try expectSame(StencilaTokenPage(count: 5, next: nil, previous: "p\"", results: tokens))
-    }
-}
-
-/// A small seeded generator (SplitMix64), so that sampled tests see the same values every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -16,21 +16,29 @@ struct V1TokenAPITests {
         let sam: User
         let session: String
 
+        /// `.router` calls the router directly, with no client address (as a server whose
+        /// socket cannot name its peer); `.live` is the real server on loopback, so requests
+        /// come from 127.0.0.1, which tests of address allowlists need.
         static func run(
-            on backend: TestBackend, tokenLimits: TokenLimits = .server,
+            on backend: TestBackend, over setup: TestingSetup = .router, tokenLimits: TokenLimits = .server,
+            recoverableTokens: Bool = true,
             _ body: @Sendable @escaping (Fixture, any TestClientProtocol) async throws -> Void
         ) async throws {
             try await backend.withStorage { storage in
-                let fixture = try await Fixture(storage: storage, tokenLimits: tokenLimits)
+                let fixture = try await Fixture(
+                    storage: storage, tokenLimits: tokenLimits, recoverableTokens: recoverableTokens)
                 let app = Application(
-                    router: buildRouter(configuration: ServerConfiguration(), services: fixture.services))
-                try await app.test(.router) { client in try await body(fixture, client) }
+                    router: buildRouter(configuration: ServerConfiguration(), services: fixture.services),
+                    configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+                try await app.test(setup) { client in try await body(fixture, client) }
             }
         }
 
-        init(storage: any LatchkeyStorage, tokenLimits: TokenLimits) async throws {
+        /// `recoverableTokens: false` is the server under `--no-recoverable-tokens`: no server key.
+        init(storage: any LatchkeyStorage, tokenLimits: TokenLimits, recoverableTokens: Bool = true) async throws {
             services = LatchkeyServices(
-                storage: storage, secretBox: SecretBox(key: .init(size: .bits256)), hasher: fastPasswordHasher,
+                storage: storage, secretBox: recoverableTokens ? SecretBox(key: .init(size: .bits256)) : nil,
+                hasher: fastPasswordHasher,
                 clock: clock, tokenLimits: tokenLimits)
             sam = try await makeUser(storage, "sam")
             session = try await services.tokens.create(
@@ -63,7 +71,7 @@ struct V1TokenAPITests {
 
     @Test(arguments: TestBackend.available)
     func aTokenIsCreatedWithItsWholeLifeAndItsSecretShownOnce(backend: TestBackend) async throws {
-        try await Fixture.run(on: backend) { fixture, client in
+        try await Fixture.run(on: backend, over: .live) { fixture, client in
             let (status, headers, created) = try await Self.call(
                 client, .post, "/v1/tokens", as: fixture.session,
                 body: """
@@ -89,8 +97,8 @@ struct V1TokenAPITests {
             #expect(read["token"] == nil, "the secret is never shown again")
             #expect(read["uuid"] as? String == uuid)
 
-            // Used from outside its allowlist (the test client is not in 192.0.2.0/24), it is refused,
-            // and the refusal costs none of its uses.
+            // Used from outside its allowlist (the client is 127.0.0.1, not in 192.0.2.0/24), it is
+            // refused, and the refusal costs none of its uses.
             let (selfStatus, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: secret)
             #expect(selfStatus == .unauthorized)
             let (_, _, after) = try await Self.call(client, .get, "/v1/tokens/\(uuid)", as: fixture.session)
@@ -188,7 +196,7 @@ struct V1TokenAPITests {
 
     @Test(arguments: TestBackend.available)
     func aTokenRotatesItselfIdempotentlyAndPatchNeverWidensScopes(backend: TestBackend) async throws {
-        try await Fixture.run(on: backend) { fixture, client in
+        try await Fixture.run(on: backend, over: .live) { fixture, client in
             let issued = try await fixture.services.tokens.create(
                 for: fixture.sam, TokenRequest(kind: .app, scopes: ["repo:read"], expiry: .after(86_400)), by: .cli)
             let old = issued.secret.value
@@ -227,12 +235,48 @@ struct V1TokenAPITests {
             #expect(changed["title"] as? String == "renamed")
             #expect(changed["allowed_ips"] as? [String] == ["10.0.0.0/8"])
             let (refused, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: new)
-            #expect(refused == .unauthorized, "the test client's address is not in 10.0.0.0/8")
+            #expect(refused == .unauthorized, "the client, 127.0.0.1, is not in 10.0.0.0/8")
 
             let (deleted, _, _) = try await Self.call(client, .delete, "/v1/tokens/\(uuid)", as: fixture.session)
             #expect(deleted == .noContent)
             let (gone, _, _) = try await Self.call(client, .get, "/v1/tokens/\(uuid)", as: fixture.session)
             #expect(gone == .notFound)
+        }
+    }
+
+    /// A new token usable only from `networks` (JSON strings), with five uses.
+    static func pinned(_ fixture: Fixture, _ client: any TestClientProtocol, _ networks: String) async throws
+        -> String
+    {
+        let (status, _, created) = try await call(
+            client, .post, "/v1/tokens", as: fixture.session,
+            body: #"{"title": "pinned", "max_uses": 5, "allowed_ips": [\#(networks)]}"#)
+        #expect(status == .created)
+        return try #require(created["token"] as? String)
+    }
+
+    /// An allowlist admits its own networks only: a client inside is served (and spends a use),
+    /// one outside is refused, and so is one whose address cannot be known.
+    @Test(arguments: TestBackend.available)
+    func anAllowlistAdmitsInsideRefusesOutsideAndUnknownAddresses(backend: TestBackend) async throws {
+        try await Fixture.run(on: backend, over: .live) { fixture, client in
+            let inside = try await Self.pinned(fixture, client, #""127.0.0.0/8", "2001:db8::/32""#)
+            let outside = try await Self.pinned(fixture, client, #""192.0.2.0/24""#)
+            let (served, _, itself) = try await Self.call(client, .get, "/v1/tokens/self", as: inside)
+            #expect(served == .ok, "127.0.0.1 is inside 127.0.0.0/8")
+            #expect(itself["uses_remaining"] as? Int == 4)
+            let (refused, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: outside)
+            #expect(refused == .unauthorized, "127.0.0.1 is outside 192.0.2.0/24")
+        }
+        // The same kind of token with no client address to judge: refused, though its network
+        // would admit loopback.
+        try await Fixture.run(on: backend) { fixture, client in
+            let inside = try await Self.pinned(fixture, client, #""127.0.0.0/8""#)
+            let (unknown, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: inside)
+            #expect(unknown == .unauthorized)
+            let (_, _, after) = try await Self.call(client, .get, "/v1/tokens", as: fixture.session)
+            let listed = try #require(after["tokens"] as? [[String: Any]])
+            #expect(listed.compactMap { $0["uses_remaining"] as? Int } == [5], "the refusal spent no use")
         }
     }
 }

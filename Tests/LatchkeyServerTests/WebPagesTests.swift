@@ -118,12 +118,25 @@ struct WebPagesTests {
             #expect(!cookie.contains("Secure"))
             let page = try await browser.get("/tokens")
             #expect(page.status == .ok)
-            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
-            #expect(page.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
-            #expect(page.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
-            #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
-            #expect(page.headers[.cacheControl] == "no-store")
             #expect(page.body.contains("Web sign-in"))
+            // Every page, signed in or not, an error page too: the README's headers, each in full.
+            let unknown = "/tokens/\(UUID().uuidString.lowercased())/revoke"
+            let pages = [
+                ("/tokens", page), ("/tokens/new", try await browser.get("/tokens/new")),
+                (unknown, try await browser.get(unknown)), ("/admin", try await browser.get("/admin")),
+                ("/signin", try await Browser(client).get("/signin")),
+            ]
+            for (path, shown) in pages {
+                #expect(shown.headers[.contentType] == "text/html; charset=utf-8", "\(path)")
+                #expect(
+                    shown.headers[.contentSecurityPolicy]
+                        == "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                        + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'", "\(path)")
+                #expect(shown.headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(path)")
+                #expect(shown.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(path)")
+                #expect(shown.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer", "\(path)")
+                #expect(shown.headers[.cacheControl] == "no-store", "\(path)")
+            }
             // The session is a real session token of sam's: the API knows it too.
             let sessions = try await services.tokens.list(TokenQuery(kind: .session))
             #expect(sessions.count == 1)

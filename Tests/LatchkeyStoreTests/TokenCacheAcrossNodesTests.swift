@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import LatchkeyCore
 import LatchkeyTestSupport
 import Synchronization
@@ -7,9 +8,10 @@ import Testing
 @testable import LatchkeyStore
 
 /// Two nodes on one database, each with its own storage, token cache and change follower,
-/// as `latchkey serve` runs them: what one changes, the other refuses within a second.
+/// as `latchkey serve` runs them: what one changes, the other comes to refuse. How soon is a
+/// figure `bench/propagation` prints; here each waits with a deadline that only a hang passes.
 /// (On SQLite the second "node" stands for the CLI or another process on the same file.)
-@Suite("Token cache across nodes", .serialized, .removingScratchDirectories)
+@Suite("Token cache across nodes", .serialized, .removingScratchDirectories, .timeLimit(.minutes(5)))
 struct TokenCacheAcrossNodesTests {
     final class Node: Sendable {
         let tokens: TokenService
@@ -35,8 +37,10 @@ struct TokenCacheAcrossNodesTests {
     }
 
     /// Runs `body` with two nodes whose caches follow the storage's changes, once both answer.
+    /// A follower that lost the database waits `retryInterval` on `clock` before it tries again.
     func withTwoNodes(
         _ backend: TestBackend, retryInterval: Duration = .milliseconds(100),
+        clock: any Clock<Duration> = ContinuousClock(),
         _ body: @Sendable @escaping (Node, Node, any LatchkeyStorage) async throws -> Void
     ) async throws {
         try await backend.withNodes { first, second in
@@ -44,14 +48,13 @@ struct TokenCacheAcrossNodesTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for node in [one, two] {
                     group.addTask {
-                        await node.tokens.followStorageChanges(retryInterval: retryInterval) { error in
+                        await node.tokens.followStorageChanges(retryInterval: retryInterval, clock: clock) { error in
                             node.losses.withLock { $0.append("\(error)") }
                         }
                     }
                 }
-                // Set-up, not the property under test: a loaded machine may take a while to start them.
                 #expect(
-                    try await within(.seconds(30)) {
+                    try await eventually {
                         one.cache.isAnswering && two.cache.isAnswering && one.lists.isAnswering
                             && two.lists.isAnswering
                     })
@@ -61,9 +64,10 @@ struct TokenCacheAcrossNodesTests {
         }
     }
 
-    /// Whether `condition` holds before `limit` has passed, checking every 10 ms.
-    func within(_ limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + limit
+    /// Whether `condition` comes to hold, checking every 10 ms. The deadline is no figure
+    /// under test: it only ends a test whose change never arrives, on however loaded a machine.
+    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if try await condition() { return true }
             try await Task.sleep(for: .milliseconds(10))
@@ -72,7 +76,7 @@ struct TokenCacheAcrossNodesTests {
     }
 
     @Test(arguments: TestBackend.available)
-    func aRevocationOnOneNodeIsRefusedOnTheOtherWithinASecond(backend: TestBackend) async throws {
+    func aRevocationOnOneNodeIsRefusedOnTheOther(backend: TestBackend) async throws {
         try await withTwoNodes(backend) { one, two, storage in
             let owner = try await makeUser(storage, "sam")
             // Made on node one: on SQLite another process's write clears the whole cache.
@@ -83,25 +87,25 @@ struct TokenCacheAcrossNodesTests {
             #expect(one.cache.count == 2, "both are answered from node one's memory")
 
             try await two.tokens.revoke(issued.token, by: .cli)
-            #expect(try await within(.seconds(1)) { try await one.outcome(issued.secret) == "unknown" })
+            #expect(try await eventually { try await one.outcome(issued.secret) == "unknown" })
             #expect(try await one.outcome(kept.secret) == "valid")
         }
     }
 
     @Test(arguments: TestBackend.available)
-    func aDeactivationOnOneNodeIsRefusedOnTheOtherWithinASecond(backend: TestBackend) async throws {
+    func aDeactivationOnOneNodeIsRefusedOnTheOther(backend: TestBackend) async throws {
         try await withTwoNodes(backend) { one, two, storage in
             let owner = try await makeUser(storage, "sam")
             let issued = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
             #expect(try await one.outcome(issued.secret) == "valid")
             try await two.accounts.setActive(owner, false, by: .cli)
-            #expect(try await within(.seconds(1)) { try await one.outcome(issued.secret) == "inactive_user" })
+            #expect(try await eventually { try await one.outcome(issued.secret) == "inactive_user" })
         }
     }
 
     /// The node's verifications come from 192.0.2.1 here.
     @Test(arguments: TestBackend.available)
-    func anAllowlistChangeOrARotationOnOneNodeIsObeyedOnTheOtherWithinASecond(backend: TestBackend) async throws {
+    func anAllowlistChangeOrARotationOnOneNodeIsObeyedOnTheOther(backend: TestBackend) async throws {
         try await withTwoNodes(backend) { one, two, storage in
             let owner = try await makeUser(storage, "sam")
             let changed = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
@@ -113,20 +117,20 @@ struct TokenCacheAcrossNodesTests {
                 changed.token, TokenChange(allowedIPs: [try CIDR("10.0.0.0/8")]), grantedBy: .account, by: .cli)
             _ = try await two.tokens.rotate(rotated.token, RotationRequest(), grantedBy: .account, by: .cli)
             #expect(
-                try await within(.seconds(1)) {
+                try await eventually {
                     try await one.outcome(changed.secret, from: "192.0.2.1") == "address_not_allowed"
                 })
             #expect(
-                try await within(.seconds(1)) {
+                try await eventually {
                     try await one.outcome(rotated.secret, from: "192.0.2.1") == "rotated_away"
                 })
         }
     }
 
-    /// A list answered from node one's memory shows what node two created, rotated or revoked
-    /// within a second.
+    /// A list answered from node one's memory comes to show what node two created, rotated or
+    /// revoked.
     @Test(arguments: TestBackend.available)
-    func aNewRotatedOrRevokedTokenOnOneNodeIsListedOnTheOtherWithinASecond(backend: TestBackend) async throws {
+    func aNewRotatedOrRevokedTokenOnOneNodeIsListedOnTheOther(backend: TestBackend) async throws {
         try await withTwoNodes(backend) { one, two, storage in
             let owner = try await makeUser(storage, "sam")
             let other = try await makeUser(storage, "kim")
@@ -139,41 +143,68 @@ struct TokenCacheAcrossNodesTests {
             #expect(one.lists.count == 2, "both owners' lists are answered from node one's memory")
 
             let second = try await two.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
-            #expect(try await within(.seconds(1)) { try await listed(on: one) == [first.token.id, second.token.id] })
+            #expect(try await eventually { try await listed(on: one) == [first.token.id, second.token.id] })
             let successor = try await two.tokens.rotate(
                 first.token, RotationRequest(overlap: 3600), grantedBy: .account, by: .cli)
             #expect(
-                try await within(.seconds(1)) {
+                try await eventually {
                     let listed = try await one.tokens.list(mine)
                     return listed.map(\.id) == [first.token.id, second.token.id, successor.token.id]
                         && listed.first?.lifecycle.retires != nil
                 })
             try await two.tokens.revoke(second.token, by: .cli)
             #expect(
-                try await within(.seconds(1)) {
+                try await eventually {
                     try await listed(on: one) == [first.token.id, successor.token.id]
                 })
             #expect(try await one.tokens.list(TokenQuery(ownerID: other.id)).count == 1)
         }
     }
 
-    @Test(arguments: TestBackend.available)
-    func aNodesOwnUsageWritesKeepItsCache(backend: TestBackend) async throws {
-        try await withTwoNodes(backend) { one, _, storage in
-            let owner = try await makeUser(storage, "sam")
+    /// A node's own last-use writes do not clear its cache. On PostgreSQL its listener hears
+    /// them as it hears everything: a later change by node two, once node one has heard it,
+    /// proves the earlier notification was handled too.
+    @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL"))
+    func aNodesOwnUsageWritesKeepItsCacheOnPostgreSQL() async throws {
+        try await withTwoNodes(.postgres) { one, two, storage in
+            let sams = try await one.tokens.create(
+                for: try await makeUser(storage, "sam"), TokenRequest(kind: .app), by: .cli)
+            let kims = try await one.tokens.create(
+                for: try await makeUser(storage, "kim"), TokenRequest(kind: .app), by: .cli)
+            #expect(try await one.outcome(kims.secret) == "valid")
+            #expect(try await one.outcome(sams.secret) == "valid", "its first use is written: a notification")
+            #expect(one.cache.count == 2)
+            try await two.tokens.revoke(kims.token, by: .cli)
+            #expect(try await eventually { try await one.outcome(kims.secret) == "unknown" })
+            #expect(one.cache.count == 1, "sam's token is still answered from memory")
+        }
+    }
+
+    /// On SQLite a node hears of other processes' commits by its writer connection's
+    /// `data_version`, which its own commits do not move (SQLite's documented behaviour, checked
+    /// here directly rather than by waiting out polls).
+    @Test func aNodesOwnUsageWritesDoNotMoveWhatItsSQLiteFollowerWatches() async throws {
+        try await TestBackend.sqlite.withNodes { first, second in
+            let (one, two) = (Node(first), Node(second))
+            let sqlite = try #require(first as? SQLiteStorage)
+            let dataVersion = {
+                try await sqlite.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") }
+            }
+            let owner = try await makeUser(first, "sam")
             let issued = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
-            #expect(try await one.outcome(issued.secret) == "valid")
-            #expect(one.cache.count == 1)
-            // Four polls of SQLite's data_version, or a round of PostgreSQL notifications.
-            try await Task.sleep(for: .seconds(1))
-            #expect(one.cache.count == 1, "writing its own last use does not cost a node its cache")
+            let before = try await dataVersion()
+            #expect(try await one.outcome(issued.secret) == "valid", "its first use is written")
+            #expect(try await first.tokens(TokenQuery(ownerID: owner.id)).first?.lastUsed != nil)
+            #expect(try await dataVersion() == before, "its own write")
+            _ = try await two.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
+            #expect(try await dataVersion() != before, "another process's write")
         }
     }
 
     /// The notification comes from the database itself: a deletion, deactivation or insert by
     /// psql (or a node of an older release) reaches every node's caches too.
     @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL"))
-    func aChangeMadeWithPlainSQLReachesTheCacheWithinASecond() async throws {
+    func aChangeMadeWithPlainSQLReachesTheCache() async throws {
         try await withTwoNodes(.postgres) { one, _, storage in
             let postgres = try #require(storage as? PostgresStorage)
             let owner = try await makeUser(storage, "sam")
@@ -192,9 +223,9 @@ struct TokenCacheAcrossNodesTests {
                     SELECT gen_random_uuid(), 'psqlmade', user_id, kind, scopes, created_us, sha256('psql'::bytea)
                     FROM tokens WHERE id = \(deactivated.token.id)
                     """)
-            #expect(try await within(.seconds(1)) { try await one.outcome(revoked.secret) == "unknown" })
-            #expect(try await within(.seconds(1)) { try await one.outcome(deactivated.secret) == "inactive_user" })
-            #expect(try await within(.seconds(1)) { try await one.tokens.count(kims) == 2 }, "a row psql added")
+            #expect(try await eventually { try await one.outcome(revoked.secret) == "unknown" })
+            #expect(try await eventually { try await one.outcome(deactivated.secret) == "inactive_user" })
+            #expect(try await eventually { try await one.tokens.count(kims) == 2 }, "a row psql added")
         }
     }
 
@@ -202,8 +233,9 @@ struct TokenCacheAcrossNodesTests {
     /// answering from memory until it listens again.
     @Test(.enabled(if: TestBackend.available.contains(.postgres), "needs PostgreSQL"))
     func aNodeThatLostItsNotificationsReadsTheDatabaseUntilItListensAgain() async throws {
-        // It listens again a second later: long enough to see it stop answering.
-        try await withTwoNodes(.postgres, retryInterval: .seconds(1)) { one, _, storage in
+        // It tries to listen again only when the test moves this clock: the gap stays open.
+        let clock = SteppedClock()
+        try await withTwoNodes(.postgres, retryInterval: .seconds(1), clock: clock) { one, two, storage in
             let postgres = try #require(storage as? PostgresStorage)
             let owner = try await makeUser(storage, "sam")
             let issued = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
@@ -216,12 +248,15 @@ struct TokenCacheAcrossNodesTests {
                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                     WHERE application_name = '\(postgres.listenerName)'
                     """)
-            #expect(try await within(.seconds(1)) { !one.cache.isAnswering })
-            #expect(try await within(.seconds(1)) { one.losses.withLock { $0.count } == 1 }, "the loss is reported")
+            #expect(try await eventually { !one.cache.isAnswering })
+            #expect(try await eventually { one.losses.withLock { $0.count } == 1 }, "the loss is reported")
+            #expect(try await eventually { clock.sleeping == 1 }, "and it waits to try again")
             try await postgres.execute(unsafeSQL: "DELETE FROM tokens WHERE id = \(issued.token.id)")
             #expect(try await one.outcome(issued.secret) == "unknown")
+            #expect(two.cache.isAnswering, "the other node's listener was not touched")
 
-            #expect(try await within(.seconds(5)) { one.cache.isAnswering }, "it listens again")
+            clock.advance(by: .seconds(1))
+            #expect(try await eventually { one.cache.isAnswering }, "it listens again")
             let again = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
             #expect(try await one.outcome(again.secret) == "valid")
             #expect(one.cache.count == 1)
