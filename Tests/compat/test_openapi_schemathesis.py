@@ -4,7 +4,6 @@ Fails on any server error, any undocumented status code or content type, and any
 response body that does not match its schema.
 """
 
-import json
 import subprocess
 import sys
 from pathlib import Path

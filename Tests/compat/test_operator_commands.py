@@ -6,9 +6,9 @@
   passwords and not with others; the stored hash becomes scrypt at the first successful
   sign-in (read straight from the database: the CLI never shows hashes) and still verifies
   afterwards. Bad rows are reported by line number and skipped, the rest imported.
-- `user deactivate` / `activate` take effect on live tokens within a second (the server's token
-  cache hears of the CLI's change) and on sign-in at once; `user set-password` (it ends the
-  account's sign-in sessions, not its app tokens); `token list
+- `user deactivate` / `activate` take effect on live tokens (the server's token cache hears of
+  the CLI's change; how quickly is measured by bench/propagation.py) and on sign-in at once;
+  `user set-password` (it ends the account's sign-in sessions, not its app tokens); `token list
   --all` (owners, never secrets); `token revoke --user --all`.
 - `latchkey audit`: every kind of event the above makes, who did it and through what, its
   filters, and no secret or password anywhere in it.
@@ -24,7 +24,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from conftest import PSQL, Answer, Latchkey, backends, fresh_postgres_database, run_cli, within_a_second
+from conftest import PSQL, Answer, Latchkey, backends, eventually, fresh_postgres_database, run_cli
 
 INCORRECT = {"message": "Incorrect authentication credentials."}
 INACTIVE = {"message": "User inactive or deleted."}
@@ -216,14 +216,14 @@ def test_operator_commands_take_effect_at_once(backend, tmp_path):
             assert me(server, token).status == 200
         server.cli("user", "deactivate", "alice")
         for token in (alice_session, alice_app):
-            answer = within_a_second(lambda: me(server, token), lambda answer: answer.status == 403)
+            answer = eventually(lambda: me(server, token), lambda answer: answer.status == 403)
             assert answer.status == 403 and answer.json == INACTIVE, answer
         answer = signin(server, "alice", "alice-password")
         assert answer.status == 403 and answer.json == INCORRECT, answer
         assert me(server, bob_session).status == 200
 
         server.cli("user", "activate", "alice")
-        answer = within_a_second(lambda: me(server, alice_session), lambda answer: answer.status == 200)
+        answer = eventually(lambda: me(server, alice_session), lambda answer: answer.status == 200)
         assert answer.status == 200 and answer.json["username"] == "alice", answer
 
         server.cli("user", "set-password", "alice", "--password-stdin", stdin="new-pass\n")
@@ -233,7 +233,7 @@ def test_operator_commands_take_effect_at_once(backend, tmp_path):
         assert old.status == 403 and old.json == INCORRECT, old
         secrets.append(new.json["token"])
         # The new password ended the session signed in with the old one; the app token stays.
-        answer = within_a_second(lambda: me(server, alice_session), lambda answer: answer.status == 403)
+        answer = eventually(lambda: me(server, alice_session), lambda answer: answer.status == 403)
         assert answer.status == 403 and answer.json == INVALID_TOKEN, answer
         assert me(server, alice_app).status == 200
 
@@ -250,7 +250,7 @@ def test_operator_commands_take_effect_at_once(backend, tmp_path):
         revoked = server.cli("token", "revoke", "--user", "alice", "--all").strip()
         assert revoked == "revoked 2 tokens of user alice", revoked
         for token in (alice_app, new.json["token"]):
-            answer = within_a_second(lambda: me(server, token), lambda answer: answer.status == 403)
+            answer = eventually(lambda: me(server, token), lambda answer: answer.status == 403)
             assert answer.status == 403 and answer.json == INVALID_TOKEN, answer
         for token in (bob_session, bob_app):
             assert me(server, token).status == 200

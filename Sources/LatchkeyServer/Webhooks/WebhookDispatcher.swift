@@ -191,6 +191,9 @@ struct WebhookDispatcher: Service {
             where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
         {
             result = .timedOut
+        } catch  where Task.isCancelled {
+            // The attempt's deadline (`attempt`) cancelled it: a timeout, not a failure to connect.
+            result = .timedOut
         } catch {
             result = .failed(String(describing: error).prefix(300).description)
         }

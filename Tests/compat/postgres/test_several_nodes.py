@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import POSTGRES_URL, Latchkey, fresh_postgres_database, within_a_second
+from conftest import POSTGRES_URL, Latchkey, eventually, fresh_postgres_database
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs LATCHKEY_TEST_POSTGRES_URL (scripts/test starts one)")
 
@@ -43,9 +43,10 @@ def test_created_on_a_works_on_b_and_revoked_on_b_fails_on_a(nodes):
 
     assert requests.delete(f"{b.base}/api/tokens/{token}/").status_code == 204
 
-    # b's revocation reaches a's cache through PostgreSQL NOTIFY within a second.
-    on_a = within_a_second(lambda: requests.get(a.base + "/api/tokens/", headers=auth),
-                           lambda answer: answer.status_code == 403)
+    # b's revocation reaches a's cache through PostgreSQL NOTIFY (README: within a second; that
+    # speed is bench/propagation.py's to measure, here only that it arrives).
+    on_a = eventually(lambda: requests.get(a.base + "/api/tokens/", headers=auth),
+                      lambda answer: answer.status_code == 403)
     assert on_a.status_code == 403
     assert on_a.json() == {"message": "Invalid token."}
 

@@ -7,6 +7,7 @@ used unchanged; raw HTTP appears only where the client cannot say something
 
 import base64
 import json
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -16,6 +17,8 @@ from stencila.hub.api.tokens_api import TokensApi
 from stencila.hub.api.users_api import UsersApi
 from stencila.hub.exceptions import ApiException
 from stencila.hub.model.tokens_create_request import TokensCreateRequest
+
+from conftest import eventually
 
 
 def client(latchkey, token=None, prefix="Token", **config):
@@ -42,22 +45,37 @@ def basic(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def fresh_user(latchkey, *names: str) -> tuple[str, str, int]:
+    """A user of the calling test alone: the server is shared by the whole session, so only such
+    a user's token list can be asserted exactly. Answers (username, password, id)."""
+    username = "u" + uuid.uuid4().hex[:12]
+    password = username + "-password"
+    return username, password, latchkey.create_user(username, password, *names)
+
+
+def stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 # --- Hub's own test assertions -------------------------------------------------------------
 
 
 def test_create_list_retrieve_delete(latchkey):
+    username, password, user_id = fresh_user(latchkey, "Ada", "Byron")
     before = datetime.now(timezone.utc)
-    created = sign_in(latchkey)
-    assert created.username == "sam"
-    assert created.user == latchkey.sam_id
-    assert created.first_name == "Sam" and created.last_name == "Smith"
+    created = sign_in(latchkey, username, password)
+    assert created.username == username
+    assert created.user == user_id
+    assert created.first_name == "Ada" and created.last_name == "Byron"
     assert created.id == created.token[:8]
     assert before.replace(microsecond=0) <= created.created <= datetime.now(timezone.utc) < created.expiry
 
     api = tokens(latchkey, created.token)
     listed = api.tokens_list()
-    assert listed.count >= 1
-    assert created.id in [t.id for t in listed.results]
+    # Hub's test says "results non-empty"; this user holds exactly the one token just made.
+    assert listed.count == 1
+    assert [t.id for t in listed.results] == [created.id]
+    assert listed.results[0].user == user_id
 
     read = api.tokens_read(created.token)
     assert read.user == created.user
@@ -101,12 +119,15 @@ def test_retrieve_and_delete_unknown(latchkey):
 
 
 def test_token_and_basic_authenticate(latchkey):
-    secret = sign_in(latchkey).token
-    assert tokens(latchkey, secret, "Token").tokens_list().count >= 1
-    assert tokens(latchkey, secret, "token").tokens_list().count >= 1, "the prefix is case-insensitive"
-    assert tokens(latchkey, basic(secret + ":"), "Basic").tokens_list().count >= 1
-    assert tokens(latchkey, basic(secret), "Basic").tokens_list().count >= 1, "no colon, no password"
-    assert tokens(latchkey, secret, "Bearer").tokens_list().count >= 1, "RFC 6750, an extension"
+    username, password, _ = fresh_user(latchkey)
+    secret = sign_in(latchkey, username, password).token
+    # Each way of presenting the token lists this user's tokens: exactly that one token.
+    for credential, prefix in ((secret, "Token"), (secret, "token"), (basic(secret + ":"), "Basic"),
+                               (basic(secret), "Basic"), (secret, "Bearer")):
+        listed = tokens(latchkey, credential, prefix).tokens_list()
+        assert (listed.count, [t.id for t in listed.results]) == (1, [secret[:8]]), (prefix, credential)
+    # (Lower-case "token": the prefix is case-insensitive; Basic without a colon: no password;
+    # Bearer: RFC 6750, an extension.)
 
 
 @pytest.mark.parametrize(
@@ -243,6 +264,36 @@ def test_pagination_falls_back_keeps_other_parameters_and_caps_limit(latchkey):
 
 
 def test_list_shows_expired_tokens_and_needs_authentication(latchkey):
+    """A token that has really expired (made through /v1 to live one second, and refused once
+    that second has passed) is still in its owner's list, with its past expiry, beside the
+    live session; the expired token itself no longer opens the list."""
+    username, password, user_id = fresh_user(latchkey)
+    session = sign_in(latchkey, username, password)
+    made = requests.post(latchkey.base + "/v1/tokens", json={"title": "short-lived", "expires_in": 1},
+                         headers={"Authorization": "Bearer " + session.token})
+    assert made.status_code == 201, made.text
+    short = made.json()
+    assert (stamp(short["expires_at"]) - stamp(short["created_at"])).total_seconds() == 1, short
+
+    # Wait for the server itself to refuse the token (retrieving it by its secret answers 404
+    # once it has expired), rather than for a second of the test's own clock.
+    retrieved = eventually(lambda: requests.get(f"{latchkey.base}/api/tokens/{short['token']}/"),
+                           lambda answer: answer.status_code != 200)
+    assert retrieved.status_code == 404 and retrieved.json() == {"message": "Not found."}, retrieved.text
+
+    listed = tokens(latchkey, session.token).tokens_list()
+    assert listed.count == 2
+    assert [t.id for t in listed.results] == [session.id, short["key"]], "oldest first, the expired one kept"
+    live, expired = listed.results
+    now = datetime.now(timezone.utc)
+    assert all(t.user == user_id for t in listed.results)
+    assert expired.expiry == stamp(short["expires_at"]) and expired.expiry < now, expired
+    assert expired.created == stamp(short["created_at"]), expired
+    assert live.expiry > now, live
+
+    with pytest.raises(ApiException) as exc:
+        tokens(latchkey, short["token"]).tokens_list()
+    assert error(exc) == (403, {"message": "Invalid token."})
     with pytest.raises(ApiException) as exc:
         tokens(latchkey).tokens_list()
     assert error(exc) == (403, {"message": "Authentication credentials were not provided."})
