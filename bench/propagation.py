@@ -17,7 +17,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,17 +24,12 @@ import tempfile
 import time
 import uuid
 
-PSQL = "/usr/lib/postgresql/15/bin/psql"
+from run import PSQL, free_port  # bench/run.py, beside this file
+
 PASSWORD = "propagation-password"
 # Nodes on one PostgreSQL database share a server key (base64 of 32 bytes).
 SERVER_KEY = "bGF0Y2hrZXktcHJvcGFnYXRpb24tYmVuY2gta2V5ISE="
 DEADLINE = 30.0  # a change that has not arrived by then is reported as lost, not waited for
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment():
@@ -163,7 +157,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=20)
     arguments = parser.parse_args()
     binary = arguments.bin
-    lines = []
+    cases = []  # (name, seconds of each round; None: the change never arrived)
     with tempfile.TemporaryDirectory(prefix="latchkey-propagation-") as work:
         databases = []
         if arguments.postgres:
@@ -178,21 +172,21 @@ def main():
             if backend == "PostgreSQL":
                 a, b = Node(binary, database, work, "node-a"), Node(binary, database, work, "node-b")
                 try:
-                    lines.append(summary("revoke on A, refused on B", revoke_rounds(a, b, arguments.rounds)))
-                    lines.append(summary("CLI deactivate, refused on B",
-                                         deactivate_rounds(binary, database, b, arguments.rounds, others=(a,))))
+                    cases.append(("revoke on A, refused on B", revoke_rounds(a, b, arguments.rounds)))
+                    cases.append(("CLI deactivate, refused on B",
+                                  deactivate_rounds(binary, database, b, arguments.rounds, others=(a,))))
                 finally:
                     a.stop()
                     b.stop()
             else:
                 node = Node(binary, database, work, "sqlite")
                 try:
-                    lines.append(summary("CLI deactivate, refused (SQLite)",
-                                         deactivate_rounds(binary, database, node, arguments.rounds)))
+                    cases.append(("CLI deactivate, refused (SQLite)",
+                                  deactivate_rounds(binary, database, node, arguments.rounds)))
                 finally:
                     node.stop()
-    print("\n".join(lines))
-    if any("LOST" in line or "none arrived" in line for line in lines):
+    print("\n".join(summary(name, times) for name, times in cases))
+    if any(t is None for _, times in cases for t in times):
         sys.exit(1)
 
 

@@ -496,9 +496,6 @@ public final class SQLiteStorage: BackendStorage {
     /// writer connection's `data_version`; this process's own writes, all on that
     /// connection, do not. Polled four times a second; any move clears what the cache holds.
     public func observeChanges(_ onChange: @escaping @Sendable (StorageChange) -> Void) async throws {
-        let dataVersion = { [pool] in
-            try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
-        }
         var seen = try await dataVersion()
         onChange(.anything)
         while !Task.isCancelled {
@@ -507,6 +504,11 @@ public final class SQLiteStorage: BackendStorage {
             if version != seen { onChange(.anything) }
             seen = version
         }
+    }
+
+    /// The writer connection's `data_version`: it moves with every other connection's commit.
+    func dataVersion() async throws -> Int {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
     }
 
     /// Reads the owner of `Schema.tokenAndOwner`'s row by the users' own column names.

@@ -1,5 +1,6 @@
 import Foundation
 import LatchkeyCore
+import LatchkeyTestSupport
 import Synchronization
 import Testing
 
@@ -36,12 +37,6 @@ struct BoundedWorkQueueTests {
         func withLock<T>(_ body: (inout Value) -> T) -> T { value.withLock { body(&$0) } }
     }
 
-    /// Polls until `condition` holds (bounded), for a state reached by other tasks.
-    func eventually(_ condition: () -> Bool) async throws {
-        for _ in 0..<10_000 where !condition() { await Task.yield() }
-        try #require(condition())
-    }
-
     @Test func atMostNRunAndAtMostMWaitTheRestAreRefusedAtOnce() async throws {
         let queue = BoundedWorkQueue(maxRunning: 2, maxWaiting: 3)
         let gate = Gate()
@@ -66,7 +61,7 @@ struct BoundedWorkQueueTests {
                     }
                 }
             }
-            try await eventually { queue.load.running == 2 && queue.load.waiting == 3 }
+            try await yieldUntil { queue.load.running == 2 && queue.load.waiting == 3 }
             // Full: the sixth is refused at once, without waiting for the gate.
             await #expect(throws: LimitExceeded.self) { try await queue.run {} }
             gate.open()
@@ -89,7 +84,7 @@ struct BoundedWorkQueueTests {
                 try await queue.run { await gate.wait() }
                 return true
             }
-            try await eventually { queue.load.running == 1 }
+            try await yieldUntil { queue.load.running == 1 }
             for _ in 0..<3 {
                 group.addTask {
                     do {
@@ -100,7 +95,7 @@ struct BoundedWorkQueueTests {
                     }
                 }
             }
-            try await eventually { queue.load.waiting == 3 }
+            try await yieldUntil { queue.load.waiting == 3 }
             clientLeft.withLock { $0 = true }
             gate.open()
             var completed = 0
@@ -116,9 +111,9 @@ struct BoundedWorkQueueTests {
         let queue = BoundedWorkQueue(maxRunning: 1, maxWaiting: 1)
         let gate = Gate()
         let holder = Task { try await queue.run { await gate.wait() } }
-        try await eventually { queue.load.running == 1 }
+        try await yieldUntil { queue.load.running == 1 }
         let waiter = Task { try await queue.run {} }
-        try await eventually { queue.load.waiting == 1 }
+        try await yieldUntil { queue.load.waiting == 1 }
         waiter.cancel()
         await #expect(throws: WorkDropped.self) { try await waiter.value }
         #expect(queue.load.waiting == 0)

@@ -27,12 +27,6 @@ private final class Gate: Sendable {
 
 private struct TimedOut: Error {}
 
-/// Polls until `condition` holds (bounded), for a state reached by other tasks.
-private func eventually(_ condition: () -> Bool) async throws {
-    for _ in 0..<100_000 where !condition() { await Task.yield() }
-    try #require(condition())
-}
-
 // A wrong implementation (one that waits for the body) hangs rather than fails: the limit
 // turns that into a failure.
 @Suite("Answering within a deadline", .timeLimit(.minutes(1)))
@@ -50,7 +44,7 @@ struct DeadlineTests {
                 return 1
             }
         }
-        try await eventually { bodyStarted.withLock { $0 } && clock.sleeping == 1 }
+        try await yieldUntil { bodyStarted.withLock { $0 } && clock.sleeping == 1 }
         clock.advance(by: .milliseconds(49))
         #expect(clock.sleeping == 1, "not answered before the deadline")
         clock.advance(by: .milliseconds(1))
@@ -58,7 +52,7 @@ struct DeadlineTests {
         await #expect(throws: TimedOut.self) { try await caller.value }
         #expect(bodySawCancellation.withLock { $0 } == nil, "the body is still held")
         gate.open()
-        try await eventually { bodySawCancellation.withLock { $0 } != nil }
+        try await yieldUntil { bodySawCancellation.withLock { $0 } != nil }
         #expect(bodySawCancellation.withLock { $0 } == true, "the body was cancelled, left to end on its own")
     }
 
@@ -66,7 +60,7 @@ struct DeadlineTests {
         let clock = SteppedClock()
         let value = try await answer(within: .seconds(60), on: clock, orThrow: TimedOut()) { 42 }
         #expect(value == 42)
-        try await eventually { clock.sleeping == 0 }
+        try await yieldUntil { clock.sleeping == 0 }
         struct Refused: Error {}
         await #expect(throws: Refused.self) {
             try await answer(within: .seconds(60), on: clock, orThrow: TimedOut()) { () async throws -> Int in

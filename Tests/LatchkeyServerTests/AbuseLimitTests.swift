@@ -62,7 +62,7 @@ struct AbuseLimitTests {
         let hasher = PasswordHasher(parameters: fastPasswordHasher.parameters, queue: queue)
         let blocker = Task { try await queue.run { try await Task.sleep(for: .seconds(3600)) } }
         defer { blocker.cancel() }
-        for _ in 0..<10_000 where queue.load.running == 0 { await Task.yield() }
+        try await yieldUntil { queue.load.running == 1 }
         let app = Application(
             router: buildRouter(configuration: ServerConfiguration(), services: try services(hasher: hasher)))
         try await app.test(.router) { client in

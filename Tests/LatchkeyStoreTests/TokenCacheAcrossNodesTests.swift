@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import LatchkeyCore
 import LatchkeyTestSupport
 import Synchronization
@@ -187,17 +186,14 @@ struct TokenCacheAcrossNodesTests {
         try await TestBackend.sqlite.withNodes { first, second in
             let (one, two) = (Node(first), Node(second))
             let sqlite = try #require(first as? SQLiteStorage)
-            let dataVersion = {
-                try await sqlite.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") }
-            }
             let owner = try await makeUser(first, "sam")
             let issued = try await one.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
-            let before = try await dataVersion()
+            let before = try await sqlite.dataVersion()
             #expect(try await one.outcome(issued.secret) == "valid", "its first use is written")
             #expect(try await first.tokens(TokenQuery(ownerID: owner.id)).first?.lastUsed != nil)
-            #expect(try await dataVersion() == before, "its own write")
+            #expect(try await sqlite.dataVersion() == before, "its own write")
             _ = try await two.tokens.create(for: owner, TokenRequest(kind: .app), by: .cli)
-            #expect(try await dataVersion() != before, "another process's write")
+            #expect(try await sqlite.dataVersion() != before, "another process's write")
         }
     }
 
