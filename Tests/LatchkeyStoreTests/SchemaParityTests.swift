@@ -10,7 +10,7 @@ import Testing
 @Suite("One schema for both stores", .removingScratchDirectories)
 struct SchemaParityTests {
     @Test func bothBackendsHaveTheSameMigrations() {
-        #expect(SQLiteMigrations.migrator.migrations == PostgresMigrations.migrations.map(\.name))
+        #expect(SQLiteMigrations.migrator.migrations == Migrations.all.map(\.name))
     }
 
     /// Runs without PostgreSQL too: what the row records read is in SQLite's tables.

@@ -26,6 +26,77 @@ public struct VerifiedIdentity: Sendable, Hashable {
     }
 }
 
+/// Why an OpenID Connect sign-in signed no one in, decided here once for every dialect, which
+/// answers it through its own error mapping.
+public enum OpenIDSignInFailure: Error, Equatable, CustomStringConvertible {
+    /// The provider could not be reached. `reason` names its internal URLs: for the log only.
+    case providerUnavailable(reason: String)
+    /// The ID token (or the provider's answer carrying it) is not acceptable; says why.
+    case invalidToken(String)
+    /// The identity may not sign in: its email belongs to an account it may not take, it is
+    /// spelled so that it would be taken for another, or another sign-in took its name meanwhile.
+    case notPermitted(String)
+    /// The identity cannot make an account here (a name no account may have).
+    case unusableIdentity(String)
+    /// The account it signs in to is deactivated.
+    case inactiveAccount
+
+    public var description: String {
+        switch self {
+        case .providerUnavailable(let reason): "The sign-in provider's keys could not be fetched: \(reason)"
+        case .invalidToken(let reason), .notPermitted(let reason), .unusableIdentity(let reason): reason
+        case .inactiveAccount: "This account is deactivated."
+        }
+    }
+
+    /// What a client is told when the provider is unavailable: never the provider's URLs.
+    public static let publicUnavailableMessage = "The sign-in provider's keys could not be fetched; try again shortly."
+}
+
+/// An error of the verifier that checks ID tokens (in the server, which speaks HTTP and JOSE),
+/// as the sign-in failure it is.
+public protocol IdentityVerificationError: Error {
+    var signInFailure: OpenIDSignInFailure { get }
+}
+
+extension AccountService {
+    /// Signs in with the identity `identify` verifies (an ID token checked, after whatever
+    /// exchange with the provider brought it), as `signIn(with:by:)` does; counted once,
+    /// succeeded or failed. Failures of verification and refusals of the identity are thrown
+    /// as `OpenIDSignInFailure`; anything else (the database unavailable) as it is.
+    public func signIn(
+        identifiedBy identify: () async throws -> VerifiedIdentity, by origin: Origin
+    ) async throws -> User {
+        do {
+            let identity: VerifiedIdentity
+            do {
+                identity = try await identify()
+            } catch let error as any IdentityVerificationError {
+                throw error.signInFailure
+            }
+            guard let user = try await signIn(with: identity, by: origin) else {
+                throw OpenIDSignInFailure.inactiveAccount
+            }
+            metrics.openIDLogin(succeeded: true)
+            return user
+        } catch {
+            metrics.openIDLogin(succeeded: false)
+            throw Self.signInFailure(error)
+        }
+    }
+
+    private static func signInFailure(_ error: any Error) -> any Error {
+        switch error {
+        case AccountError.accountExists, AccountError.unusableEmail, AccountError.unusableIdentity:
+            OpenIDSignInFailure.notPermitted("\(error)")
+        case let error as AccountError: OpenIDSignInFailure.unusableIdentity("\(error)")
+        // Another sign-in took the name or email a moment ago.
+        case let error as StorageError: OpenIDSignInFailure.notPermitted("\(error)")
+        default: error
+        }
+    }
+}
+
 extension AccountService {
     /// The user an OpenID Connect identity signs in as: the account already linked to
     /// its provider and subject (even if the email changed since); else, only where the

@@ -46,8 +46,8 @@ public struct LatchkeyMetrics: Sendable {
 }
 
 extension LatchkeyMetrics {
-    /// OpenID Connect sign-ins are counted by the dialect that verifies them.
-    public func openIDLogin(succeeded: Bool) {
+    /// OpenID Connect sign-ins, counted once by `AccountService.signIn(identifiedBy:by:)`.
+    func openIDLogin(succeeded: Bool) {
         login(method: "openid", succeeded: succeeded)
     }
 }

@@ -32,6 +32,10 @@ extension Dialect {
         case let error as StorageUnavailable:
             logger.warning("Database unavailable", metadata: ["reason": "\(error.reason)"])
             return finish(unavailable)
+        case OpenIDSignInFailure.providerUnavailable(let reason):
+            // The reason names the provider's internal URLs: for the operator's log only.
+            logger.warning("OpenID Connect provider unavailable", metadata: ["reason": "\(reason)"])
+            return failure(forDomainError: error).map(finish) ?? finish(internalFailure)
         default:
             if let failure = failure(forDomainError: error) { return finish(failure) }
             logger.error("Request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])

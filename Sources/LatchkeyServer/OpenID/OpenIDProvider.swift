@@ -1,4 +1,5 @@
 import Foundation
+import LatchkeyCore
 
 /// An OpenID Connect provider whose ID tokens sign users in.
 public struct OpenIDProvider: Sendable, Hashable {
@@ -83,8 +84,12 @@ public enum OpenIDError: Error, Equatable, CustomStringConvertible {
         case .providerUnavailable(let reason): "The sign-in provider's keys could not be fetched: \(reason)"
         }
     }
+}
 
-    /// What a client is told when the provider is unavailable: never the provider's URLs.
-    public static let publicUnavailableMessage =
-        "The sign-in provider's keys could not be fetched; try again shortly."
+extension OpenIDError: IdentityVerificationError {
+    /// An unreachable provider is the operator's to fix; anything else is the token's fault.
+    public var signInFailure: OpenIDSignInFailure {
+        if case .providerUnavailable(let reason) = self { return .providerUnavailable(reason: reason) }
+        return .invalidToken(description)
+    }
 }

@@ -38,7 +38,8 @@ struct StencilaController {
             else { throw StencilaError.incorrectCredentials }
             user = found
         } else if let openid = body.openid {
-            user = try await signInWithOpenID(openid, context: context)
+            user = try await services.accounts.signIn(
+                identifiedBy: { try await services.openID.verify(openid) }, by: context.origin(via: "stencila"))
         } else {
             // An app token never mints a session: a session holds every right of its user.
             let principal = try dialect.principal(for: .mintSession, context)
@@ -51,44 +52,6 @@ struct StencilaController {
             for: user, TokenRequest(kind: .session, expiry: lifetime),
             grantedBy: grant, by: Origin(userID: user.id, via: "stencila", address: context.clientIP))
         return SecretBearing(EditedResponse(status: .created, response: StencilaCreatedToken(issued, owner: user)))
-    }
-
-    /// Signs in with an OpenID Connect ID token from a configured provider: 400 with
-    /// Hub's message for each way the token can be wrong.
-    private func signInWithOpenID(_ token: String, context: AppRequestContext) async throws -> User {
-        let identity: VerifiedIdentity
-        do {
-            identity = try await services.openID.verify(token)
-        } catch let error as OpenIDError {
-            services.metrics.openIDLogin(succeeded: false)
-            if case .providerUnavailable(let reason) = error {
-                // The reason names the provider's internal URLs: for the operator's log only.
-                context.logger.warning("OpenID Connect provider unavailable", metadata: ["reason": "\(reason)"])
-                throw StencilaError(status: .serviceUnavailable, message: OpenIDError.publicUnavailableMessage)
-            }
-            throw StencilaError.badRequest("\(error)")
-        }
-        let signedIn: User?
-        do {
-            signedIn = try await services.accounts.signIn(with: identity, by: context.origin(via: "stencila"))
-        } catch let error as AccountError {
-            services.metrics.openIDLogin(succeeded: false)
-            switch error {
-            case .accountExists, .unusableEmail, .unusableIdentity:
-                throw StencilaError(status: .forbidden, message: "\(error)")
-            default: throw StencilaError.badRequest("\(error)")
-            }
-        } catch let error as StorageError {
-            // Another sign-in took the name or email a moment ago.
-            services.metrics.openIDLogin(succeeded: false)
-            throw StencilaError(status: .forbidden, message: "\(error)")
-        }
-        guard let user = signedIn else {
-            services.metrics.openIDLogin(succeeded: false)
-            throw StencilaError.incorrectCredentials  // the linked account is deactivated
-        }
-        services.metrics.openIDLogin(succeeded: true)
-        return user
     }
 
     /// `GET /api/tokens/`: the caller's tokens, expired ones included, a page at a time.

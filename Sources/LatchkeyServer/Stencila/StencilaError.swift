@@ -83,10 +83,20 @@ struct StencilaDialect: AuthenticatingDialect {
     }
 
     func failure(forDomainError error: any Error) -> StencilaError? {
-        guard let error = error as? TokenError else { return nil }
+        switch error {
         // knox answers its per-user limit with 403.
-        if case .tooManyTokens = error { return StencilaError(status: .forbidden, message: "\(error)") }
-        return .badRequest("\(error)")
+        case TokenError.tooManyTokens: StencilaError(status: .forbidden, message: "\(error)")
+        case let error as TokenError: .badRequest("\(error)")
+        case let error as OpenIDSignInFailure:
+            switch error {
+            case .providerUnavailable:
+                StencilaError(status: .serviceUnavailable, message: OpenIDSignInFailure.publicUnavailableMessage)
+            case .invalidToken, .unusableIdentity: .badRequest("\(error)")
+            case .notPermitted: StencilaError(status: .forbidden, message: "\(error)")
+            case .inactiveAccount: .incorrectCredentials
+            }
+        default: nil
+        }
     }
 
     var unavailable: StencilaError {

@@ -87,37 +87,26 @@ package struct WebOpenIDController {
             return response
         }
         do {
-            let endpoints = try await discovery.endpoints(of: provider, logger: context.logger)
-            let idToken = try await exchange(
-                String(code), verifier: flow.verifier, client: client, at: endpoints.token, logger: context.logger)
-            let identity = try await services.openID.verify(idToken, nonce: flow.nonce)
-            // Another configured provider's token, handed back by this one's endpoint, is refused.
-            guard identity.provider == provider.issuer else { throw OpenIDError.invalidIssuer }
-            guard
-                let user = try await services.accounts.signIn(with: identity, by: context.origin(via: "web"))
-            else {
-                services.metrics.openIDLogin(succeeded: false)
-                return failed(request, "This account is deactivated.", .forbidden)
-            }
-            services.metrics.openIDLogin(succeeded: true)
+            let user = try await services.accounts.signIn(
+                identifiedBy: {
+                    let endpoints = try await discovery.endpoints(of: provider, logger: context.logger)
+                    let idToken = try await exchange(
+                        String(code), verifier: flow.verifier, client: client, at: endpoints.token,
+                        logger: context.logger)
+                    let identity = try await services.openID.verify(idToken, nonce: flow.nonce)
+                    // Another configured provider's token, handed back by this one's endpoint, is refused.
+                    guard identity.provider == provider.issuer else { throw OpenIDError.invalidIssuer }
+                    return identity
+                }, by: context.origin(via: "web"))
             var response = try await web.startSession(for: user, context: context)
             response.setCookie(cookie("", maxAge: 0))
             return response
-        } catch let error as OpenIDError {
-            services.metrics.openIDLogin(succeeded: false)
-            if case .providerUnavailable(let reason) = error {
-                context.logger.warning("OpenID Connect provider unavailable", metadata: ["reason": "\(reason)"])
-                return failed(request, OpenIDError.publicUnavailableMessage, .serviceUnavailable)
-            }
-            return failed(request, "The sign-in provider's answer was refused: \(error).", .badRequest)
-        } catch let error as AccountError {
-            services.metrics.openIDLogin(succeeded: false)
-            return failed(request, WebDialect.sentence(error), .forbidden)
-        } catch let error as StorageError {
-            services.metrics.openIDLogin(succeeded: false)
-            return failed(request, WebDialect.sentence(error), .forbidden)
+        } catch let error as OpenIDSignInFailure {
+            // Answered on the sign-in form, in the pages' terms (`WebDialect`, which logs an unavailable provider).
+            let dialect = WebDialect()
+            let page = dialect.answer(to: error, logger: context.logger) as? WebPageError ?? dialect.internalFailure
+            return failed(request, page.message, page.status)
         } catch let error as WebPageError {
-            services.metrics.openIDLogin(succeeded: false)
             return failed(request, error.message, error.status)
         }
     }
@@ -222,7 +211,8 @@ actor OpenIDDiscovery {
 
     static let lifetime: TimeInterval = 3600
     static let failureBackoff: TimeInterval = 30
-    static let unavailable = WebPageError(status: .serviceUnavailable, message: OpenIDError.publicUnavailableMessage)
+    static let unavailable = WebPageError(
+        status: .serviceUnavailable, message: OpenIDSignInFailure.publicUnavailableMessage)
     private var known: [String: Endpoints] = [:]
     private var fetching: [String: Task<Endpoints, any Error>] = [:]
     private var failedUntil: [String: Date] = [:]

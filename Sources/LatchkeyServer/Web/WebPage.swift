@@ -198,6 +198,14 @@ struct WebDialect: Dialect {
             default: .badRequest(Self.sentence(error))
             }
         case let error as AccountError: .badRequest(Self.sentence(error))
+        case let error as OpenIDSignInFailure:
+            switch error {
+            case .providerUnavailable:
+                WebPageError(status: .serviceUnavailable, message: OpenIDSignInFailure.publicUnavailableMessage)
+            case .invalidToken(let reason): .badRequest("The sign-in provider's answer was refused: \(reason).")
+            case .notPermitted, .unusableIdentity, .inactiveAccount:
+                WebPageError(status: .forbidden, message: Self.sentence(error))
+            }
         default: nil
         }
     }

@@ -24,17 +24,11 @@ struct PostgresRowDecoder: Decoder {
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        throw Self.notAColumn(codingPath)
+        throw RowRecord.notAColumn(codingPath)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
-        throw Self.notAColumn(codingPath)
-    }
-
-    /// Records are flat: a property is a column, never a nested value.
-    static func notAColumn(_ codingPath: [any CodingKey]) -> DecodingError {
-        DecodingError.typeMismatch(
-            Any.self, .init(codingPath: codingPath, debugDescription: "a row record's properties are its columns"))
+        throw RowRecord.notAColumn(codingPath)
     }
 
     /// The row's columns, each decoded by PostgresNIO as the property's type.
@@ -61,7 +55,7 @@ struct PostgresRowDecoder: Decoder {
 
         func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
             guard let decodable = T.self as? any PostgresDecodable.Type else {
-                throw PostgresRowDecoder.notAColumn([key])
+                throw RowRecord.notAColumn([key])
             }
             return try decode(decodable, cell(key)) as! T  // `decodable` is `T`, opened
         }
@@ -81,19 +75,19 @@ struct PostgresRowDecoder: Decoder {
         func nestedContainer<NestedKey: CodingKey>(
             keyedBy type: NestedKey.Type, forKey key: Key
         ) throws -> KeyedDecodingContainer<NestedKey> {
-            throw PostgresRowDecoder.notAColumn([key])
+            throw RowRecord.notAColumn([key])
         }
 
         func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-            throw PostgresRowDecoder.notAColumn([key])
+            throw RowRecord.notAColumn([key])
         }
 
         func superDecoder() throws -> any Decoder {
-            throw PostgresRowDecoder.notAColumn([])
+            throw RowRecord.notAColumn([])
         }
 
         func superDecoder(forKey key: Key) throws -> any Decoder {
-            throw PostgresRowDecoder.notAColumn([key])
+            throw RowRecord.notAColumn([key])
         }
     }
 }

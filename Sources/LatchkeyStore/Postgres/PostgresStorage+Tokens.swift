@@ -54,20 +54,10 @@ extension PostgresStorage {
     }
 
     private func insert(_ token: NewToken, on connection: PostgresConnection) async throws -> Token {
-        let lifecycle = token.lifecycle
+        var binds = PostgresBindings()
+        for value in try TokenRow.insertValues(token) { try binds.append(value) }
         let rows = try await connection.query(
-            """
-            INSERT INTO tokens (\(unescaped: Schema.insertedTokenColumns.joined(separator: ", ")))
-            VALUES (\(token.uuid), \(token.key), \(token.ownerID), \(token.title), \(token.kind.rawValue),
-                    \(Columns.scopes(token.scopes)), \(Columns.microseconds(token.created)),
-                    \(token.expires.map(Columns.microseconds)), \(token.slidingLifetime.map { Int64($0) }),
-                    \(token.digest.bytes), \(token.sealedSecret), \(token.parentID),
-                    \(lifecycle.maxUses.map { Int64($0) }), \(lifecycle.usesRemaining.map { Int64($0) }),
-                    \(Columns.networks(lifecycle.allowedIPs)), \(lifecycle.metadata), \(lifecycle.rotatedFrom),
-                    \(token.retry?.idempotencyKey), \(token.retry?.sealedSecret),
-                    \(token.retry.map { Columns.microseconds($0.until) }))
-            RETURNING id
-            """, logger: logger)
+            PostgresQuery(unsafeSQL: Schema.insertToken + " RETURNING id", binds: binds), logger: logger)
         var id: Int64 = 0
         for try await (value) in rows.decode(Int64.self) { id = value }
         return token.stored(id: id)
@@ -159,28 +149,9 @@ extension PostgresStorage {
     }
 
     public func successor(of uuid: UUID) async throws -> (Token, RotationRetry?)? {
-        try await run { [self] in
-            var found: (Token, RotationRetry?)?
-            for try await row in try await client.query(
-                """
-                SELECT \(unescaped: Schema.tokenColumns), idempotency_key, retry_secret, retry_until_us FROM tokens
-                WHERE rotated_from = \(uuid)
-                """, logger: logger)
-            {
-                let cells = row.makeRandomAccess()
-                let key = try cells["idempotency_key"].decode(String?.self)
-                let sealed = try cells["retry_secret"].decode(Data?.self)
-                let until = try cells["retry_until_us"].decode(Int64?.self)
-                let retry: RotationRetry? =
-                    if let key, let sealed, let until {
-                        RotationRetry(
-                            idempotencyKey: key, sealedSecret: sealed,
-                            until: Columns.date(microseconds: until))
-                    } else { nil }
-                found = (try TokenRow(from: PostgresRowDecoder(cells)).token(), retry)
-            }
-            return found
-        }
+        let rows = try await fetch(
+            TokenRow.self, "SELECT \(unescaped: Schema.tokenColumns) FROM tokens WHERE rotated_from = \(uuid)")
+        return try rows.first.map { (try $0.token(), $0.rotationRetry) }
     }
 
     public func wipeRotationRetries(endedBefore cutoff: Date) async throws {

@@ -41,20 +41,8 @@ extension SQLiteStorage {
         {
             throw StorageError.creatorRetired
         }
-        try db.execute(
-            sql: """
-                INSERT INTO tokens (\(Schema.insertedTokenColumns.joined(separator: ", ")))
-                VALUES (\(Array(repeating: "?", count: Schema.insertedTokenColumns.count).joined(separator: ", ")))
-                """,
-            arguments: [
-                token.uuid.uuidString.lowercased(), token.key, token.ownerID, token.title, token.kind.rawValue,
-                Columns.scopes(token.scopes), Columns.microseconds(token.created),
-                token.expires.map(Columns.microseconds), token.slidingLifetime.map { Int64($0) },
-                token.digest.bytes, token.sealedSecret, token.parentID, token.lifecycle.maxUses,
-                token.lifecycle.usesRemaining, Columns.networks(token.lifecycle.allowedIPs), token.lifecycle.metadata,
-                token.lifecycle.rotatedFrom?.uuidString.lowercased(), token.retry?.idempotencyKey,
-                token.retry?.sealedSecret, token.retry.map { Columns.microseconds($0.until) },
-            ])
+        try db.cachedStatement(sql: Schema.insertToken).execute(
+            arguments: StatementArguments(try TokenRow.insertValues(token).map(\.databaseValue)))
         return token.stored(id: db.lastInsertedRowID)
     }
 
@@ -104,20 +92,10 @@ extension SQLiteStorage {
 
     public func successor(of uuid: UUID) async throws -> (Token, RotationRetry?)? {
         try await read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT \(Schema.tokenColumns), idempotency_key, retry_secret, retry_until_us FROM tokens
-                        WHERE rotated_from = ?
-                        """, arguments: [uuid.uuidString.lowercased()])
-            else { return nil }
-            let count = Schema.tokens.count
-            let retry: RotationRetry? =
-                if let key: String = row[count], let sealed: Data = row[count + 1], let until: Int64 = row[count + 2] {
-                    RotationRetry(idempotencyKey: key, sealedSecret: sealed, until: Columns.date(microseconds: until))
-                } else { nil }
-            return (try TokenRow(row: row).token(), retry)
+            let row = try TokenRow.fetchOne(
+                db, sql: "SELECT \(Schema.tokenColumns) FROM tokens WHERE rotated_from = ?",
+                arguments: [uuid.uuidString.lowercased()])
+            return try row.map { (try $0.token(), $0.rotationRetry) }
         }
     }
 

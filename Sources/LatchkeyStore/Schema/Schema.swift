@@ -134,12 +134,15 @@ enum Schema {
           AND (expires_us IS NULL OR expires_us > (SELECT p.expires_us FROM tokens p WHERE p.id = tokens.parent_id))
         """
 
-    /// Every column `insertToken` writes, in the order both backends bind their values.
-    static let insertedTokenColumns = [
-        "uuid", "key", "user_id", "title", "kind", "scopes", "created_us", "expires_us", "sliding_lifetime_s",
-        "digest", "sealed_secret", "parent_id", "max_uses", "uses_remaining", "allowed_ips", "metadata",
-        "rotated_from", "idempotency_key", "retry_secret", "retry_until_us",
-    ]
+    /// Every column an insert writes, in the order both backends bind `TokenRow.insertValues`:
+    /// all but the id, which the database numbers.
+    static let insertedTokenColumns = tokens.filter { $0 != TokenRow.CodingKeys.id.stringValue }
+
+    /// A new token, its values bound as numbered parameters (both backends read them).
+    static let insertToken = """
+        INSERT INTO tokens (\(columns(insertedTokenColumns)))
+        VALUES (\(insertedTokenColumns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")))
+        """
 
     private static func names<Key: CodingKey & CaseIterable>(_: Key.Type) -> [String] {
         Key.allCases.map(\.stringValue)

@@ -2,11 +2,14 @@ import Foundation
 import GRDB
 import LatchkeyCore
 
-/// A `tokens` row as both backends read it, by column name: one property per column.
-struct TokenRow: Decodable, FetchableRecord {
-    var id: Int64
-    /// Text on SQLite, `UUID` on PostgreSQL: read as text on both, parsed in `token()`.
-    var uuid: String
+/// A `tokens` row, the one description of the table: one property per column, in the order
+/// `Schema.tokens` selects them. Both backends read it (`ColumnOrderDecoder`,
+/// `PostgresRowDecoder`) and insert it (`ColumnValue.values(of:)`), so a new column is a
+/// property here, its coding key, a line in each conversion below, and its migration.
+struct TokenRow: Codable, FetchableRecord {
+    /// nil until inserted: the database numbers rows.
+    var id: Int64?
+    var uuid: UUID
     var key: String
     var userId: Int64
     var title: String?
@@ -19,17 +22,21 @@ struct TokenRow: Decodable, FetchableRecord {
     var lastUsedIp: String?
     var digest: Data
     var sealedSecret: Data?
+    /// The token that created this one; only ever written (revocation follows it in SQL).
+    var parentId: Int64?
     var maxUses: Int64?
     var usesRemaining: Int64?
     var allowedIps: String
     var metadata: String?
     var lastUsedAgent: String?
     var recentIps: String
-    /// Text on both backends, as `uuid`.
-    var rotatedFrom: String?
+    var rotatedFrom: UUID?
     var retiredUs: Int64?
+    /// A rotation's successor, sealed for an idempotent retry until its overlap ends.
+    var idempotencyKey: String?
+    var retrySecret: Data?
+    var retryUntilUs: Int64?
 
-    /// The columns read, in `Schema.tokens`'s order (`parent_id` is only ever written).
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, uuid, key
         case userId = "user_id"
@@ -41,6 +48,7 @@ struct TokenRow: Decodable, FetchableRecord {
         case lastUsedIp = "last_used_ip"
         case digest
         case sealedSecret = "sealed_secret"
+        case parentId = "parent_id"
         case maxUses = "max_uses"
         case usesRemaining = "uses_remaining"
         case allowedIps = "allowed_ips"
@@ -49,50 +57,53 @@ struct TokenRow: Decodable, FetchableRecord {
         case recentIps = "recent_ips"
         case rotatedFrom = "rotated_from"
         case retiredUs = "retired_us"
+        case idempotencyKey = "idempotency_key"
+        case retrySecret = "retry_secret"
+        case retryUntilUs = "retry_until_us"
     }
+}
 
-    /// GRDB reads by position, in `CodingKeys` order (as `Schema.tokenColumns` selects them, and
-    /// first in `Schema.tokenAndOwner`): the `Decodable` path looked every column up by name and
-    /// was most of the cost of reading a page of tokens.
+extension TokenRow {
+    /// A SQLite row selected with `Schema.tokenColumns` first (alone, or before its owner's).
     init(row: Row) throws {
-        id = try row.decode(atIndex: 0)
-        uuid = try row.decode(atIndex: 1)
-        key = try row.decode(atIndex: 2)
-        userId = try row.decode(atIndex: 3)
-        title = try row.decode(atIndex: 4)
-        kind = try row.decode(atIndex: 5)
-        scopes = try row.decode(atIndex: 6)
-        createdUs = try row.decode(atIndex: 7)
-        expiresUs = try row.decode(atIndex: 8)
-        slidingLifetimeS = try row.decode(atIndex: 9)
-        lastUsedUs = try row.decode(atIndex: 10)
-        lastUsedIp = try row.decode(atIndex: 11)
-        digest = try row.decode(atIndex: 12)
-        sealedSecret = try row.decode(atIndex: 13)
-        maxUses = try row.decode(atIndex: 14)
-        usesRemaining = try row.decode(atIndex: 15)
-        allowedIps = try row.decode(atIndex: 16)
-        metadata = try row.decode(atIndex: 17)
-        lastUsedAgent = try row.decode(atIndex: 18)
-        recentIps = try row.decode(atIndex: 19)
-        rotatedFrom = try row.decode(atIndex: 20)
-        retiredUs = try row.decode(atIndex: 21)
+        try self.init(from: ColumnOrderDecoder(row, table: "tokens", columns: Schema.tokens))
     }
 
-    /// - Throws: `StoreError.unreadableRow` for a uuid or kind this node cannot read.
+    /// The row a new token is inserted as: its use record empty, not retired.
+    init(_ token: NewToken) {
+        let lifecycle = token.lifecycle
+        self.init(
+            id: nil, uuid: token.uuid, key: token.key, userId: token.ownerID, title: token.title,
+            kind: token.kind.rawValue, scopes: Columns.scopes(token.scopes),
+            createdUs: Columns.microseconds(token.created), expiresUs: token.expires.map(Columns.microseconds),
+            slidingLifetimeS: token.slidingLifetime.map { Int64($0) }, lastUsedUs: nil, lastUsedIp: nil,
+            digest: token.digest.bytes, sealedSecret: token.sealedSecret, parentId: token.parentID,
+            maxUses: lifecycle.maxUses.map { Int64($0) }, usesRemaining: lifecycle.usesRemaining.map { Int64($0) },
+            allowedIps: Columns.networks(lifecycle.allowedIPs), metadata: lifecycle.metadata, lastUsedAgent: nil,
+            recentIps: "", rotatedFrom: lifecycle.rotatedFrom, retiredUs: nil,
+            idempotencyKey: token.retry?.idempotencyKey, retrySecret: token.retry?.sealedSecret,
+            retryUntilUs: token.retry.map { Columns.microseconds($0.until) })
+    }
+
+    /// The values `Schema.insertToken` binds, in `Schema.insertedTokenColumns`'s order.
+    static func insertValues(_ token: NewToken) throws -> [ColumnValue] {
+        let values = try ColumnValue.values(of: TokenRow(token))
+        return Schema.insertedTokenColumns.map { values[$0] ?? .null }
+    }
+
+    /// The sealed successor kept for a retry of its rotation, while it is kept.
+    var rotationRetry: RotationRetry? {
+        guard let idempotencyKey, let retrySecret, let retryUntilUs else { return nil }
+        return RotationRetry(
+            idempotencyKey: idempotencyKey, sealedSecret: retrySecret,
+            until: Columns.date(microseconds: retryUntilUs))
+    }
+
+    /// - Throws: `StoreError.unreadableRow` for a kind or allowlist this node cannot read.
     func token() throws -> Token {
-        guard let parsedUUID = Columns.uuid(uuid) else {
-            throw StoreError.unreadableRow(table: "tokens", id: id, reason: "'\(uuid)' is not a uuid")
-        }
+        let id = id ?? 0
         guard let parsedKind = TokenKind(rawValue: kind) else {
             throw StoreError.unreadableRow(table: "tokens", id: id, reason: "unknown kind '\(kind)'")
-        }
-        var predecessor: UUID?
-        if let rotatedFrom {
-            guard let parsed = Columns.uuid(rotatedFrom) else {
-                throw StoreError.unreadableRow(table: "tokens", id: id, reason: "'\(rotatedFrom)' is not a uuid")
-            }
-            predecessor = parsed
         }
         guard let allowedIPs = Columns.networks(allowedIps) else {
             throw StoreError.unreadableRow(table: "tokens", id: id, reason: "'\(allowedIps)' are not IP networks")
@@ -100,9 +111,9 @@ struct TokenRow: Decodable, FetchableRecord {
         let lifecycle = TokenLifecycle(
             maxUses: maxUses.map { Int($0) }, usesRemaining: usesRemaining.map { Int($0) }, allowedIPs: allowedIPs,
             metadata: metadata, lastUsedAgent: lastUsedAgent, recentIPs: Columns.list(recentIps),
-            rotatedFrom: predecessor, retires: retiredUs.map(Columns.date(microseconds:)))
+            rotatedFrom: rotatedFrom, retires: retiredUs.map(Columns.date(microseconds:)))
         return Token(
-            id: id, uuid: parsedUUID, key: key, ownerID: userId, title: title, kind: parsedKind,
+            id: id, uuid: uuid, key: key, ownerID: userId, title: title, kind: parsedKind,
             scopes: Columns.scopes(scopes), created: Columns.date(microseconds: createdUs),
             expires: expiresUs.map(Columns.date(microseconds:)),
             slidingLifetime: slidingLifetimeS.map(TimeInterval.init),

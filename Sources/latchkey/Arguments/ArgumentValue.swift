@@ -9,9 +9,13 @@ import Foundation
 /// `init?(argument:)` could only say that the value is invalid, not why.
 protocol ArgumentValue: ExpressibleByArgument, Sendable {
     init(parsing text: String) throws
+    /// A secret's bad value is not repeated in the error, which may reach a terminal or a log.
+    static var isSecret: Bool { get }
 }
 
 extension ArgumentValue {
+    static var isSecret: Bool { false }
+
     init?(argument: String) {
         guard let value = try? Self(parsing: argument) else { return nil }
         self = value
@@ -27,17 +31,21 @@ extension ArgumentValue {
     /// The environment variable `variable` as a comma-separated list, each item parsed as
     /// the flag's value would be (spaces around an item are ignored); empty when unset.
     static func listFromEnvironment(_ variable: String) throws -> [Self] {
-        try (environment(variable) ?? "").split(separator: ",").map { item in
+        try parsedList(environment(variable) ?? "", from: variable)
+    }
+
+    static func parsedList(_ text: String, from variable: String) throws -> [Self] {
+        try text.split(separator: ",").map { item in
             try parsed(item.trimmingCharacters(in: .whitespaces), from: variable)
         }
     }
 
-    private static func parsed(_ text: String, from variable: String) throws -> Self {
+    static func parsed(_ text: String, from variable: String) throws -> Self {
         do {
             return try Self(parsing: text)
         } catch {
             // The same words as ArgumentParser's for a bad flag.
-            throw CLIError("The value '\(text)' is invalid for \(variable): \(error)")
+            throw CLIError("The value \(isSecret ? "given" : "'\(text)'") is invalid for \(variable): \(error)")
         }
     }
 }

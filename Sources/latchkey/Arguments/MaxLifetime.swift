@@ -15,8 +15,6 @@ struct MaxLifetime: ArgumentValue, Hashable {
         self.kind = kind
         seconds = try Lifetime.parse(parts[1])
     }
-
-    static let variable = "LATCHKEY_MAX_TOKEN_LIFETIME"
 }
 
 extension [MaxLifetime] {

@@ -11,8 +11,6 @@ struct ReservedScope: ArgumentValue, Hashable {
         }
         scope = text
     }
-
-    static let variable = "LATCHKEY_RESERVED_SCOPES"
 }
 
 extension [ReservedScope] {

@@ -11,6 +11,4 @@ struct OnReuse: ArgumentValue, Hashable {
         }
         self.response = response
     }
-
-    static let variable = "LATCHKEY_ON_REUSE"
 }

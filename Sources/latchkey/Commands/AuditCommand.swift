@@ -48,14 +48,11 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc", abstract: "Delete audit events older than the retention period.")
 
-        @Option(
-            help: "How long events are kept (env LATCHKEY_AUDIT_RETENTION; default 365d).",
-            transform: { try Period(parsing: $0) })
-        var retention: Period?
+        @Option(help: ServerSettings.auditRetention.help, transform: Period.init(parsing:)) var retention: Period?
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let retention = try setting(self.retention, "LATCHKEY_AUDIT_RETENTION", default: "365d").seconds
+            let retention = try ServerSettings.auditRetention.resolved(self.retention).seconds
             let deleted = try await database.withServices { services in
                 try await services.audit.collect(olderThan: retention)
             }

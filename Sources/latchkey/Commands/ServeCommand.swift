@@ -11,137 +11,110 @@ import ServiceLifecycle
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP server.")
 
-    @Option(help: "Address to listen on (env LATCHKEY_HOST; default 127.0.0.1).") var host: String?
-    @Option(help: "Port to listen on (env LATCHKEY_PORT; default 8080).", transform: { try Port(parsing: $0) })
+    // Each option as `ServerSettings` describes it; `run` resolves it there (flag, variable, default).
+    @Option(name: ServerSettings.host.name, help: ServerSettings.host.help) var host: String?
+    @Option(name: ServerSettings.port.name, help: ServerSettings.port.help, transform: Port.init(parsing:))
     var port: Port?
     @Option(
-        help: "Lifetime of sign-in tokens, renewed on each use (env LATCHKEY_SESSION_LIFETIME; default 7d).",
-        transform: { try Period(parsing: $0) })
+        name: ServerSettings.sessionLifetime.name, help: ServerSettings.sessionLifetime.help,
+        transform: Period.init(parsing:))
     var sessionLifetime: Period?
     @Option(
-        help:
-            "Default lifetime of app tokens made through the Quay API (env LATCHKEY_APP_TOKEN_LIFETIME; default: none).",
-        transform: { try Period(parsing: $0) })
+        name: ServerSettings.appTokenLifetime.name, help: ServerSettings.appTokenLifetime.help,
+        transform: Period.init(parsing:))
     var appTokenLifetime: Period?
-    @Option(
-        help: "Delete tokens this long after they expire (env LATCHKEY_GC_GRACE; default 1d).",
-        transform: { try Period(parsing: $0) })
+    @Option(name: ServerSettings.gcGrace.name, help: ServerSettings.gcGrace.help, transform: Period.init(parsing:))
     var gcGrace: Period?
-    @Flag(
-        help:
-            "Keep no recoverable copy of app-token secrets: Quay's GET by uuid then omits token_code (env LATCHKEY_RECOVERABLE_TOKENS=false)."
-    )
+    @Flag(name: ServerSettings.recoverableTokens.name, help: ServerSettings.recoverableTokens.help)
     var noRecoverableTokens = false
-    @Option(help: "A JSON file listing OpenID Connect providers (env LATCHKEY_OIDC_PROVIDERS_FILE); see the README.")
-    var oidcProviders: String?
+    @Option(name: ServerSettings.oidcProvidersFile.name, help: ServerSettings.oidcProvidersFile.help)
+    var oidcProvidersFile: String?
     @Option(
-        help:
-            "Where clients reach this service, e.g. https://tokens.example.org, for links and error URLs (env LATCHKEY_PUBLIC_URL; default http://HOST:PORT).",
-        transform: { try PublicURL(parsing: $0) })
+        name: ServerSettings.publicURL.name, help: ServerSettings.publicURL.help, transform: PublicURL.init(parsing:))
     var publicURL: PublicURL?
     @Option(
-        help: "Close connections idle this long (env LATCHKEY_IDLE_TIMEOUT; default 60s).",
-        transform: { try Period(parsing: $0) })
+        name: ServerSettings.idleTimeout.name, help: ServerSettings.idleTimeout.help, transform: Period.init(parsing:))
     var idleTimeout: Period?
     @Option(
-        help:
-            "Close a connection whose request head, or body, takes longer than this to arrive (env LATCHKEY_REQUEST_TIMEOUT; default 30s).",
-        transform: { try Period(parsing: $0) })
+        name: ServerSettings.requestTimeout.name, help: ServerSettings.requestTimeout.help,
+        transform: Period.init(parsing:))
     var requestTimeout: Period?
     @Option(
-        name: .customLong("trusted-proxy"),
-        help:
-            "A proxy (address or CIDR) whose X-Forwarded-For names the client; repeat for several (env LATCHKEY_TRUSTED_PROXIES, comma-separated; default: none).",
-        transform: { try IPNetwork(parsing: $0) })
+        name: ServerSettings.trustedProxies.name, help: ServerSettings.trustedProxies.help,
+        transform: IPNetwork.init(parsing:))
     var trustedProxies: [IPNetwork] = []
     @Option(
-        help: "Failed password sign-ins allowed per account (env LATCHKEY_SIGNIN_LIMIT_ACCOUNT; default 10/15m).",
-        transform: { try Rate(parsing: $0) })
+        name: ServerSettings.signinLimitAccount.name, help: ServerSettings.signinLimitAccount.help,
+        transform: Rate.init(parsing:))
     var signinLimitAccount: Rate?
     @Option(
-        help:
-            "Failed password sign-ins allowed per client address (env LATCHKEY_SIGNIN_LIMIT_ADDRESS; default 100/15m).",
-        transform: { try Rate(parsing: $0) })
+        name: ServerSettings.signinLimitAddress.name, help: ServerSettings.signinLimitAddress.help,
+        transform: Rate.init(parsing:))
     var signinLimitAddress: Rate?
     @Option(
-        help: "Tokens each user may create (env LATCHKEY_TOKEN_CREATE_RATE; default 300/1m).",
-        transform: { try Rate(parsing: $0) })
+        name: ServerSettings.tokenCreateRate.name, help: ServerSettings.tokenCreateRate.help,
+        transform: Rate.init(parsing:))
     var tokenCreateRate: Rate?
     @Option(
-        help: "Live tokens each user may hold, sessions included (env LATCHKEY_TOKEN_LIMIT_PER_USER; default 1000).",
-        transform: { try PositiveCount(parsing: $0) })
+        name: ServerSettings.tokenLimitPerUser.name, help: ServerSettings.tokenLimitPerUser.help,
+        transform: PositiveCount.init(parsing:))
     var tokenLimitPerUser: PositiveCount?
     @Option(
-        name: .customLong("max-token-lifetime"),
-        help:
-            "KIND=PERIOD: the longest a session or app token may live, sliding renewals included; repeat for each kind (env LATCHKEY_MAX_TOKEN_LIFETIME, comma-separated; default: none).",
-        transform: { try MaxLifetime(parsing: $0) })
+        name: ServerSettings.maxTokenLifetimes.name, help: ServerSettings.maxTokenLifetimes.help,
+        transform: MaxLifetime.init(parsing:))
     var maxTokenLifetimes: [MaxLifetime] = []
-    @Flag(help: "Refuse tokens that never expire (env LATCHKEY_REQUIRE_EXPIRY=true).")
-    var requireExpiry = false
+    @Flag(name: ServerSettings.requireExpiry.name, help: ServerSettings.requireExpiry.help) var requireExpiry = false
     @Option(
-        help:
-            "The longest a rotated token may keep working beside its successor (env LATCHKEY_MAX_ROTATION_OVERLAP; default 7d).",
-        transform: { try Period(parsing: $0) })
+        name: ServerSettings.maxRotationOverlap.name, help: ServerSettings.maxRotationOverlap.help,
+        transform: Period.init(parsing:))
     var maxRotationOverlap: Period?
-    @Option(
-        help:
-            "What a rotated token presented after its overlap does besides being refused and audited: notify (nothing more) or revoke-family (its successors are revoked too) (env LATCHKEY_ON_REUSE; default notify).",
-        transform: { try OnReuse(parsing: $0) })
+    @Option(name: ServerSettings.onReuse.name, help: ServerSettings.onReuse.help, transform: OnReuse.init(parsing:))
     var onReuse: OnReuse?
     @Option(
-        name: .customLong("reserved-scope"),
-        help:
-            "A scope only administrators' tokens may hold, beside superuser (always reserved); repeat for each (env LATCHKEY_RESERVED_SCOPES, comma-separated).",
-        transform: { try ReservedScope(parsing: $0) })
+        name: ServerSettings.reservedScopes.name, help: ServerSettings.reservedScopes.help,
+        transform: ReservedScope.init(parsing:))
     var reservedScopes: [ReservedScope] = []
     @Option(
-        help: "Leaked-token reports per client address (env LATCHKEY_LEAK_REPORT_RATE; default 10/1m).",
-        transform: { try Rate(parsing: $0) })
+        name: ServerSettings.leakReportRate.name, help: ServerSettings.leakReportRate.help,
+        transform: Rate.init(parsing:))
     var leakReportRate: Rate?
     @Option(
-        help: "Delete audit events this long after they happened (env LATCHKEY_AUDIT_RETENTION; default 365d).",
-        transform: { try Period(parsing: $0) })
+        name: ServerSettings.auditRetention.name, help: ServerSettings.auditRetention.help,
+        transform: Period.init(parsing:))
     var auditRetention: Period?
     @Option(
-        help: "Password hashes computed at once (env LATCHKEY_PASSWORD_WORKERS; default: the core count).",
-        transform: { try PositiveCount(parsing: $0) })
+        name: ServerSettings.passwordWorkers.name, help: ServerSettings.passwordWorkers.help,
+        transform: PositiveCount.init(parsing:))
     var passwordWorkers: PositiveCount?
     @Option(
-        help:
-            "Password checks that may wait for a worker; beyond, sign-ins get 503 (env LATCHKEY_PASSWORD_QUEUE; default 4 per worker).",
-        transform: { try QueueLength(parsing: $0) })
+        name: ServerSettings.passwordQueue.name, help: ServerSettings.passwordQueue.help,
+        transform: QueueLength.init(parsing:))
     var passwordQueue: QueueLength?
     @Option(
-        help:
-            "Verified tokens kept in memory, so that most requests skip the database; 0 turns this cache and the cache of owners' token lists off (env LATCHKEY_TOKEN_CACHE; default 100000).",
-        transform: { try CacheSize(parsing: $0) })
+        name: ServerSettings.tokenCache.name, help: ServerSettings.tokenCache.help, transform: CacheSize.init(parsing:))
     var tokenCache: CacheSize?
-    @Flag(
-        help:
-            "Allow webhooks to http:// URLs and to loopback or private addresses (env LATCHKEY_ALLOW_INSECURE_WEBHOOKS)."
-    )
+    @Flag(name: ServerSettings.allowInsecureWebhooks.name, help: ServerSettings.allowInsecureWebhooks.help)
     var allowInsecureWebhooks = false
     @Option(
-        help:
-            "Waits before each retry of a failed webhook delivery (env LATCHKEY_WEBHOOK_RETRY_SCHEDULE; default 5s,5m,30m,2h,5h,10h,10h).",
-        transform: { try PeriodList(parsing: $0) })
+        name: ServerSettings.webhookRetrySchedule.name, help: ServerSettings.webhookRetrySchedule.help,
+        transform: PeriodList.init(parsing:))
     var webhookRetrySchedule: PeriodList?
     @Option(
-        help: "How long a webhook receiver has to answer, 1s to 60s (env LATCHKEY_WEBHOOK_TIMEOUT; default 10s).",
-        transform: { try Period(parsing: $0) })
+        name: ServerSettings.webhookTimeout.name, help: ServerSettings.webhookTimeout.help,
+        transform: Period.init(parsing:))
     var webhookTimeout: Period?
     @Option(
-        help:
-            "How long before an app token expires its owner's webhooks hear token.expiring (env LATCHKEY_EXPIRY_NOTICE; default 30d,7d,1d).",
-        transform: { try PeriodList(parsing: $0) })
+        name: ServerSettings.expiryNotice.name, help: ServerSettings.expiryNotice.help,
+        transform: PeriodList.init(parsing:))
     var expiryNotice: PeriodList?
+    @Option(name: ServerSettings.logLevel.name, help: ServerSettings.logLevel.help, transform: LogLevel.init(parsing:))
+    var logLevel: LogLevel?
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
         // Nodes sharing a PostgreSQL database must share the key that seals recoverable
         // tokens, so there it cannot be made on first start (see `DatabaseOptions.serverKey`).
-        if recoverableTokens && database.isPostgres && environment("LATCHKEY_SERVER_KEY") == nil {
+        if try recoverableTokens && database.isPostgres && ServerSettings.serverKey.value() == nil {
             throw ValidationError(
                 "on PostgreSQL every node needs the same server key: set LATCHKEY_SERVER_KEY to base64 of 32 bytes (openssl rand -base64 32), or start with --no-recoverable-tokens"
             )
@@ -150,12 +123,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Every setting first, so that a bad one fails before anything is opened or made.
+        try ServerSettings.checkEnvironment()
         let configuration = try serverConfiguration()
         let tokenLimits = try self.tokenLimits()
         let signInLimits = try self.signInLimits()
-        let cacheSize = try setting(tokenCache, "LATCHKEY_TOKEN_CACHE", default: "100000").value
+        let cacheSize = try ServerSettings.tokenCache.resolved(tokenCache).value
+        let recoverableTokens = try self.recoverableTokens
         var logger = Logger(label: "latchkey")
-        logger.logLevel = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logger.logLevel = try ServerSettings.logLevel.resolved(logLevel).level
 
         let webhookSettings = try self.webhookSettings()
         let serverKey: SecretBox?
@@ -166,7 +141,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("Webhooks are off: the server key cannot be read", metadata: ["error": "\(error)"])
             serverKey = nil
         }
-        if serverKey == nil && database.isPostgres {
+        if try serverKey == nil && database.isPostgres {
             logger.warning("Webhooks are off: on PostgreSQL they need LATCHKEY_SERVER_KEY to seal their secrets")
         }
         let handle = try database.open(logger: logger)
@@ -174,7 +149,7 @@ struct ServeCommand: AsyncParsableCommand {
         let services = LatchkeyServices(
             storage: handle.storage, secretBox: recoverableTokens ? serverKey : nil, hasher: try passwordHasher(),
             clock: clock,
-            openID: IDTokenVerifier(providers: try OpenIDOptions.providers(file: oidcProviders), clock: clock),
+            openID: IDTokenVerifier(providers: try OpenIDOptions.providers(file: oidcProvidersFile), clock: clock),
             tokenLimits: tokenLimits, signInLimits: signInLimits,
             tokenCache: cacheSize > 0 ? TokenCache.Limits(capacity: cacheSize) : nil, batchesUsage: true,
             webhookSettings: webhookSettings, webhookSecrets: serverKey)
@@ -206,62 +181,57 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     private func serverConfiguration() throws -> ServerConfiguration {
-        let proxies = try setting(trustedProxies, "LATCHKEY_TRUSTED_PROXIES")
-        return ServerConfiguration(
-            host: host ?? environment("LATCHKEY_HOST") ?? "127.0.0.1",
-            port: try setting(port, "LATCHKEY_PORT", default: "8080").value,
-            sessionLifetime: try setting(sessionLifetime, "LATCHKEY_SESSION_LIFETIME", default: "7d").seconds,
-            appTokenLifetime: try setting(appTokenLifetime, "LATCHKEY_APP_TOKEN_LIFETIME")?.seconds,
-            garbageCollectionGrace: try setting(gcGrace, "LATCHKEY_GC_GRACE", default: "1d").seconds,
-            publicURL: try setting(publicURL, "LATCHKEY_PUBLIC_URL")?.text,
-            idleTimeout: try setting(idleTimeout, "LATCHKEY_IDLE_TIMEOUT", default: "60s").duration,
-            requestTimeout: try setting(requestTimeout, "LATCHKEY_REQUEST_TIMEOUT", default: "30s").duration,
-            trustedProxies: proxies.map(\.cidr),
-            leakReportLimit: try setting(leakReportRate, "LATCHKEY_LEAK_REPORT_RATE", default: "10/1m").limit,
-            auditRetention: try setting(auditRetention, "LATCHKEY_AUDIT_RETENTION", default: "365d").seconds)
+        ServerConfiguration(
+            host: try ServerSettings.host.resolved(host),
+            port: try ServerSettings.port.resolved(port).value,
+            sessionLifetime: try ServerSettings.sessionLifetime.resolved(sessionLifetime).seconds,
+            appTokenLifetime: try ServerSettings.appTokenLifetime.value(appTokenLifetime)?.seconds,
+            garbageCollectionGrace: try ServerSettings.gcGrace.resolved(gcGrace).seconds,
+            publicURL: try ServerSettings.publicURL.value(publicURL)?.text,
+            idleTimeout: try ServerSettings.idleTimeout.resolved(idleTimeout).duration,
+            requestTimeout: try ServerSettings.requestTimeout.resolved(requestTimeout).duration,
+            trustedProxies: try ServerSettings.trustedProxies.values(trustedProxies).map(\.cidr),
+            leakReportLimit: try ServerSettings.leakReportRate.resolved(leakReportRate).limit,
+            auditRetention: try ServerSettings.auditRetention.resolved(auditRetention).seconds)
     }
 
     private func signInLimits() throws -> SignInLimits {
         SignInLimits(
-            perAccount: try setting(signinLimitAccount, "LATCHKEY_SIGNIN_LIMIT_ACCOUNT", default: "10/15m").limit,
-            perAddress: try setting(signinLimitAddress, "LATCHKEY_SIGNIN_LIMIT_ADDRESS", default: "100/15m").limit)
+            perAccount: try ServerSettings.signinLimitAccount.resolved(signinLimitAccount).limit,
+            perAddress: try ServerSettings.signinLimitAddress.resolved(signinLimitAddress).limit)
     }
 
     private func tokenLimits() throws -> TokenLimits {
         TokenLimits(
-            maxLivePerUser: try setting(tokenLimitPerUser, "LATCHKEY_TOKEN_LIMIT_PER_USER", default: "1000").value,
-            creationRate: try setting(tokenCreateRate, "LATCHKEY_TOKEN_CREATE_RATE", default: "300/1m").limit,
-            maxLifetime: try setting(maxTokenLifetimes, MaxLifetime.variable).byKind,
-            requireExpiry: try requireExpiry || environmentFlag(TokenLimits.requireExpiryVariable),
-            maxRotationOverlap: try setting(maxRotationOverlap, TokenLimits.maxRotationOverlapVariable, default: "7d")
-                .seconds,
-            onReuse: try setting(onReuse, OnReuse.variable, default: ReuseResponse.notify.rawValue).response,
-            reservedScopes: try setting(reservedScopes, ReservedScope.variable).scopes)
+            maxLivePerUser: try ServerSettings.tokenLimitPerUser.resolved(tokenLimitPerUser).value,
+            creationRate: try ServerSettings.tokenCreateRate.resolved(tokenCreateRate).limit,
+            maxLifetime: try ServerSettings.maxTokenLifetimes.values(maxTokenLifetimes).byKind,
+            requireExpiry: try ServerSettings.requireExpiry.isOn(flagGiven: requireExpiry),
+            maxRotationOverlap: try ServerSettings.maxRotationOverlap.resolved(maxRotationOverlap).seconds,
+            onReuse: try ServerSettings.onReuse.resolved(onReuse).response,
+            reservedScopes: try ServerSettings.reservedScopes.values(reservedScopes).scopes)
     }
 
     private func passwordHasher() throws -> PasswordHasher {
         let workers =
-            try setting(passwordWorkers, "LATCHKEY_PASSWORD_WORKERS")?.value
+            try ServerSettings.passwordWorkers.value(passwordWorkers)?.value
             ?? ProcessInfo.processInfo.activeProcessorCount
-        let queue = try setting(passwordQueue, "LATCHKEY_PASSWORD_QUEUE")?.value ?? 4 * workers
+        let queue = try ServerSettings.passwordQueue.value(passwordQueue)?.value ?? 4 * workers
         return PasswordHasher.dedicated(workers: workers, maxWaiting: queue)
     }
 
     private var recoverableTokens: Bool {
-        !noRecoverableTokens
-            && !["false", "0", "no", "off"].contains(environment("LATCHKEY_RECOVERABLE_TOKENS")?.lowercased())
+        get throws { try ServerSettings.recoverableTokens.isOn(flagGiven: noRecoverableTokens) }
     }
 
     private func webhookSettings() throws -> WebhookSettings {
-        let timeout = try setting(webhookTimeout, "LATCHKEY_WEBHOOK_TIMEOUT", default: "10s").seconds
+        let timeout = try ServerSettings.webhookTimeout.resolved(webhookTimeout).seconds
         guard (1...60).contains(timeout) else { throw CLIError("--webhook-timeout must be from 1s to 60s") }
         return WebhookSettings(
-            allowInsecure: try allowInsecureWebhooks || environmentFlag("LATCHKEY_ALLOW_INSECURE_WEBHOOKS"),
-            retrySchedule: try setting(
-                webhookRetrySchedule, "LATCHKEY_WEBHOOK_RETRY_SCHEDULE", default: "5s,5m,30m,2h,5h,10h,10h"
-            ).seconds,
+            allowInsecure: try ServerSettings.allowInsecureWebhooks.isOn(flagGiven: allowInsecureWebhooks),
+            retrySchedule: try ServerSettings.webhookRetrySchedule.resolved(webhookRetrySchedule).seconds,
             timeout: timeout,
-            expiryNotices: try setting(expiryNotice, "LATCHKEY_EXPIRY_NOTICE", default: "30d,7d,1d").seconds)
+            expiryNotices: try ServerSettings.expiryNotice.resolved(expiryNotice).seconds)
     }
 
     /// So that a newcomer can start with one command: an empty database gets an

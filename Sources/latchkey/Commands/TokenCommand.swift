@@ -204,15 +204,12 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc", abstract: "Delete tokens that expired longer ago than the grace period.")
 
-        @Option(
-            help: "How long expired tokens are kept (env LATCHKEY_GC_GRACE; default 1d).",
-            transform: { try Period(parsing: $0) })
-        var grace: Period?
+        @Option(help: ServerSettings.gcGrace.help, transform: Period.init(parsing:)) var grace: Period?
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let grace = try setting(self.grace, "LATCHKEY_GC_GRACE", default: "1d").seconds
+            let grace = try ServerSettings.gcGrace.resolved(self.grace).seconds
             let deleted = try await database.withServices { services in
                 try await services.tokens.deleteExpired(grace: grace)
             }

@@ -23,8 +23,7 @@ struct WebhookCommand: AsyncParsableCommand {
         var events: [String] = []
         @Option(help: "Hear only of this user's tokens and account (default: every account).") var user: String?
         @Option(help: "A note for the operator.") var description: String?
-        @Flag(help: "Allow an http:// URL or a loopback or private address (env LATCHKEY_ALLOW_INSECURE_WEBHOOKS).")
-        var allowInsecure = false
+        @Flag(help: ServerSettings.allowInsecureWebhooks.help) var allowInsecure = false
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
@@ -33,7 +32,7 @@ struct WebhookCommand: AsyncParsableCommand {
         func run() async throws {
             let (url, events, username, description) = (url, events, user, description)
             let settings = WebhookSettings(
-                allowInsecure: try allowInsecure || environmentFlag("LATCHKEY_ALLOW_INSECURE_WEBHOOKS"))
+                allowInsecure: try ServerSettings.allowInsecureWebhooks.isOn(flagGiven: allowInsecure))
             let (endpoint, secret) = try await database.withServices(
                 serverKey: try database.serverKey(), webhookSettings: settings
             ) { services in

@@ -4,28 +4,27 @@ import LatchkeyStore
 import Logging
 
 struct DatabaseOptions: ParsableArguments {
-    @Option(
-        name: .long,
-        help:
-            "SQLite file path, or postgres://user:password@host:port/database (env LATCHKEY_DATABASE; default: latchkey.db)."
-    )
-    var database: String?
+    @Option(name: ServerSettings.database.name, help: ServerSettings.database.help) var database: String?
 
-    var location: String { database ?? environment("LATCHKEY_DATABASE") ?? "latchkey.db" }
+    var location: String {
+        get throws { try ServerSettings.database.resolved(database) }
+    }
 
-    var isPostgres: Bool { PostgresLocation.isPostgresURL(location) }
+    var isPostgres: Bool {
+        get throws { PostgresLocation.isPostgresURL(try location) }
+    }
 
     /// The key that seals recoverable tokens and webhook secrets: from LATCHKEY_SERVER_KEY,
     /// else, on SQLite, a file beside the database, made on first use. nil on PostgreSQL
     /// without the variable: there every node must share one key, so none is made.
     func serverKey() throws -> SecretBox? {
-        if let key = environment("LATCHKEY_SERVER_KEY") { return try SecretBox(base64: key) }
-        guard !isPostgres else { return nil }
+        if let key = try ServerSettings.serverKey.value() { return key.box }
+        guard try !isPostgres else { return nil }
         return try SecretBox.loadOrCreate(at: StorageLocation.keyFilePath(forDatabase: location))
     }
 
     func open(logger: Logger) throws -> StorageHandle {
-        try StorageLocation.open(location, logger: logger)
+        try StorageLocation.open(try location, logger: logger)
     }
 
     /// Runs a one-shot command against the database, through the domain services; an

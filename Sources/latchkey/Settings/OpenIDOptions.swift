@@ -35,31 +35,33 @@ enum OpenIDOptions {
 
     static func providers(file: String?) throws -> [OpenIDProvider] {
         var providers: [OpenIDProvider] = []
-        if let issuer = environment("LATCHKEY_OIDC_ISSUER") {
-            let audiences = try audiences("LATCHKEY_OIDC_AUDIENCES")
+        if let issuer = try ServerSettings.oidcIssuer.value() {
+            let audiences = try audiences(ServerSettings.oidcAudiences)
             providers.append(
                 OpenIDProvider(
-                    issuer: issuer, audiences: audiences, jwksURL: environment("LATCHKEY_OIDC_JWKS_URL"),
-                    linkByEmail: try environmentFlag("LATCHKEY_OIDC_LINK_BY_EMAIL"),
+                    issuer: issuer, audiences: audiences, jwksURL: try ServerSettings.oidcJWKSURL.value(),
+                    linkByEmail: try ServerSettings.oidcLinkByEmail.isOn(),
                     webClient: try webClient(
-                        id: environment("LATCHKEY_OIDC_CLIENT_ID"), secret: environment("LATCHKEY_OIDC_CLIENT_SECRET"),
-                        name: environment("LATCHKEY_OIDC_NAME"), issuer: issuer, audiences: audiences,
-                        source: "LATCHKEY_OIDC_CLIENT_ID")))
+                        id: try ServerSettings.oidcClientID.value(),
+                        secret: try ServerSettings.oidcClientSecret.value(),
+                        name: try ServerSettings.oidcName.value(), issuer: issuer, audiences: audiences,
+                        source: ServerSettings.oidcClientID.variable)))
         }
-        if environment("LATCHKEY_OIDC_GOOGLE_AUDIENCES") != nil {
+        if try ServerSettings.googleAudiences.value() != nil {
             providers.append(
                 .google(
-                    audiences: try audiences("LATCHKEY_OIDC_GOOGLE_AUDIENCES"),
-                    linkByEmail: try environmentFlag("LATCHKEY_OIDC_GOOGLE_LINK_BY_EMAIL")))
+                    audiences: try audiences(ServerSettings.googleAudiences),
+                    linkByEmail: try ServerSettings.googleLinkByEmail.isOn()))
         }
-        if let path = file ?? environment("LATCHKEY_OIDC_PROVIDERS_FILE") {
+        if let path = try ServerSettings.oidcProvidersFile.value(file) {
             providers += try fromFile(path)
         }
         return providers
     }
 
-    private static func audiences(_ variable: String) throws -> [String] {
-        let list = (environment(variable) ?? "").split(separator: ",").map {
+    private static func audiences(_ setting: Setting<String>) throws -> [String] {
+        let variable = setting.variable
+        let list = (try setting.value() ?? "").split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces)
         }.filter { !$0.isEmpty }
         guard !list.isEmpty else { throw CLIError("\(variable) must name at least one audience (comma-separated)") }

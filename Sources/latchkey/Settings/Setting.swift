@@ -1,0 +1,118 @@
+import ArgumentParser
+
+/// One setting: its flag, its environment variable, its default and its help, in one place
+/// (`ServerSettings` lists them). The value's type parses it, from the flag or the variable
+/// alike (`ArgumentValue`); the flag wins, and the variable is then not read.
+struct Setting<Value: ArgumentValue>: Sendable {
+    /// The long flag without its dashes (`session-lifetime`); nil: only the variable (a secret,
+    /// which a command line would show to everyone on the machine).
+    let flag: String?
+    let variable: String
+    /// Written as the flag's value would be (`"7d"`, `"10/15m"`); nil: unset means none.
+    let fallback: String?
+    /// What the help says of the default, when it is not a value (`the core count`).
+    let fallbackHelp: String?
+    /// What the setting does, for `--help`; the variable and the default are added to it.
+    let about: String
+
+    init(
+        _ flag: String?, _ variable: String, default fallback: String? = nil, defaultHelp: String? = nil,
+        _ about: String
+    ) {
+        self.flag = flag
+        self.variable = variable
+        self.fallback = fallback
+        fallbackHelp = defaultHelp
+        self.about = about
+    }
+
+    var name: NameSpecification { .customLong(flag ?? variable) }
+
+    /// `about`, then where else it can be given and its default.
+    var help: ArgumentHelp {
+        ArgumentHelp("\(about) (env \(variable); default \(fallbackHelp ?? fallback ?? ": none")).")
+    }
+
+    /// The flag's value, else the variable's, else the default; nil when none is given.
+    func value(_ flag: Value? = nil) throws -> Value? {
+        if let flag { return flag }
+        if let fromEnvironment = try Value.fromEnvironment(variable) { return fromEnvironment }
+        return try fallback.map(Value.init(parsing:))
+    }
+
+    /// The value of a setting that has a default.
+    func resolved(_ flag: Value? = nil) throws -> Value {
+        guard let value = try value(flag) else { preconditionFailure("\(variable) has no default") }
+        return value
+    }
+}
+
+/// A setting given several times (`--trusted-proxy A --trusted-proxy B`), or as a
+/// comma-separated list in its variable.
+struct ListSetting<Value: ArgumentValue>: Sendable {
+    let flag: String
+    let variable: String
+    let about: String
+
+    init(_ flag: String, _ variable: String, _ about: String) {
+        self.flag = flag
+        self.variable = variable
+        self.about = about
+    }
+
+    var name: NameSpecification { .customLong(flag) }
+    var help: ArgumentHelp {
+        ArgumentHelp("\(about); repeat for several (env \(variable), comma-separated; default: none).")
+    }
+
+    /// The flags' values, else the variable's items; empty when neither is given.
+    func values(_ flags: [Value] = []) throws -> [Value] {
+        flags.isEmpty ? try Value.listFromEnvironment(variable) : flags
+    }
+}
+
+/// An on/off setting: a flag that turns it from its default, or the variable, which reads
+/// true/false, 1/0, yes/no or on/off.
+struct Switch: Sendable {
+    let flag: String?
+    let variable: String
+    let isOnByDefault: Bool
+    let about: String
+
+    init(_ flag: String?, _ variable: String, onByDefault: Bool = false, _ about: String) {
+        self.flag = flag
+        self.variable = variable
+        isOnByDefault = onByDefault
+        self.about = about
+    }
+
+    var name: NameSpecification { .customLong(flag ?? variable) }
+    var help: ArgumentHelp {
+        ArgumentHelp("\(about) (env \(variable)=\(isOnByDefault ? "false" : "true")).")
+    }
+
+    /// Whether it is on: turned from its default by the flag, else as the variable says.
+    func isOn(flagGiven: Bool = false) throws -> Bool {
+        if flagGiven { return !isOnByDefault }
+        return try environmentFlag(variable) ?? isOnByDefault
+    }
+}
+
+/// What every kind of setting can say of itself, for the checks that go through them all.
+protocol AnySetting: Sendable {
+    var variable: String { get }
+    /// Throws the one-line error a bad value gives, when `text` is not one.
+    func check(_ text: String) throws
+}
+
+extension Setting: AnySetting {
+    func check(_ text: String) throws { _ = try Value.parsed(text, from: variable) }
+}
+
+extension ListSetting: AnySetting {
+    func check(_ text: String) throws { _ = try Value.parsedList(text, from: variable) }
+}
+
+extension Switch: AnySetting {
+    func check(_ text: String) throws { _ = try parsedFlag(text, from: variable) }
+}
