@@ -1,4 +1,4 @@
-# Sourced by scripts/test before the compatibility suites: Tests/compat/test_web.py drives
+# Sourced by scripts/test before the compatibility suites: Tests/compat/test_web_*.py drive
 # Debian's Chromium through Debian's chromedriver (Selenium is handed both; it downloads
 # neither). Needs: root and apt-get (Debian's archive reachable).
 

@@ -20,12 +20,14 @@ struct RotationRulesTests {
         ).secret.value
     }
 
-    static func rotate(_ client: any TestClientProtocol, _ secret: String, key: String? = nil, overlap: String = "1h")
-        async throws -> (HTTPResponse.Status, HTTPFields, [String: Any])
+    private static func rotate(
+        _ client: any TestClientProtocol, _ secret: String, key: String? = nil, overlap: String = "1h"
+    )
+        async throws -> (HTTPResponse.Status, HTTPFields, RotationAnswer)
     {
         try await V1TokenAPITests.call(
             client, .post, "/v1/tokens/self/rotate", as: secret, body: #"{"overlap": "\#(overlap)"}"#,
-            headers: key.map(Self.key) ?? [:])
+            headers: key.map(Self.key) ?? [:], answer: RotationAnswer.self)
     }
 
     @Test(arguments: TestBackend.available)
@@ -35,8 +37,8 @@ struct RotationRulesTests {
             for bad in refused {
                 let (status, _, problem) = try await Self.rotate(client, try await Self.appToken(fixture), key: bad)
                 #expect(status == .badRequest, "\(bad.debugDescription)")
-                #expect(problem["code"] as? String == "invalid_request")
-                #expect((problem["detail"] as? String)?.contains("1 to 255 printable ASCII characters") == true)
+                #expect(problem.code == "invalid_request")
+                #expect(problem.detail?.contains("1 to 255 printable ASCII characters") == true)
             }
             for good in ["k", String(repeating: "~", count: 255), "ci 2026-11-22 #7"] {
                 let (status, _, _) = try await Self.rotate(client, try await Self.appToken(fixture), key: good)
@@ -55,10 +57,10 @@ struct RotationRulesTests {
             let token = try await Self.appToken(fixture)
             let (keyed, _, problem) = try await Self.rotate(client, token, key: "retry-1")
             #expect(keyed == .badRequest)
-            #expect(problem["code"] as? String == "invalid_request")
+            #expect(problem.code == "invalid_request")
             let (plain, _, successor) = try await Self.rotate(client, token)
             #expect(plain == .created, "the refused keyed attempt rotated nothing")
-            #expect(successor["token"] is String)
+            #expect(successor.token != nil)
         }
     }
 
@@ -71,11 +73,11 @@ struct RotationRulesTests {
             for _ in 0..<2 {
                 let (status, _, successor) = try await Self.rotate(client, token, overlap: "0s")
                 #expect(status == .created)
-                token = try #require(successor["token"] as? String)
+                token = try #require(successor.token)
             }
             let (throttled, headers, problem) = try await Self.rotate(client, token, overlap: "0s")
             #expect(throttled == .tooManyRequests)
-            #expect(problem["code"] as? String == "rate_limited")
+            #expect(problem.code == "rate_limited")
             let seconds = try #require(Int(headers[.retryAfter] ?? ""))
             #expect((1...120).contains(seconds), "at most two windows")
             fixture.clock.advance(by: TimeInterval(seconds))
@@ -83,4 +85,11 @@ struct RotationRulesTests {
             #expect(later == .created, "after Retry-After the rotation goes through")
         }
     }
+}
+
+/// A rotation's answer: the successor's secret, or a problem's code and detail.
+private struct RotationAnswer: Decodable {
+    var token: String?
+    var code: String?
+    var detail: String?
 }

@@ -53,20 +53,35 @@ struct V1TokenAPITests {
         return headers
     }
 
-    static func json(_ response: TestResponse) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
-    }
-
-    /// A request's answer: its status, headers and JSON body.
-    static func call(
+    /// A request's answer: its status, headers and body decoded as `answer`.
+    static func call<Answer: Decodable>(
         _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, as secret: String,
-        body: String = "", headers extra: HTTPFields = [:]
-    ) async throws -> (HTTPResponse.Status, HTTPFields, [String: Any]) {
+        body: String = "", headers extra: HTTPFields = [:], answer: Answer.Type
+    ) async throws -> (HTTPResponse.Status, HTTPFields, Answer) {
         try await client.execute(
             uri: uri, method: method, headers: headers(secret, extra), body: ByteBuffer(string: body)
         ) { response in
-            (response.status, response.headers, response.body.readableBytes == 0 ? [:] : try json(response))
+            (response.status, response.headers, try decode(answer, response))
         }
+    }
+
+    /// A request's status, its body unread but for being a JSON object when there is one, as
+    /// every answer of this API is.
+    static func send(
+        _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, as secret: String,
+        body: String = ""
+    ) async throws -> HTTPResponse.Status {
+        try await client.execute(
+            uri: uri, method: method, headers: headers(secret), body: ByteBuffer(string: body)
+        ) { response in
+            if response.body.readableBytes > 0 { _ = try decode(Shaped<NoFields>.self, response) }
+            return response.status
+        }
+    }
+
+    /// The response's body, decoded as `type`.
+    static func decode<Answer: Decodable>(_ type: Answer.Type, _ response: TestResponse) throws -> Answer {
+        try JSONDecoder().decode(type, from: Data(buffer: response.body))
     }
 
     @Test(arguments: TestBackend.available)
@@ -77,32 +92,34 @@ struct V1TokenAPITests {
                 body: """
                     {"title": "deploy", "scopes": ["repo:read"], "expires_in": "30d", "max_uses": 10,
                      "allowed_ips": ["192.0.2.0/24", "2001:db8::/32"], "metadata": {"team": "ops", "n": 1}}
-                    """)
+                    """, answer: Shaped<V1TokenAnswer>.self)
             #expect(status == .created)
-            let uuid = try #require(created["uuid"] as? String)
+            let uuid = created.uuid
             #expect(headers[.location] == "/v1/tokens/\(uuid)")
             #expect(headers[.cacheControl] == "no-store")
-            let secret = try #require(created["token"] as? String)
-            #expect(created["title"] as? String == "deploy")
-            #expect(created["kind"] as? String == "app")
-            #expect(created["max_uses"] as? Int == 10)
-            #expect(created["uses_remaining"] as? Int == 10)
-            #expect(created["allowed_ips"] as? [String] == ["192.0.2.0/24", "2001:db8::/32"])
-            #expect((created["metadata"] as? [String: Any])?["team"] as? String == "ops")
-            #expect(created["rotated_from"] is NSNull)
-            #expect(created["expires_at"] as? String != nil)
+            let secret = try #require(created.token)
+            #expect(created.title == "deploy")
+            #expect(created.kind == "app")
+            #expect(created.maxUses == 10)
+            #expect(created.usesRemaining == 10)
+            #expect(created.allowedIPs == ["192.0.2.0/24", "2001:db8::/32"])
+            #expect(created.metadata?.team == "ops")
+            #expect(created.nullFields.contains("rotated_from"))
+            #expect(created.expiresAt != nil)
 
-            let (readStatus, _, read) = try await Self.call(client, .get, "/v1/tokens/\(uuid)", as: fixture.session)
+            let (readStatus, _, read) = try await Self.call(
+                client, .get, "/v1/tokens/\(uuid)", as: fixture.session, answer: Shaped<V1TokenAnswer>.self)
             #expect(readStatus == .ok)
-            #expect(read["token"] == nil, "the secret is never shown again")
-            #expect(read["uuid"] as? String == uuid)
+            #expect(!read.fieldNames.contains("token"), "the secret is never shown again")
+            #expect(read.uuid == uuid)
 
             // Used from outside its allowlist (the client is 127.0.0.1, not in 192.0.2.0/24), it is
             // refused, and the refusal costs none of its uses.
-            let (selfStatus, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: secret)
+            let selfStatus = try await Self.send(client, .get, "/v1/tokens/self", as: secret)
             #expect(selfStatus == .unauthorized)
-            let (_, _, after) = try await Self.call(client, .get, "/v1/tokens/\(uuid)", as: fixture.session)
-            #expect(after["uses_remaining"] as? Int == 10)
+            let (_, _, after) = try await Self.call(
+                client, .get, "/v1/tokens/\(uuid)", as: fixture.session, answer: V1TokenAnswer.self)
+            #expect(after.usesRemaining == 10)
         }
     }
 
@@ -126,10 +143,10 @@ struct V1TokenAPITests {
                 ) { response in
                     #expect(response.status == .badRequest, "\(body)")
                     #expect(response.headers[.contentType] == "application/problem+json")
-                    let problem = try Self.json(response)
-                    #expect(problem["status"] as? Int == 400)
-                    #expect(problem["type"] as? String == "about:blank")
-                    #expect((problem["detail"] as? String)?.contains(detail) == true, "\(body): \(problem)")
+                    let problem = try Self.decode(V1Problem.self, response)
+                    #expect(problem.status == 400)
+                    #expect(problem.type == "about:blank")
+                    #expect(problem.detail.contains(detail), "\(body): \(problem)")
                 }
             }
             try await client.execute(uri: "/v1/tokens", method: .get) { response in
@@ -144,9 +161,10 @@ struct V1TokenAPITests {
                 #expect(response.headers[.wwwAuthenticate] == #"Bearer error="invalid_token""#)
             }
             let (status, _, problem) = try await Self.call(
-                client, .get, "/v1/tokens/00000000-0000-0000-0000-000000000000", as: fixture.session)
+                client, .get, "/v1/tokens/00000000-0000-0000-0000-000000000000", as: fixture.session,
+                answer: V1Problem.self)
             #expect(status == .notFound)
-            #expect(problem["code"] as? String == "not_found")
+            #expect(problem.code == "not_found")
         }
     }
 
@@ -154,14 +172,16 @@ struct V1TokenAPITests {
     func policyRefusalsAreProblemDetails(backend: TestBackend) async throws {
         try await Fixture.run(on: backend, tokenLimits: TokenLimits(maxLifetime: [.app: 86_400])) { fixture, client in
             let (status, _, problem) = try await Self.call(
-                client, .post, "/v1/tokens", as: fixture.session, body: #"{"expires_in": "2d"}"#)
+                client, .post, "/v1/tokens", as: fixture.session, body: #"{"expires_in": "2d"}"#,
+                answer: V1Problem.self)
             #expect(status == .badRequest)
-            #expect(problem["code"] as? String == "policy_violation")
-            #expect(problem["detail"] as? String == "on this server an app token may live at most 1d")
+            #expect(problem.code == "policy_violation")
+            #expect(problem.detail == "on this server an app token may live at most 1d")
             // Without an expiry the policy's longest is the default: never a silent refusal.
-            let (created, _, token) = try await Self.call(client, .post, "/v1/tokens", as: fixture.session)
+            let (created, _, token) = try await Self.call(
+                client, .post, "/v1/tokens", as: fixture.session, answer: V1TokenAnswer.self)
             #expect(created == .created)
-            #expect(token["expires_at"] as? String != nil)
+            #expect(token.expiresAt != nil)
         }
     }
 
@@ -176,10 +196,10 @@ struct V1TokenAPITests {
             var titles: [String?] = []
             var pages = 0
             while let next = uri {
-                let (status, headers, body) = try await Self.call(client, .get, next, as: fixture.session)
+                let (status, headers, body) = try await Self.call(
+                    client, .get, next, as: fixture.session, answer: V1TokenListing.self)
                 #expect(status == .ok)
-                let tokens = try #require(body["tokens"] as? [[String: Any]])
-                titles += tokens.map { $0["title"] as? String }
+                titles += body.tokens.map(\.title)
                 pages += 1
                 uri = headers[HTTPField.Name("Link")!].flatMap { link in
                     link.hasSuffix(#">; rel="next""#) ? String(link.dropFirst().prefix { $0 != ">" }) : nil
@@ -189,7 +209,7 @@ struct V1TokenAPITests {
             // The session itself (untitled) is one of the caller's tokens too.
             #expect(titles == [nil, "t0", "t1", "t2", "t3", "t4", "t5"])
             #expect(pages == 3)
-            let (status, _, _) = try await Self.call(client, .get, "/v1/tokens?cursor=bogus!", as: fixture.session)
+            let status = try await Self.send(client, .get, "/v1/tokens?cursor=bogus!", as: fixture.session)
             #expect(status == .badRequest)
         }
     }
@@ -202,44 +222,50 @@ struct V1TokenAPITests {
             let old = issued.secret.value
             let key: HTTPFields = [.init("Idempotency-Key")!: "retry-1"]
             let (status, _, first) = try await Self.call(
-                client, .post, "/v1/tokens/self/rotate", as: old, body: #"{"overlap": "1h"}"#, headers: key)
+                client, .post, "/v1/tokens/self/rotate", as: old, body: #"{"overlap": "1h"}"#, headers: key,
+                answer: V1TokenAnswer.self)
             #expect(status == .created)
-            #expect(first["rotated_from"] as? String == issued.token.uuid.uuidString.lowercased())
+            #expect(first.rotatedFrom == issued.token.uuid.uuidString.lowercased())
             let (againStatus, _, again) = try await Self.call(
-                client, .post, "/v1/tokens/self/rotate", as: old, body: #"{"overlap": "1h"}"#, headers: key)
+                client, .post, "/v1/tokens/self/rotate", as: old, body: #"{"overlap": "1h"}"#, headers: key,
+                answer: V1TokenAnswer.self)
             #expect(againStatus == .created)
-            #expect(again["token"] as? String == first["token"] as? String)
-            let (conflict, _, problem) = try await Self.call(client, .post, "/v1/tokens/self/rotate", as: old)
+            #expect(again.token == first.token)
+            let (conflict, _, problem) = try await Self.call(
+                client, .post, "/v1/tokens/self/rotate", as: old, answer: V1Problem.self)
             #expect(conflict == .conflict)
-            #expect(problem["code"] as? String == "already_rotated")
+            #expect(problem.code == "already_rotated")
 
-            let new = try #require(first["token"] as? String)
-            let (selfStatus, _, itself) = try await Self.call(client, .get, "/v1/tokens/self", as: new)
+            let new = try #require(first.token)
+            let (selfStatus, _, itself) = try await Self.call(
+                client, .get, "/v1/tokens/self", as: new, answer: V1TokenAnswer.self)
             #expect(selfStatus == .ok)
-            #expect(itself["uuid"] as? String == first["uuid"] as? String)
-            let (oldSelf, _, retiring) = try await Self.call(client, .get, "/v1/tokens/self", as: old)
+            #expect(itself.uuid == first.uuid)
+            let (oldSelf, _, retiring) = try await Self.call(
+                client, .get, "/v1/tokens/self", as: old, answer: V1TokenAnswer.self)
             #expect(oldSelf == .ok, "the old token works through the overlap")
-            #expect(retiring["retires_at"] as? String != nil)
+            #expect(retiring.retiresAt != nil)
             fixture.clock.advance(by: 3_600)
-            let (afterOverlap, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: old)
+            let afterOverlap = try await Self.send(client, .get, "/v1/tokens/self", as: old)
             #expect(afterOverlap == .unauthorized)
 
-            let uuid = try #require(first["uuid"] as? String)
-            let (widened, _, _) = try await Self.call(
+            let uuid = first.uuid
+            let widened = try await Self.send(
                 client, .patch, "/v1/tokens/\(uuid)", as: fixture.session, body: #"{"scopes": ["repo:read", "admin"]}"#)
             #expect(widened == .badRequest)
             let (patched, _, changed) = try await Self.call(
                 client, .patch, "/v1/tokens/\(uuid)", as: fixture.session,
-                body: #"{"title": "renamed", "metadata": null, "allowed_ips": ["10.0.0.0/8"]}"#)
+                body: #"{"title": "renamed", "metadata": null, "allowed_ips": ["10.0.0.0/8"]}"#,
+                answer: V1TokenAnswer.self)
             #expect(patched == .ok)
-            #expect(changed["title"] as? String == "renamed")
-            #expect(changed["allowed_ips"] as? [String] == ["10.0.0.0/8"])
-            let (refused, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: new)
+            #expect(changed.title == "renamed")
+            #expect(changed.allowedIPs == ["10.0.0.0/8"])
+            let refused = try await Self.send(client, .get, "/v1/tokens/self", as: new)
             #expect(refused == .unauthorized, "the client, 127.0.0.1, is not in 10.0.0.0/8")
 
-            let (deleted, _, _) = try await Self.call(client, .delete, "/v1/tokens/\(uuid)", as: fixture.session)
+            let deleted = try await Self.send(client, .delete, "/v1/tokens/\(uuid)", as: fixture.session)
             #expect(deleted == .noContent)
-            let (gone, _, _) = try await Self.call(client, .get, "/v1/tokens/\(uuid)", as: fixture.session)
+            let gone = try await Self.send(client, .get, "/v1/tokens/\(uuid)", as: fixture.session)
             #expect(gone == .notFound)
         }
     }
@@ -250,9 +276,9 @@ struct V1TokenAPITests {
     {
         let (status, _, created) = try await call(
             client, .post, "/v1/tokens", as: fixture.session,
-            body: #"{"title": "pinned", "max_uses": 5, "allowed_ips": [\#(networks)]}"#)
+            body: #"{"title": "pinned", "max_uses": 5, "allowed_ips": [\#(networks)]}"#, answer: V1TokenAnswer.self)
         #expect(status == .created)
-        return try #require(created["token"] as? String)
+        return try #require(created.token)
     }
 
     /// An allowlist admits its own networks only: a client inside is served (and spends a use),
@@ -262,21 +288,69 @@ struct V1TokenAPITests {
         try await Fixture.run(on: backend, over: .live) { fixture, client in
             let inside = try await Self.pinned(fixture, client, #""127.0.0.0/8", "2001:db8::/32""#)
             let outside = try await Self.pinned(fixture, client, #""192.0.2.0/24""#)
-            let (served, _, itself) = try await Self.call(client, .get, "/v1/tokens/self", as: inside)
+            let (served, _, itself) = try await Self.call(
+                client, .get, "/v1/tokens/self", as: inside, answer: V1TokenAnswer.self)
             #expect(served == .ok, "127.0.0.1 is inside 127.0.0.0/8")
-            #expect(itself["uses_remaining"] as? Int == 4)
-            let (refused, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: outside)
+            #expect(itself.usesRemaining == 4)
+            let refused = try await Self.send(client, .get, "/v1/tokens/self", as: outside)
             #expect(refused == .unauthorized, "127.0.0.1 is outside 192.0.2.0/24")
         }
         // The same kind of token with no client address to judge: refused, though its network
         // would admit loopback.
         try await Fixture.run(on: backend) { fixture, client in
             let inside = try await Self.pinned(fixture, client, #""127.0.0.0/8""#)
-            let (unknown, _, _) = try await Self.call(client, .get, "/v1/tokens/self", as: inside)
+            let unknown = try await Self.send(client, .get, "/v1/tokens/self", as: inside)
             #expect(unknown == .unauthorized)
-            let (_, _, after) = try await Self.call(client, .get, "/v1/tokens", as: fixture.session)
-            let listed = try #require(after["tokens"] as? [[String: Any]])
-            #expect(listed.compactMap { $0["uses_remaining"] as? Int } == [5], "the refusal spent no use")
+            let (_, _, after) = try await Self.call(
+                client, .get, "/v1/tokens", as: fixture.session, answer: V1TokenListing.self)
+            #expect(after.tokens.compactMap(\.usesRemaining) == [5], "the refusal spent no use")
         }
     }
 }
+
+/// A token as `/v1/tokens` shows it, the fields these tests read: every key always present (null
+/// when unset) but `token`, the secret, only in the answers to creation and rotation.
+private struct V1TokenAnswer: Decodable {
+    /// The metadata these tests set, `{"team": "ops", "n": 1}`.
+    struct Metadata: Decodable {
+        var team: String?
+    }
+
+    var uuid: String
+    var title: String?
+    var kind: String
+    var maxUses: Int?
+    var usesRemaining: Int?
+    var allowedIPs: [String]
+    var metadata: Metadata?
+    var expiresAt: String?
+    var rotatedFrom: String?
+    var retiresAt: String?
+    var token: String?
+
+    enum CodingKeys: String, CodingKey {
+        case uuid, title, kind, metadata, token
+        case maxUses = "max_uses"
+        case usesRemaining = "uses_remaining"
+        case allowedIPs = "allowed_ips"
+        case expiresAt = "expires_at"
+        case rotatedFrom = "rotated_from"
+        case retiresAt = "retires_at"
+    }
+}
+
+/// `GET /v1/tokens`: a page of the caller's tokens.
+private struct V1TokenListing: Decodable {
+    var tokens: [V1TokenAnswer]
+}
+
+/// A failure, as problem details.
+private struct V1Problem: Decodable {
+    var type: String
+    var status: Int
+    var detail: String
+    var code: String
+}
+
+/// A JSON object read only for being one.
+private struct NoFields: Decodable {}

@@ -12,7 +12,7 @@ import Testing
 /// The web pages through the real router on each backend: sessions in cookies, form tokens,
 /// the authorization rule, readable errors, the headers every page sends, and OpenID sign-in
 /// with the authorization-code flow against a real provider on loopback. The browser suite
-/// (Tests/compat/test_web.py) drives the same pages in Chromium.
+/// (Tests/compat/test_web_*.py) drives the same pages in Chromium.
 @Suite("Web pages", .serialized)
 struct WebPagesTests {
     /// A browser's cookie jar over the test client.

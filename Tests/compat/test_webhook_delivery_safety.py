@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Latchkey
-from test_webhooks import Receiver, import_users, signin, until
+from test_support_webhooks import Receiver, import_users, signin, until
 
 PASSWORD = "alice-safety-password"
 NOT_PUBLIC = "the host does not resolve to a public address"

@@ -18,8 +18,9 @@ struct CLITests {
         try runLatchkey(arguments + ["--database", database], stdin: stdin, environment: environment)
     }
 
-    func json(_ text: String) throws -> Any {
-        try JSONSerialization.jsonObject(with: Data(text.utf8))
+    /// A command's JSON output, decoded as `type`.
+    func decode<Output: Decodable>(_ type: Output.Type, _ text: String) throws -> Output {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
     }
 
     @Test func creationsFollowTheSameLifetimePolicyAsTheServer() async throws {
@@ -29,11 +30,10 @@ struct CLITests {
             try run(["token", "create", "--user", "sam", "--title", "t", "--expires-in", "31d"], environment: bounded),
             "on this server an app token may live at most 30d")
         // Without --expires-in, the longest the policy allows rather than never.
-        let created = try #require(
-            try json(
-                try run(["token", "create", "--user", "sam", "--title", "t", "--json"], environment: bounded).stdout)
-                as? [String: Any])
-        let expiresText = try #require(created["expires"] as? String)
+        let created = try decode(
+            CLITokenOutput.self,
+            try run(["token", "create", "--user", "sam", "--title", "t", "--json"], environment: bounded).stdout)
+        let expiresText = try #require(created.expires)
         let expires = try #require(ISO8601DateFormatter().date(from: expiresText))
         #expect(abs(expires.timeIntervalSinceNow - 30 * 86_400) < 600)
 
@@ -60,9 +60,9 @@ struct CLITests {
         for user in ["sam", "sam", "kim"] {
             #expect(try run(["token", "create", "--user", user, "--title", "t"]).status == 0)
         }
-        let everyone = try #require(try json(try run(["token", "list", "--all", "--json"]).stdout) as? [[String: Any]])
-        #expect(everyone.map { $0["owner"] as? String } == ["sam", "sam", "kim"])
-        #expect(everyone.allSatisfy { $0["token"] == nil })
+        let everyone = try decode([Shaped<CLIListedToken>].self, try run(["token", "list", "--all", "--json"]).stdout)
+        #expect(everyone.map { $0.owner } == ["sam", "sam", "kim"])
+        #expect(everyone.allSatisfy { !$0.fieldNames.contains("token") })
         expectOneLineFailure(try run(["token", "list"]), "give exactly one of --user USER or --all")
 
         #expect(try run(["user", "deactivate", "sam"]).stdout == "deactivated user sam\n")
@@ -80,16 +80,15 @@ struct CLITests {
         #expect(try run(["token", "revoke", "--user", "sam", "--all"]).stdout == "revoked 2 tokens of user sam\n")
         #expect(try await storage.countTokens(TokenQuery()) == 1)
 
-        let events = try #require(
-            try json(try run(["audit", "--user", "sam", "--since", "1h", "--json"]).stdout) as? [[String: Any]])
+        let events = try decode(
+            [CLIAuditEvent].self, try run(["audit", "--user", "sam", "--since", "1h", "--json"]).stdout)
         #expect(
-            events.map { $0["kind"] as? String }.reversed() == [
+            events.map(\.kind).reversed() == [
                 "user.created", "token.created", "token.created", "user.deactivated", "user.activated",
                 "user.password_changed", "signin.succeeded", "token.revoked", "token.revoked",
             ])
-        #expect(events.allSatisfy { $0["user"] as? String == "sam" })
-        #expect(
-            events.filter { $0["kind"] as? String != "signin.succeeded" }.allSatisfy { $0["via"] as? String == "cli" })
+        #expect(events.allSatisfy { $0.user == "sam" })
+        #expect(events.filter { $0.kind != "signin.succeeded" }.allSatisfy { $0.via == "cli" })
         let table = try run(["audit"])
         #expect(table.status == 0 && table.stdout.hasPrefix("TIME"))
         #expect(try run(["audit", "gc", "--retention", "1d"]).stdout == "deleted 0 audit events\n")
@@ -153,9 +152,9 @@ struct CLITests {
         #expect(lines.dropFirst().first?.hasPrefix("latchkey: line 5: the password hash is not") == true)
         #expect(lines.dropFirst(2).first == "latchkey: line 6: 2 fields where the header names 7")
         #expect(lines.last == "latchkey: 3 of 5 rows were skipped (see the lines above)")
-        let users = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
-        #expect(users.map { $0["username"] as? String } == ["quay", "hub"])
-        #expect(users.last?["firstName"] as? String == "Hub, the")
+        let users = try decode([CLIUserOutput].self, try run(["user", "list", "--json"]).stdout)
+        #expect(users.map(\.username) == ["quay", "hub"])
+        #expect(users.last?.firstName == "Hub, the")
 
         // JSON lines, written on Windows (CRLF): each line is its own row.
         let jsonLines = directory.appendingPathComponent("more.jsonl")
@@ -164,9 +163,9 @@ struct CLITests {
         let more = try run(["user", "import", jsonLines.path])
         #expect(more.stdout == "imported 2 users, skipped 1\n")
         #expect(more.stderr.hasPrefix("latchkey: line 2: not a JSON object"))
-        let all = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
-        #expect(all.map { $0["username"] as? String }.suffix(2) == ["crlf1", "crlf2"])
-        #expect(all.first { $0["username"] as? String == "crlf1" }?["active"] as? Bool == false)
+        let all = try decode([CLIUserOutput].self, try run(["user", "list", "--json"]).stdout)
+        #expect(all.map(\.username).suffix(2) == ["crlf1", "crlf2"])
+        #expect(all.first { $0.username == "crlf1" }?.active == false)
     }
 
     @Test func createAndListUsers() throws {
@@ -176,16 +175,16 @@ struct CLITests {
                 "--password-stdin", "--json",
             ], stdin: "s3cret pass\n")
         #expect(created.status == 0, "\(created.stderr)")
-        let user = try #require(try json(created.stdout) as? [String: Any])
-        #expect(user["username"] as? String == "sam")
-        #expect(user["email"] as? String == "sam@example.org")
-        #expect(user["admin"] as? Bool == false)
+        let user = try decode(CLIUserOutput.self, created.stdout)
+        #expect(user.username == "sam")
+        #expect(user.email == "sam@example.org")
+        #expect(user.admin == false)
         #expect(!created.stdout.contains("s3cret"))
 
         #expect(try run(["user", "create", "root", "--admin", "--no-password"]).stdout == "created user root (id 2)\n")
-        let listed = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
-        #expect(listed.map { $0["username"] as? String } == ["sam", "root"])
-        #expect(listed.map { $0["admin"] as? Bool } == [false, true])
+        let listed = try decode([CLIUserOutput].self, try run(["user", "list", "--json"]).stdout)
+        #expect(listed.map(\.username) == ["sam", "root"])
+        #expect(listed.map(\.admin) == [false, true])
         let table = try run(["user", "list"]).stdout
         #expect(table.hasPrefix("ID  USERNAME"))
         #expect(table.contains("sam@example.org"))
@@ -212,7 +211,7 @@ struct CLITests {
         expectOneLineFailure(
             try run(["user", "create", "bad name", "--no-password"]),
             "'bad name' is not a valid username: use 1 to 150 letters, digits and @ . + - _")
-        let users = try #require(try json(try run(["user", "list", "--json"]).stdout) as? [[String: Any]])
+        let users = try decode([CLIUserOutput].self, try run(["user", "list", "--json"]).stdout)
         #expect(users.count == 1, "failed commands created nothing")
     }
 
@@ -224,67 +223,65 @@ struct CLITests {
                 "--json",
             ])
         #expect(created.status == 0, "\(created.stderr)")
-        let token = try #require(try json(created.stdout) as? [String: Any])
-        let secret = try #require(token["token"] as? String)
-        let uuid = try #require(token["uuid"] as? String)
+        let token = try decode(CLITokenOutput.self, created.stdout)
+        let secret = token.token
+        let uuid = token.uuid
         #expect(TokenSecret(secret) != nil)
-        #expect(token["key"] as? String == String(secret.prefix(8)))
-        #expect(token["scopes"] as? [String] == ["repo:read"])
-        #expect((token["expires"] as? String)?.hasSuffix("Z") == true)
+        #expect(token.key == String(secret.prefix(8)))
+        #expect(token.scopes == ["repo:read"])
+        #expect(token.expires?.hasSuffix("Z") == true)
 
         let forever = try run(["token", "create", "--user", "sam", "--title", "forever", "--json"])
-        let foreverToken = try #require(try json(forever.stdout) as? [String: Any])
-        #expect(foreverToken["expires"] is NSNull, "a token that never expires says so with null")
+        let foreverToken = try decode(Shaped<CLITokenOutput>.self, forever.stdout)
+        #expect(foreverToken.nullFields.contains("expires"), "a token that never expires says so with null")
 
         let plain = try run(["token", "create", "--user", "sam", "--title", "plain"])
         #expect(TokenSecret(plain.stdout.trimmingCharacters(in: .newlines)) != nil, "stdout is the secret alone")
         #expect(plain.stderr.contains("the secret is not shown again"))
 
         let listing = try run(["token", "list", "--user", "sam", "--json"])
-        let listed = try #require(try json(listing.stdout) as? [[String: Any]])
-        #expect(listed.map { $0["title"] as? String } == ["deploy", "forever", "plain"])
+        let listed = try decode([CLIListedToken].self, listing.stdout)
+        #expect(listed.map(\.title) == ["deploy", "forever", "plain"])
         #expect(!listing.stdout.contains(secret))
         #expect(!(try run(["token", "list", "--user", "sam"]).stdout.contains(secret)))
 
         #expect(try run(["token", "revoke", uuid]).stdout == "revoked token \(uuid)\n")
-        let after = try #require(
-            try json(try run(["token", "list", "--user", "sam", "--json"]).stdout) as? [[String: Any]])
+        let after = try decode([CLIListedToken].self, try run(["token", "list", "--user", "sam", "--json"]).stdout)
         #expect(after.count == 2)
         expectOneLineFailure(try run(["token", "revoke", uuid]), "there is no token with uuid \(uuid)")
     }
 
     @Test func rotationNamesTheSuccessorAndRetiresTheOldToken() throws {
         #expect(try run(["user", "create", "sam", "--no-password"]).status == 0)
-        let created = try #require(
-            try json(try run(["token", "create", "--user", "sam", "--title", "deploy", "--json"]).stdout)
-                as? [String: Any])
-        let old = try #require(created["uuid"] as? String)
-        let oldSecret = try #require(created["token"] as? String)
+        let created = try decode(
+            CLITokenOutput.self, try run(["token", "create", "--user", "sam", "--title", "deploy", "--json"]).stdout)
+        let old = created.uuid
+        let oldSecret = created.token
 
         let rotation = try run(["token", "rotate", old, "--overlap", "1h", "--json"])
         #expect(rotation.status == 0, "\(rotation.stderr)")
-        let successor = try #require(try json(rotation.stdout) as? [String: Any])
-        let new = try #require(successor["uuid"] as? String)
+        let successor = try decode(CLITokenOutput.self, rotation.stdout)
+        let new = successor.uuid
         #expect(new != old)
-        #expect(successor["rotated_from"] as? String == old)
-        #expect(successor["title"] as? String == "deploy")
-        let newSecret = try #require(successor["token"] as? String)
+        #expect(successor.rotatedFrom == old)
+        #expect(successor.title == "deploy")
+        let newSecret = successor.token
         #expect(TokenSecret(newSecret) != nil)
 
         let shownOld = try run(["token", "show", old, "--json"])
-        let oldView = try #require(try json(shownOld.stdout) as? [String: Any])
-        let retiresAt = try #require(oldView["retires_at"] as? String)
+        let oldView = try decode(Shaped<CLIShownToken>.self, shownOld.stdout)
+        let retiresAt = try #require(oldView.retiresAt)
         let instant = ISO8601DateFormatter()
         instant.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let retires = try #require(instant.date(from: retiresAt))
         #expect(abs(retires.timeIntervalSinceNow - 3600) < 600)
-        #expect(oldView["rotated_from"] is NSNull)
-        #expect(oldView["owner"] as? String == "sam")
+        #expect(oldView.nullFields.contains("rotated_from"))
+        #expect(oldView.owner == "sam")
         #expect(!shownOld.stdout.contains(oldSecret), "never a secret")
-        let newView = try #require(try json(try run(["token", "show", new, "--json"]).stdout) as? [String: Any])
-        #expect(newView["rotated_from"] as? String == old)
-        #expect(newView["retires_at"] is NSNull)
-        #expect(newView["token"] == nil)
+        let newView = try decode(Shaped<CLIShownToken>.self, try run(["token", "show", new, "--json"]).stdout)
+        #expect(newView.rotatedFrom == old)
+        #expect(newView.nullFields.contains("retires_at"))
+        #expect(!newView.fieldNames.contains("token"))
         let table = try run(["token", "show", old])
         #expect(table.status == 0 && table.stdout.hasPrefix("uuid"), "\(table.stderr)")
         let retiresLine = table.stdout.split(separator: "\n").first { $0.hasPrefix("retires ") }
@@ -345,9 +342,9 @@ struct CLITests {
     @Test func serviceClientsAreCreatedListedAndRevoked() async throws {
         let created = try run(["client", "create", "billing", "--json"])
         #expect(created.status == 0, "\(created.stderr)")
-        let client = try #require(try json(created.stdout) as? [String: String])
-        let clientID = try #require(client["client_id"])
-        let secret = try #require(client["client_secret"])
+        let client = try decode(CLIClientOutput.self, created.stdout)
+        let clientID = client.clientID
+        let secret = client.clientSecret
         #expect(clientID.hasPrefix("lkc_") && secret.hasPrefix("lks_"))
         let stored = try await ClientService(storage: try SQLiteStorage(path: database))
             .authenticate(clientID: clientID, secret: secret)
@@ -383,5 +380,68 @@ struct CLITests {
         let defaulted = try runLatchkey(["user", "create", "kim", "--no-password"], in: directory)
         #expect(defaulted.status == 0)
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("latchkey.db").path))
+    }
+}
+
+/// `token create --json` and `token rotate --json`: a new token, with the secret shown this
+/// once; `rotated_from` only from a rotation. Times as the CLI prints them, ISO 8601 text.
+private struct CLITokenOutput: Decodable {
+    var token: String
+    var uuid: String
+    var key: String
+    var title: String?
+    var scopes: [String]
+    var expires: String?
+    var rotatedFrom: String?
+
+    enum CodingKeys: String, CodingKey {
+        case token, uuid, key, title, scopes, expires
+        case rotatedFrom = "rotated_from"
+    }
+}
+
+/// A token of `token list --json`.
+private struct CLIListedToken: Decodable {
+    var owner: String?
+    var title: String?
+}
+
+/// `token show --json`: a token as the /v1 API shows it.
+private struct CLIShownToken: Decodable {
+    var owner: String?
+    var rotatedFrom: String?
+    var retiresAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case owner
+        case rotatedFrom = "rotated_from"
+        case retiresAt = "retires_at"
+    }
+}
+
+/// An event of `audit --json`.
+private struct CLIAuditEvent: Decodable {
+    var kind: String
+    var user: String?
+    var via: String
+}
+
+/// A user of `user create --json` and `user list --json` (whose keys are camelCase).
+private struct CLIUserOutput: Decodable {
+    var username: String
+    var email: String?
+    var firstName: String
+    var admin: Bool
+    var active: Bool
+}
+
+/// `client create --json`: the new client's id, and its secret shown this once.
+private struct CLIClientOutput: Decodable {
+    var clientID: String
+    var clientSecret: String
+
+    enum CodingKeys: String, CodingKey {
+        case clientID = "client_id"
+        case clientSecret = "client_secret"
     }
 }
