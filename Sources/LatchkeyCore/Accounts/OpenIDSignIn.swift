@@ -36,15 +36,15 @@ public enum OpenIDSignInFailure: Error, Equatable, CustomStringConvertible {
     /// The identity may not sign in: its email belongs to an account it may not take, it is
     /// spelled so that it would be taken for another, or another sign-in took its name meanwhile.
     case notPermitted(String)
-    /// The identity cannot make an account here (a name no account may have).
-    case unusableIdentity(String)
+    /// What the identity says cannot make an account here (a name no account may have).
+    case unfitForAnAccount(String)
     /// The account it signs in to is deactivated.
     case inactiveAccount
 
     public var description: String {
         switch self {
         case .providerUnavailable(let reason): "The sign-in provider's keys could not be fetched: \(reason)"
-        case .invalidToken(let reason), .notPermitted(let reason), .unusableIdentity(let reason): reason
+        case .invalidToken(let reason), .notPermitted(let reason), .unfitForAnAccount(let reason): reason
         case .inactiveAccount: "This account is deactivated."
         }
     }
@@ -89,7 +89,7 @@ extension AccountService {
         switch error {
         case AccountError.accountExists, AccountError.unusableEmail, AccountError.unusableIdentity:
             OpenIDSignInFailure.notPermitted("\(error)")
-        case let error as AccountError: OpenIDSignInFailure.unusableIdentity("\(error)")
+        case let error as AccountError: OpenIDSignInFailure.unfitForAnAccount("\(error)")
         // Another sign-in took the name or email a moment ago.
         case let error as StorageError: OpenIDSignInFailure.notPermitted("\(error)")
         default: error

@@ -91,7 +91,7 @@ struct StencilaDialect: AuthenticatingDialect {
             switch error {
             case .providerUnavailable:
                 StencilaError(status: .serviceUnavailable, message: OpenIDSignInFailure.publicUnavailableMessage)
-            case .invalidToken, .unusableIdentity: .badRequest("\(error)")
+            case .invalidToken, .unfitForAnAccount: .badRequest("\(error)")
             case .notPermitted: StencilaError(status: .forbidden, message: "\(error)")
             case .inactiveAccount: .incorrectCredentials
             }

@@ -203,7 +203,7 @@ struct WebDialect: Dialect {
             case .providerUnavailable:
                 WebPageError(status: .serviceUnavailable, message: OpenIDSignInFailure.publicUnavailableMessage)
             case .invalidToken(let reason): .badRequest("The sign-in provider's answer was refused: \(reason).")
-            case .notPermitted, .unusableIdentity, .inactiveAccount:
+            case .notPermitted, .unfitForAnAccount, .inactiveAccount:
                 WebPageError(status: .forbidden, message: Self.sentence(error))
             }
         default: nil

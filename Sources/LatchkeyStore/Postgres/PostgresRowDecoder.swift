@@ -32,11 +32,9 @@ struct PostgresRowDecoder: Decoder {
     }
 
     /// The row's columns, each decoded by PostgresNIO as the property's type.
-    struct Container<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    struct Container<Key: CodingKey>: FlatRecordContainer {
         let row: PostgresRandomAccessRow
         let prefix: String
-
-        var codingPath: [any CodingKey] { [] }
 
         var allKeys: [Key] {
             row.compactMap { cell in
@@ -70,24 +68,6 @@ struct PostgresRowDecoder: Decoder {
                     key, .init(codingPath: [key], debugDescription: "no column \(prefix + key.stringValue)"))
             }
             return row[prefix + key.stringValue]
-        }
-
-        func nestedContainer<NestedKey: CodingKey>(
-            keyedBy type: NestedKey.Type, forKey key: Key
-        ) throws -> KeyedDecodingContainer<NestedKey> {
-            throw RowRecord.notAColumn([key])
-        }
-
-        func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-            throw RowRecord.notAColumn([key])
-        }
-
-        func superDecoder() throws -> any Decoder {
-            throw RowRecord.notAColumn([])
-        }
-
-        func superDecoder(forKey key: Key) throws -> any Decoder {
-            throw RowRecord.notAColumn([key])
         }
     }
 }

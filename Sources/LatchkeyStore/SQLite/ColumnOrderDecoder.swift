@@ -54,9 +54,8 @@ struct ColumnOrderDecoder: Decoder {
         return found
     }
 
-    struct Container<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    struct Container<Key: CodingKey>: FlatRecordContainer {
         let decoder: ColumnOrderDecoder
-        var codingPath: [any CodingKey] { [] }
         var allKeys: [Key] { decoder.columns.compactMap { Key(stringValue: $0) } }
 
         func contains(_ key: Key) -> Bool {
@@ -94,24 +93,6 @@ struct ColumnOrderDecoder: Decoder {
                     key, .init(codingPath: [key], debugDescription: "no column \(key.stringValue)"))
             }
             return index
-        }
-
-        func nestedContainer<NestedKey: CodingKey>(
-            keyedBy type: NestedKey.Type, forKey key: Key
-        ) throws -> KeyedDecodingContainer<NestedKey> {
-            throw RowRecord.notAColumn([key])
-        }
-
-        func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-            throw RowRecord.notAColumn([key])
-        }
-
-        func superDecoder() throws -> any Decoder {
-            throw RowRecord.notAColumn([])
-        }
-
-        func superDecoder(forKey key: Key) throws -> any Decoder {
-            throw RowRecord.notAColumn([key])
         }
     }
 }

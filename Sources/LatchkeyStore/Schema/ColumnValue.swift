@@ -81,12 +81,3 @@ private struct RecordEncoder: Encoder {
         }
     }
 }
-
-/// What the row decoders of both backends share.
-enum RowRecord {
-    /// Records are flat: a property is a column, never a nested value.
-    static func notAColumn(_ codingPath: [any CodingKey]) -> DecodingError {
-        DecodingError.typeMismatch(
-            Any.self, .init(codingPath: codingPath, debugDescription: "a row record's properties are its columns"))
-    }
-}

@@ -1,14 +1,30 @@
 import LatchkeyCore
 
-/// The type names the backends spell differently; everything else in a migration is shared.
+/// What the backends spell differently; everything else in a migration is shared. SQLite keeps
+/// the spelling its first migrations shipped with, so that a new file's schema reads as an
+/// upgraded one's.
 struct SQLTypes: Sendable {
     /// An autonumbered primary key.
     let id: String
+    let integer: String
     let blob: String
     let uuid: String
+    let yes: String
+    let no: String
+    /// PostgreSQL names its unique constraints (sign-up tells a taken email from a taken name by
+    /// them); SQLite's messages name the column instead.
+    let namesConstraints: Bool
 
-    static let sqlite = SQLTypes(id: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB", uuid: "TEXT")
-    static let postgres = SQLTypes(id: "BIGSERIAL PRIMARY KEY", blob: "BYTEA", uuid: "UUID")
+    func unique(_ name: String) -> String {
+        namesConstraints ? "CONSTRAINT \(name) UNIQUE" : "UNIQUE"
+    }
+
+    static let sqlite = SQLTypes(
+        id: "INTEGER PRIMARY KEY AUTOINCREMENT", integer: "INTEGER", blob: "BLOB", uuid: "TEXT", yes: "1", no: "0",
+        namesConstraints: false)
+    static let postgres = SQLTypes(
+        id: "BIGSERIAL PRIMARY KEY", integer: "BIGINT", blob: "BYTEA", uuid: "UUID", yes: "TRUE", no: "FALSE",
+        namesConstraints: true)
 }
 
 /// One versioned schema change, written once for both backends. Never edit a shipped
@@ -34,15 +50,15 @@ enum Migrations {
                 CREATE TABLE users (
                     id \(type.id),
                     username TEXT NOT NULL,
-                    username_folded TEXT NOT NULL CONSTRAINT users_username_unique UNIQUE,
+                    username_folded TEXT NOT NULL \(type.unique("users_username_unique")),
                     email TEXT,
-                    email_folded TEXT CONSTRAINT users_email_unique UNIQUE,
+                    email_folded TEXT \(type.unique("users_email_unique")),
                     first_name TEXT NOT NULL DEFAULT '',
                     last_name TEXT NOT NULL DEFAULT '',
                     password_hash TEXT,
-                    is_active BOOLEAN NOT NULL DEFAULT TRUE,
-                    is_admin BOOLEAN NOT NULL DEFAULT FALSE,
-                    created_us BIGINT NOT NULL
+                    is_active BOOLEAN NOT NULL DEFAULT \(type.yes),
+                    is_admin BOOLEAN NOT NULL DEFAULT \(type.no),
+                    created_us \(type.integer) NOT NULL
                 )
                 """,
                 """
@@ -50,14 +66,14 @@ enum Migrations {
                     id \(type.id),
                     uuid \(type.uuid) NOT NULL UNIQUE,
                     key TEXT NOT NULL,
-                    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    user_id \(type.integer) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
                     title TEXT,
                     kind TEXT NOT NULL,
                     scopes TEXT NOT NULL DEFAULT '',
-                    created_us BIGINT NOT NULL,
-                    expires_us BIGINT,
-                    sliding_lifetime_s BIGINT,
-                    last_used_us BIGINT,
+                    created_us \(type.integer) NOT NULL,
+                    expires_us \(type.integer),
+                    sliding_lifetime_s \(type.integer),
+                    last_used_us \(type.integer),
                     last_used_ip TEXT,
                     digest \(type.blob) NOT NULL UNIQUE,
                     sealed_secret \(type.blob)
@@ -67,14 +83,14 @@ enum Migrations {
                 "CREATE INDEX tokens_by_expiry ON tokens (expires_us)",
             ]
         },
-        Migration(name: "2-identities") { _ in
+        Migration(name: "2-identities") { type in
             [
                 """
                 CREATE TABLE identities (
                     provider TEXT NOT NULL,
                     subject TEXT NOT NULL,
-                    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    created_us BIGINT NOT NULL,
+                    user_id \(type.integer) NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    created_us \(type.integer) NOT NULL,
                     PRIMARY KEY (provider, subject)
                 )
                 """
@@ -88,16 +104,16 @@ enum Migrations {
                     client_id TEXT NOT NULL UNIQUE,
                     name TEXT NOT NULL,
                     secret_digest \(type.blob) NOT NULL,
-                    created_us BIGINT NOT NULL
+                    created_us \(type.integer) NOT NULL
                 )
                 """,
                 """
                 CREATE TABLE events (
                     id \(type.id),
-                    at_us BIGINT NOT NULL,
+                    at_us \(type.integer) NOT NULL,
                     kind TEXT NOT NULL,
                     token_uuid \(type.uuid),
-                    user_id BIGINT,
+                    user_id \(type.integer),
                     detail TEXT NOT NULL DEFAULT ''
                 )
                 """,
@@ -106,17 +122,17 @@ enum Migrations {
         Migration(
             name: "4-unicode-folding", statements: { _ in ["CREATE INDEX users_by_username ON users (username)"] },
             refoldsNames: true),
-        Migration(name: "5-token-parents") { _ in
+        Migration(name: "5-token-parents") { type in
             [
                 // Revoking an app token revokes the tokens it created (GRDB turns SQLite's foreign keys on).
-                "ALTER TABLE tokens ADD COLUMN parent_id BIGINT REFERENCES tokens(id) ON DELETE CASCADE",
+                "ALTER TABLE tokens ADD COLUMN parent_id \(type.integer) REFERENCES tokens(id) ON DELETE CASCADE",
                 "CREATE INDEX tokens_by_parent ON tokens (parent_id)",
             ]
         },
-        Migration(name: "6-audit-log") { _ in
+        Migration(name: "6-audit-log") { type in
             [
                 // Who acted (a user id), through what (dialect, command or client) and from where.
-                "ALTER TABLE events ADD COLUMN actor_id BIGINT",
+                "ALTER TABLE events ADD COLUMN actor_id \(type.integer)",
                 "ALTER TABLE events ADD COLUMN via TEXT NOT NULL DEFAULT ''",
                 "ALTER TABLE events ADD COLUMN address TEXT",
                 "CREATE INDEX events_by_time ON events (at_us)",

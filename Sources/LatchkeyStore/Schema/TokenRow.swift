@@ -22,7 +22,7 @@ struct TokenRow: Codable, FetchableRecord {
     var lastUsedIp: String?
     var digest: Data
     var sealedSecret: Data?
-    /// The token that created this one; only ever written (revocation follows it in SQL).
+    /// The token that created this one (revocation follows it in SQL; the domain never reads it).
     var parentId: Int64?
     var maxUses: Int64?
     var usesRemaining: Int64?

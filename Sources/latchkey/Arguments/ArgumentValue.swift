@@ -4,7 +4,7 @@ import Foundation
 /// A value typed where it enters the CLI, from a flag or from an environment variable,
 /// both through `init(parsing:)`, whose error says what is wrong with the text.
 ///
-/// Options name it in their `transform` (`transform: { try Period(parsing: $0) }`):
+/// Options name it in their `transform` (`transform: Period.init(parsing:)`):
 /// ArgumentParser then reports the error after the option's name, whereas a failed
 /// `init?(argument:)` could only say that the value is invalid, not why.
 protocol ArgumentValue: ExpressibleByArgument, Sendable {

@@ -48,7 +48,10 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc", abstract: "Delete audit events older than the retention period.")
 
-        @Option(help: ServerSettings.auditRetention.help, transform: Period.init(parsing:)) var retention: Period?
+        @Option(
+            help: "How long events are kept (env LATCHKEY_AUDIT_RETENTION; default 365d).",
+            transform: Period.init(parsing:))
+        var retention: Period?
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {

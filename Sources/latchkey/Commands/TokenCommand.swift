@@ -204,7 +204,10 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc", abstract: "Delete tokens that expired longer ago than the grace period.")
 
-        @Option(help: ServerSettings.gcGrace.help, transform: Period.init(parsing:)) var grace: Period?
+        @Option(
+            help: "How long expired tokens are kept (env LATCHKEY_GC_GRACE; default 1d).",
+            transform: Period.init(parsing:))
+        var grace: Period?
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 

@@ -23,7 +23,8 @@ struct WebhookCommand: AsyncParsableCommand {
         var events: [String] = []
         @Option(help: "Hear only of this user's tokens and account (default: every account).") var user: String?
         @Option(help: "A note for the operator.") var description: String?
-        @Flag(help: ServerSettings.allowInsecureWebhooks.help) var allowInsecure = false
+        @Flag(help: "Allow an http:// URL or a loopback or private address (env LATCHKEY_ALLOW_INSECURE_WEBHOOKS).")
+        var allowInsecure = false
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 

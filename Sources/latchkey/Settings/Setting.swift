@@ -2,7 +2,8 @@ import ArgumentParser
 
 /// One setting: its flag, its environment variable, its default and its help, in one place
 /// (`ServerSettings` lists them). The value's type parses it, from the flag or the variable
-/// alike (`ArgumentValue`); the flag wins, and the variable is then not read.
+/// alike (`ArgumentValue`); the flag wins over the variable (which `serve` still checks, so
+/// that a bad one is never left unnoticed: `ServerSettings.checkEnvironment`).
 struct Setting<Value: ArgumentValue>: Sendable {
     /// The long flag without its dashes (`session-lifetime`); nil: only the variable (a secret,
     /// which a command line would show to everyone on the machine).
@@ -30,7 +31,7 @@ struct Setting<Value: ArgumentValue>: Sendable {
 
     /// `about`, then where else it can be given and its default.
     var help: ArgumentHelp {
-        ArgumentHelp("\(about) (env \(variable); default \(fallbackHelp ?? fallback ?? ": none")).")
+        ArgumentHelp("\(about) (env \(variable); default\((fallbackHelp ?? fallback).map { " \($0)" } ?? ": none")).")
     }
 
     /// The flag's value, else the variable's, else the default; nil when none is given.
