@@ -14,18 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-rounds=20
-sqlite_only=false
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --rounds) rounds=$2; shift 2 ;;
-        --sqlite-only) sqlite_only=true; shift ;;
-        *) echo "usage: bench/crash.sh [--rounds N] [--sqlite-only]" >&2; exit 2 ;;
-    esac
-done
-
 source "$root/scripts/compat-env.sh"
+read_bench_arguments rounds bench/crash.sh 20 "$@"
 prepare_compat_bench "$sqlite_only"
 
-LATCHKEY_CRASH_ROUNDS=$rounds "$venv/bin/python" -m pytest -q -s -p no:cacheprovider \
+LATCHKEY_CRASH_ROUNDS=$count "$venv/bin/python" -m pytest -q -s -p no:cacheprovider \
     "$root/Tests/compat/test_crash_safety.py"

@@ -13,18 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-requests=100000
-sqlite_only=false
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --requests) requests=$2; shift 2 ;;
-        --sqlite-only) sqlite_only=true; shift ;;
-        *) echo "usage: bench/fuzz.sh [--requests N] [--sqlite-only]" >&2; exit 2 ;;
-    esac
-done
-
 source "$root/scripts/compat-env.sh"
+read_bench_arguments requests bench/fuzz.sh 100000 "$@"
 prepare_compat_bench "$sqlite_only"
 
-LATCHKEY_FUZZ_REQUESTS=$requests "$venv/bin/python" -m pytest -q -s -p no:cacheprovider \
+LATCHKEY_FUZZ_REQUESTS=$count "$venv/bin/python" -m pytest -q -s -p no:cacheprovider \
     "$root/Tests/compat/test_fuzz.py" "$root/Tests/compat/test_logs_hold_no_secrets.py"

@@ -14,18 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-rounds=20
-sqlite_only=false
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --rounds) rounds=$2; shift 2 ;;
-        --sqlite-only) sqlite_only=true; shift ;;
-        *) echo "usage: bench/propagation.sh [--rounds N] [--sqlite-only]" >&2; exit 2 ;;
-    esac
-done
-
 source "$root/scripts/compat-env.sh"
+read_bench_arguments rounds bench/propagation.sh 20 "$@"
 prepare_compat_bench "$sqlite_only"
 
-"$venv/bin/python" "$root/bench/propagation.py" --bin "$LATCHKEY_BIN" --rounds "$rounds" \
+"$venv/bin/python" "$root/bench/propagation.py" --bin "$LATCHKEY_BIN" --rounds "$count" \
     ${LATCHKEY_TEST_POSTGRES_URL:+--postgres "$LATCHKEY_TEST_POSTGRES_URL"}

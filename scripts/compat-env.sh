@@ -14,6 +14,26 @@ ensure_compat_venv() {
     fi
 }
 
+# A bench script's arguments: `--NAME N` (a whole number from 1 to 10,000,000, default
+# $3) and `--sqlite-only`; sets $count and $sqlite_only, or prints the usage of $2 and exits 2.
+read_bench_arguments() {
+    local name=$1 script=$2
+    count=$3
+    sqlite_only=false
+    shift 3
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            "--$name") count=${2:-}; shift; [ $# -eq 0 ] || shift ;;
+            --sqlite-only) sqlite_only=true; shift ;;
+            *) count=bad; break ;;
+        esac
+    done
+    if ! [[ $count =~ ^[1-9][0-9]{0,6}$ || $count == 10000000 ]]; then
+        echo "usage: $script [--$name N] [--sqlite-only]   (N from 1 to 10000000)" >&2
+        exit 2
+    fi
+}
+
 # For a bench run: the debug binary (built unless LATCHKEY_BIN names one), a throwaway
 # PostgreSQL unless $1 is "true" (SQLite only) or LATCHKEY_TEST_POSTGRES_URL names one,
 # and the virtualenv.

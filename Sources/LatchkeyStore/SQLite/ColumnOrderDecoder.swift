@@ -39,7 +39,8 @@ struct ColumnOrderDecoder: Decoder {
     }
 
     /// Where `name` is in the row: the column after the last one read, the last one read again
-    /// (`decodeIfPresent` asks whether it is NULL, then decodes it), or else found by name.
+    /// (`decodeIfPresent` asks whether it is there, then whether it is NULL, then decodes it),
+    /// or else found by name.
     func index(of name: String) -> Int? {
         let next = cursor.next
         let found: Int? =
@@ -59,7 +60,7 @@ struct ColumnOrderDecoder: Decoder {
         var allKeys: [Key] { decoder.columns.compactMap { Key(stringValue: $0) } }
 
         func contains(_ key: Key) -> Bool {
-            decoder.columns.contains(key.stringValue)
+            decoder.index(of: key.stringValue) != nil
         }
 
         func decodeNil(forKey key: Key) throws -> Bool {

@@ -11,104 +11,37 @@ import ServiceLifecycle
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP server.")
 
-    // Each option as `ServerSettings` describes it; `run` resolves it there (flag, variable, default).
-    @Option(name: ServerSettings.host.name, help: ServerSettings.host.help) var host: String?
-    @Option(name: ServerSettings.port.name, help: ServerSettings.port.help, transform: Port.init(parsing:))
-    var port: Port?
-    @Option(
-        name: ServerSettings.sessionLifetime.name, help: ServerSettings.sessionLifetime.help,
-        transform: Period.init(parsing:))
-    var sessionLifetime: Period?
-    @Option(
-        name: ServerSettings.appTokenLifetime.name, help: ServerSettings.appTokenLifetime.help,
-        transform: Period.init(parsing:))
-    var appTokenLifetime: Period?
-    @Option(name: ServerSettings.gcGrace.name, help: ServerSettings.gcGrace.help, transform: Period.init(parsing:))
-    var gcGrace: Period?
-    @Flag(name: ServerSettings.recoverableTokens.name, help: ServerSettings.recoverableTokens.help)
-    var noRecoverableTokens = false
-    @Option(name: ServerSettings.oidcProvidersFile.name, help: ServerSettings.oidcProvidersFile.help)
-    var oidcProvidersFile: String?
-    @Option(
-        name: ServerSettings.publicURL.name, help: ServerSettings.publicURL.help, transform: PublicURL.init(parsing:))
-    var publicURL: PublicURL?
-    @Option(
-        name: ServerSettings.idleTimeout.name, help: ServerSettings.idleTimeout.help, transform: Period.init(parsing:))
-    var idleTimeout: Period?
-    @Option(
-        name: ServerSettings.requestTimeout.name, help: ServerSettings.requestTimeout.help,
-        transform: Period.init(parsing:))
-    var requestTimeout: Period?
-    @Option(
-        name: ServerSettings.trustedProxies.name, help: ServerSettings.trustedProxies.help,
-        transform: IPNetwork.init(parsing:))
-    var trustedProxies: [IPNetwork] = []
-    @Option(
-        name: ServerSettings.signinLimitAccount.name, help: ServerSettings.signinLimitAccount.help,
-        transform: Rate.init(parsing:))
-    var signinLimitAccount: Rate?
-    @Option(
-        name: ServerSettings.signinLimitAddress.name, help: ServerSettings.signinLimitAddress.help,
-        transform: Rate.init(parsing:))
-    var signinLimitAddress: Rate?
-    @Option(
-        name: ServerSettings.tokenCreateRate.name, help: ServerSettings.tokenCreateRate.help,
-        transform: Rate.init(parsing:))
-    var tokenCreateRate: Rate?
-    @Option(
-        name: ServerSettings.tokenLimitPerUser.name, help: ServerSettings.tokenLimitPerUser.help,
-        transform: PositiveCount.init(parsing:))
-    var tokenLimitPerUser: PositiveCount?
-    @Option(
-        name: ServerSettings.maxTokenLifetimes.name, help: ServerSettings.maxTokenLifetimes.help,
-        transform: MaxLifetime.init(parsing:))
-    var maxTokenLifetimes: [MaxLifetime] = []
-    @Flag(name: ServerSettings.requireExpiry.name, help: ServerSettings.requireExpiry.help) var requireExpiry = false
-    @Option(
-        name: ServerSettings.maxRotationOverlap.name, help: ServerSettings.maxRotationOverlap.help,
-        transform: Period.init(parsing:))
-    var maxRotationOverlap: Period?
-    @Option(name: ServerSettings.onReuse.name, help: ServerSettings.onReuse.help, transform: OnReuse.init(parsing:))
-    var onReuse: OnReuse?
-    @Option(
-        name: ServerSettings.reservedScopes.name, help: ServerSettings.reservedScopes.help,
-        transform: ReservedScope.init(parsing:))
-    var reservedScopes: [ReservedScope] = []
-    @Option(
-        name: ServerSettings.leakReportRate.name, help: ServerSettings.leakReportRate.help,
-        transform: Rate.init(parsing:))
-    var leakReportRate: Rate?
-    @Option(
-        name: ServerSettings.auditRetention.name, help: ServerSettings.auditRetention.help,
-        transform: Period.init(parsing:))
-    var auditRetention: Period?
-    @Option(
-        name: ServerSettings.passwordWorkers.name, help: ServerSettings.passwordWorkers.help,
-        transform: PositiveCount.init(parsing:))
-    var passwordWorkers: PositiveCount?
-    @Option(
-        name: ServerSettings.passwordQueue.name, help: ServerSettings.passwordQueue.help,
-        transform: QueueLength.init(parsing:))
-    var passwordQueue: QueueLength?
-    @Option(
-        name: ServerSettings.tokenCache.name, help: ServerSettings.tokenCache.help, transform: CacheSize.init(parsing:))
-    var tokenCache: CacheSize?
-    @Flag(name: ServerSettings.allowInsecureWebhooks.name, help: ServerSettings.allowInsecureWebhooks.help)
-    var allowInsecureWebhooks = false
-    @Option(
-        name: ServerSettings.webhookRetrySchedule.name, help: ServerSettings.webhookRetrySchedule.help,
-        transform: PeriodList.init(parsing:))
-    var webhookRetrySchedule: PeriodList?
-    @Option(
-        name: ServerSettings.webhookTimeout.name, help: ServerSettings.webhookTimeout.help,
-        transform: Period.init(parsing:))
-    var webhookTimeout: Period?
-    @Option(
-        name: ServerSettings.expiryNotice.name, help: ServerSettings.expiryNotice.help,
-        transform: PeriodList.init(parsing:))
-    var expiryNotice: PeriodList?
-    @Option(name: ServerSettings.logLevel.name, help: ServerSettings.logLevel.help, transform: LogLevel.init(parsing:))
-    var logLevel: LogLevel?
+    // Each option from its row of `ServerSettings`; `run` resolves it there (flag, variable, default).
+    @Option(ServerSettings.host) var host: String?
+    @Option(ServerSettings.port) var port: Port?
+    @Option(ServerSettings.sessionLifetime) var sessionLifetime: Period?
+    @Option(ServerSettings.appTokenLifetime) var appTokenLifetime: Period?
+    @Option(ServerSettings.gcGrace) var gcGrace: Period?
+    @Flag(ServerSettings.recoverableTokens) var noRecoverableTokens = false
+    @Option(ServerSettings.oidcProvidersFile) var oidcProvidersFile: String?
+    @Option(ServerSettings.publicURL) var publicURL: PublicURL?
+    @Option(ServerSettings.idleTimeout) var idleTimeout: Period?
+    @Option(ServerSettings.requestTimeout) var requestTimeout: Period?
+    @Option(ServerSettings.trustedProxies) var trustedProxies: [IPNetwork] = []
+    @Option(ServerSettings.signinLimitAccount) var signinLimitAccount: Rate?
+    @Option(ServerSettings.signinLimitAddress) var signinLimitAddress: Rate?
+    @Option(ServerSettings.tokenCreateRate) var tokenCreateRate: Rate?
+    @Option(ServerSettings.tokenLimitPerUser) var tokenLimitPerUser: PositiveCount?
+    @Option(ServerSettings.maxTokenLifetimes) var maxTokenLifetimes: [MaxLifetime] = []
+    @Flag(ServerSettings.requireExpiry) var requireExpiry = false
+    @Option(ServerSettings.maxRotationOverlap) var maxRotationOverlap: Period?
+    @Option(ServerSettings.onReuse) var onReuse: OnReuse?
+    @Option(ServerSettings.reservedScopes) var reservedScopes: [ReservedScope] = []
+    @Option(ServerSettings.leakReportRate) var leakReportRate: Rate?
+    @Option(ServerSettings.auditRetention) var auditRetention: Period?
+    @Option(ServerSettings.passwordWorkers) var passwordWorkers: PositiveCount?
+    @Option(ServerSettings.passwordQueue) var passwordQueue: QueueLength?
+    @Option(ServerSettings.tokenCache) var tokenCache: CacheSize?
+    @Flag(ServerSettings.allowInsecureWebhooks) var allowInsecureWebhooks = false
+    @Option(ServerSettings.webhookRetrySchedule) var webhookRetrySchedule: PeriodList?
+    @Option(ServerSettings.webhookTimeout) var webhookTimeout: Period?
+    @Option(ServerSettings.expiryNotice) var expiryNotice: PeriodList?
+    @Option(ServerSettings.logLevel) var logLevel: LogLevel?
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {

@@ -4,7 +4,7 @@ import LatchkeyStore
 import Logging
 
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: ServerSettings.database.name, help: ServerSettings.database.help) var database: String?
+    @Option(ServerSettings.database) var database: String?
 
     var location: String {
         get throws { try ServerSettings.database.resolved(database) }
