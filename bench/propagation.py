@@ -1,6 +1,6 @@
 """How long a change takes to reach a server's token cache from elsewhere (bench/propagation.sh
 builds the binary and starts PostgreSQL). The compat suites only assert that such a change
-arrives (conftest.eventually, 30 s); this measures how fast, against the README's "within a
+arrives (conftest.eventually, 30 s); this measures how fast, against docs/operating.md's "within a
 second". Cases, each over --rounds rounds:
 
 - revoke, PostgreSQL: node A revokes (DELETE /v1/tokens/{uuid}) a token node B has cached; from

@@ -86,7 +86,7 @@ struct RateLimitTests {
         #expect(!LimitExceeded(.signIn, retryAfter: 3).isOverload)
     }
 
-    /// The README's promise for `Retry-After`, checked against the limiter itself over sampled
+    /// docs/security.md's promise for `Retry-After`, checked against the limiter itself over sampled
     /// limits and histories (not against its formula): it is the time until one more attempt is
     /// allowed if none is made meanwhile, rounded up to a whole second (waiting that long is
     /// enough; a moment more than a second less is not), and never more than two windows.
@@ -117,7 +117,7 @@ struct RateLimitTests {
         #expect(refusals > 1_000, "the sample reaches the limit often")
     }
 
-    /// The README's worked figures: a limit's worth of attempts at one moment waits one window and
+    /// docs/security.md's worked figures: a limit's worth of attempts at one moment waits one window and
     /// then until enough of them has slid out to leave room for one more.
     @Test(arguments: [("3/1m", 80), ("10/15m", 990), ("1/1m", 120), ("100/15m", 909)])
     func aLimitsWorthAtOnceWaitsTheDocumentedTime(limit: String, seconds: Int) throws {

@@ -3,7 +3,7 @@ import LatchkeyCore
 import LatchkeyTestSupport
 import Testing
 
-/// How long what the garbage collector deletes is kept, by the README: webhook messages 30 days
+/// How long what the garbage collector deletes is kept, by the docs (webhooks.md, api.md): webhook messages 30 days
 /// after the event (one still being delivered until it settles), tokens rotated away 90 days past
 /// their overlap (or `--gc-grace`, if longer) so that their reuse is still recognised.
 @Suite("Retention", .removingScratchDirectories)

@@ -3,12 +3,12 @@ import LatchkeyCore
 import LatchkeyTestSupport
 import Testing
 
-/// The README's retry schedule, held to its own words: by default `5s,5m,30m,2h,5h,10h,10h`
+/// docs/webhooks.md's retry schedule, held to its own words: by default `5s,5m,30m,2h,5h,10h,10h`
 /// (8 attempts over 27.6 hours), each wait stretched by up to 10 % at random. The randomness is
 /// injected at its extremes, and beyond them (a broken source must not stretch a wait further).
 @Suite("Webhook retry schedule", .removingScratchDirectories)
 struct WebhookRetryScheduleTests {
-    /// The README's figures, written out rather than read from the code under test.
+    /// Its figures, written out rather than read from the code under test.
     static let documentedWaits: [TimeInterval] = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]
 
     enum Randomness: String, CaseIterable, CustomTestStringConvertible {

@@ -6,7 +6,7 @@ import LatchkeyServer
 import LatchkeyTestSupport
 import Testing
 
-/// Walks the README's authorization table through the real router on each backend:
+/// Walks the authorization table of docs/security.md through the real router on each backend:
 /// every route, with no credentials, sessions and app tokens of every relevant scope,
 /// of an ordinary user and of an administrator.
 @Suite("Authorization table", .serialized)
@@ -258,7 +258,7 @@ struct AuthorizationTableTests {
         }
     }
 
-    @Test func theRequirementsAreTheOnesTheREADMETableNames() {
+    @Test func theRequirementsAreTheOnesTheSecurityPageNames() {
         #expect(Operation.manageWebhooks.requirement == .session)
         #expect(Operation.manageTokens.requirement == .scope("user:admin"))
         #expect(Operation.listAllTokens.requirement == .administrator(scope: "superuser"))

@@ -5,7 +5,7 @@ import LatchkeyCore
 import LatchkeyTestSupport
 import Testing
 
-/// README promises about rotating through `/v1`: what an `Idempotency-Key` may be and when it
+/// docs/api.md promises about rotating through `/v1`: what an `Idempotency-Key` may be and when it
 /// cannot be honoured, and that rotations count against `--token-create-rate`.
 @Suite("Rotation rules on the wire", .removingScratchDirectories)
 struct RotationRulesTests {

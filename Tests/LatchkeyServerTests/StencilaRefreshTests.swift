@@ -8,7 +8,7 @@ import LatchkeyTestSupport
 import Testing
 
 /// `GET /api/tokens/{id}/` retrieves a token of the caller's and refreshes its sliding expiry,
-/// but only when the token is within the caller's grant (README: "Refreshing a token by its id
+/// but only when the token is within the caller's grant (docs/security.md: "Refreshing a token by its id
 /// extends its life only when it is within the caller's grant"): a `user:admin` app token may
 /// look at its owner's session, yet not keep that full-rights session alive.
 @Suite("Stencila refresh by id", .removingScratchDirectories)

@@ -119,7 +119,7 @@ struct WebPagesTests {
             let page = try await browser.get("/tokens")
             #expect(page.status == .ok)
             #expect(page.body.contains("Web sign-in"))
-            // Every page, signed in or not, an error page too: the README's headers, each in full.
+            // Every page, signed in or not, an error page too: the headers of docs/web.md, each in full.
             let unknown = "/tokens/\(UUID().uuidString.lowercased())/revoke"
             let pages = [
                 ("/tokens", page), ("/tokens/new", try await browser.get("/tokens/new")),

@@ -1,6 +1,6 @@
 """`serve` stops gracefully on SIGTERM or SIGINT.
 
-README (Configuration): "it stops accepting connections, finishes the requests in flight, and
+docs/operating.md (Installing): "it stops accepting connections, finishes the requests in flight, and
 exits 0"; and (Last use off the request path) last uses are "written in batches every 5 s and
 once more at graceful shutdown (SIGTERM)".
 """

@@ -1,4 +1,4 @@
-"""What the README's webhook "Safety" section promises about each delivery attempt, against the
+"""What the "Safety" section of docs/webhooks.md promises about each delivery attempt, against the
 real server process:
 
 - a host that resolves to loopback is refused at delivery, not only at creation (and looked up

@@ -1,6 +1,6 @@
 import LatchkeyCore
 
-/// Who may call what: the README's authorization table, in code, and the only place
+/// Who may call what: the authorization table of docs/security.md, in code, and the only place
 /// that decides it. Every route names its operation; its controller calls
 /// `authorize(_:)` and answers a denial in its dialect's shape.
 ///

@@ -8,7 +8,7 @@ import Synchronization
 extension PostgresStorage {
     /// How often the listener sends itself a heartbeat; how long it may go without hearing one
     /// before it gives its connection up, checked every `heartbeatCheck`: a connection that went
-    /// deaf is found within 9 s (the README's "within 10 s", with a second to spare).
+    /// deaf is found within 9 s (docs/operating.md's "within 10 s", with a second to spare).
     static let heartbeatInterval = Duration.seconds(3)
     static let heartbeatTimeout = Duration.seconds(8)
     static let heartbeatCheck = Duration.seconds(1)

@@ -41,7 +41,7 @@ public final class PostgresStorage: BackendStorage {
     // MARK: Plumbing
 
     /// How long a call may wait for the database (a connection, then its answer). Under the
-    /// README's "503 within 5 s": the answer still has to be made and sent after it.
+    /// docs/operating.md's "503 within 5 s": the answer still has to be made and sent after it.
     static let callDeadline = Duration.milliseconds(4_500)
     static let migrationDeadline = Duration.seconds(120)
 

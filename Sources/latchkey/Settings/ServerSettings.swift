@@ -99,8 +99,8 @@ enum ServerSettings {
 
     // OpenID Connect providers (see `OpenIDOptions`): a file, or one provider and Google by variables.
     static let oidcProvidersFile = Setting<String>(
-        "oidc-providers", "LATCHKEY_OIDC_PROVIDERS_FILE", "A JSON file listing OpenID Connect providers; see the README"
-    )
+        "oidc-providers", "LATCHKEY_OIDC_PROVIDERS_FILE",
+        "A JSON file listing OpenID Connect providers; see docs/openid.md")
     static let oidcIssuer = Setting<String>(nil, "LATCHKEY_OIDC_ISSUER", "An OpenID Connect provider's issuer URL")
     static let oidcAudiences = Setting<String>(
         nil, "LATCHKEY_OIDC_AUDIENCES", "The issuer's audiences that are this service, comma-separated")

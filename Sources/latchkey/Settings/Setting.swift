@@ -51,7 +51,8 @@ struct Setting<Value: ArgumentValue>: Sendable {
 /// A setting given several times (`--trusted-proxy A --trusted-proxy B`), or as a
 /// comma-separated list in its variable.
 struct ListSetting<Value: ArgumentValue>: Sendable {
-    let flag: String
+    /// Never nil (a list is given by repeating its flag); optional as `AnySetting` says a flag is.
+    let flag: String?
     let variable: String
     let about: String
 
@@ -61,7 +62,7 @@ struct ListSetting<Value: ArgumentValue>: Sendable {
         self.about = about
     }
 
-    var name: NameSpecification { .customLong(flag) }
+    var name: NameSpecification { .customLong(flag ?? variable) }
     var help: ArgumentHelp {
         ArgumentHelp("\(about); repeat for several (env \(variable), comma-separated; default: none).")
     }
@@ -99,21 +100,29 @@ struct Switch: Sendable {
     }
 }
 
-/// What every kind of setting can say of itself, for the checks that go through them all.
+/// What every kind of setting can say of itself, for the checks that go through them all
+/// (a bad value at start, and the documentation's table of settings, which must not drift).
 protocol AnySetting: Sendable {
+    /// The long flag without its dashes; nil: only the variable.
+    var flag: String? { get }
     var variable: String { get }
+    /// The default as the documentation's table shows it: a value, or words where it is not one.
+    var defaultShown: String { get }
     /// Throws the one-line error a bad value gives, when `text` is not one.
     func check(_ text: String) throws
 }
 
 extension Setting: AnySetting {
+    var defaultShown: String { fallbackHelp ?? fallback ?? "none" }
     func check(_ text: String) throws { _ = try Value.parsed(text, from: variable) }
 }
 
 extension ListSetting: AnySetting {
+    var defaultShown: String { "none" }
     func check(_ text: String) throws { _ = try Value.parsedList(text, from: variable) }
 }
 
 extension Switch: AnySetting {
+    var defaultShown: String { isOnByDefault ? "on" : "off" }
     func check(_ text: String) throws { _ = try parsedFlag(text, from: variable) }
 }

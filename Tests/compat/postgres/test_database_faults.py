@@ -274,9 +274,9 @@ def test_a_database_gone_silent_answers_503_in_each_dialect_within_5_s_and_recov
         with ThreadPoolExecutor(len(calls)) as pool:
             answers = dict(zip(calls, pool.map(timed, calls.values())))
 
-        # The README's figure is the promise: each 503 within 5 s of its own request.
+        # docs/operating.md's figure is the promise: each 503 within 5 s of its own request.
         for name, (elapsed, _) in answers.items():
-            assert elapsed < 5.0, f"{name}: 503 after {elapsed:.3f} s; the README promises 5 s"
+            assert elapsed < 5.0, f"{name}: 503 after {elapsed:.3f} s; docs/operating.md promises 5 s"
         shapes = {name: (answer.status_code, answer.json()) for name, (_, answer) in answers.items()}
         assert shapes["stencila"] == (503, {"message": UNAVAILABLE})
         status, quay = shapes["quay"]
@@ -343,7 +343,7 @@ def test_beyond_1000_calls_waiting_on_a_silent_database_a_call_is_refused_at_onc
 
         assert all(parse(answer) == (503, {"message": UNAVAILABLE}) for _, answer in answers)
         # A call kept waiting is answered at its deadline (4.5 s, so that the answer is out within
-        # the README's 5 s); one refused, long before it.
+        # docs/operating.md's 5 s); one refused, long before it.
         waited = [seconds for seconds, _ in answers if seconds >= 4.0]
         refused = [seconds for seconds, _ in answers if seconds < 4.0]
         assert len(refused) >= 50, f"only {len(refused)} of 1,100 refused before the deadline"
@@ -353,7 +353,7 @@ def test_beyond_1000_calls_waiting_on_a_silent_database_a_call_is_refused_at_onc
         log = server.log_text(containing="1000 calls are already waiting")
         assert "1000 calls are already waiting" in log
         # Sent once the cap is full (the first answer back is a refusal, long before anything
-        # waiting could be answered): refused at once, not queued. The README gives "at once"
+        # waiting could be answered): refused at once, not queued. docs/operating.md gives "at once"
         # no figure; a call queued instead would take the 4.5 s deadline, so about half of it tells
         # the two apart on a busy machine (it takes about 0.1 to 0.3 s here).
         assert parse(probe) == (503, {"message": UNAVAILABLE})
@@ -394,9 +394,9 @@ def test_the_heartbeat_finds_a_listening_connection_gone_silent_within_10_s(tmp_
 
         # Once the heartbeat finds the connection dead, the node stops answering from memory.
         assert eventually(lambda: status_of(server, token), lambda status: status == 403) == 403
-        # The README's figure is the promise: within 10 s of going deaf.
+        # docs/operating.md's figure is the promise: within 10 s of going deaf.
         found = time.monotonic() - severed
-        assert found < 10.0, f"the dead listening connection was found after {found:.3f} s; the README promises 10 s"
+        assert found < 10.0, f"the dead listening connection was found after {found:.3f} s; docs/operating.md promises 10 s"
         # It gave the dead connection up (it closed its end, which the relay saw), said so, ...
         relay.wait_for(lambda: listener.closed_by_server is not None)
         log = server.log_text(containing="Cannot observe changes to tokens")

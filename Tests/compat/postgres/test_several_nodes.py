@@ -43,7 +43,7 @@ def test_created_on_a_works_on_b_and_revoked_on_b_fails_on_a(nodes):
 
     assert requests.delete(f"{b.base}/api/tokens/{token}/").status_code == 204
 
-    # b's revocation reaches a's cache through PostgreSQL NOTIFY (README: within a second; that
+    # b's revocation reaches a's cache through PostgreSQL NOTIFY (docs/operating.md: within a second; that
     # speed is bench/propagation.py's to measure, here only that it arrives).
     on_a = eventually(lambda: requests.get(a.base + "/api/tokens/", headers=auth),
                       lambda answer: answer.status_code == 403)
