@@ -58,14 +58,13 @@ enum CommandCheck {
         var continuing = false
         for (offset, line) in lines.enumerated() {
             if !continuing && line.trimmingCharacters(in: .whitespaces).hasPrefix("#") { continue }
-            let trailingBackslashes = line.reversed().prefix { $0 == "\\" }.count
-            let text = trailingBackslashes % 2 == 1 ? String(line.dropLast()) : line
+            let text = continues(line) ? String(line.dropLast()) : line
             if continuing, let last = joined.indices.last {
                 joined[last].text += text
             } else {
                 joined.append((offset, text))
             }
-            continuing = trailingBackslashes % 2 == 1
+            continuing = continues(line)
         }
         return joined
     }
@@ -84,9 +83,14 @@ enum CommandCheck {
             } else {
                 kept = ""
             }
-            continuing = kept.reversed().prefix { $0 == "\\" }.count % 2 == 1
+            continuing = continues(kept)
             return kept
         }
+    }
+
+    /// Whether the line ends in a backslash that continues it (not one escaped by another).
+    private static func continues(_ line: String) -> Bool {
+        line.reversed().prefix { $0 == "\\" }.count % 2 == 1
     }
 
     /// The words as one would type them again, quoting those that need it.

@@ -37,6 +37,14 @@ enum HelpBlockCheck {
         let path: String
         /// The ```text block that starts on the next line; nil when there is none.
         let block: FencedBlock?
+
+        /// What its block shows, as `normalized` compares it; nil without a block.
+        var shown: [String]? { block.map { normalized($0.content.joined(separator: "\n")) } }
+    }
+
+    /// Each command's help by its path, as `normalized` compares it.
+    static func expected(_ helps: [CommandHelp]) -> [String: [String]] {
+        Dictionary(helps.map { ($0.path, normalized($0.text)) }, uniquingKeysWith: { first, _ in first })
     }
 
     static func markers(in document: MarkdownDocument) -> [Marker] {
@@ -56,7 +64,7 @@ enum HelpBlockCheck {
         func finding(_ line: Int?, _ message: String) -> DocumentationFinding {
             DocumentationFinding(file: document.path, line: line, message: message)
         }
-        let expected = Dictionary(helps.map { ($0.path, normalized($0.text)) }, uniquingKeysWith: { first, _ in first })
+        let helpByPath = expected(helps)
         let rewrite = "(LATCHKEY_WRITE_DOCS=1 swift test --filter DocumentationTests rewrites it)"
         var findings: [DocumentationFinding] = []
         var seen: [String: Int] = [:]
@@ -66,16 +74,15 @@ enum HelpBlockCheck {
                 continue
             }
             seen[marker.path] = marker.line
-            guard let help = expected[marker.path] else {
+            guard let help = helpByPath[marker.path] else {
                 findings.append(finding(marker.line, "`\(marker.path)` is not a command of latchkey"))
                 continue
             }
-            guard let block = marker.block, block.closingLine != nil else {
+            guard let block = marker.block, block.closingLine != nil, let shown = marker.shown else {
                 findings.append(
                     finding(marker.line, "the marker of `\(marker.path)` is not followed by a closed ```text block"))
                 continue
             }
-            let shown = normalized(block.content.joined(separator: "\n"))
             if shown.isEmpty {
                 findings.append(finding(marker.line, "the help block of `\(marker.path)` is empty \(rewrite)"))
             } else if let difference = firstDifference(shown, help) {
@@ -97,13 +104,13 @@ enum HelpBlockCheck {
     /// The page with each of its help blocks that is empty or differs replaced by the help the
     /// CLI prints; nil when none does. A marker with no closed block is left as it is.
     static func rewritten(_ document: MarkdownDocument, helps: [CommandHelp]) -> String? {
-        let expected = Dictionary(helps.map { ($0.path, normalized($0.text)) }, uniquingKeysWith: { first, _ in first })
+        let helpByPath = expected(helps)
         var lines = document.lines
         var changed = false
         // From the end, so that replacing a block leaves the line numbers of those before it.
         for marker in markers(in: document).reversed() {
-            guard let help = expected[marker.path], let block = marker.block, let closing = block.closingLine,
-                normalized(block.content.joined(separator: "\n")) != help
+            guard let help = helpByPath[marker.path], let block = marker.block, let closing = block.closingLine,
+                marker.shown != help
             else { continue }
             lines.replaceSubrange(block.firstContentLine - 1..<closing - 1, with: help)
             changed = true

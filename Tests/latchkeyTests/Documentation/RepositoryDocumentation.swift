@@ -26,14 +26,17 @@ struct RepositoryDocumentation {
         return MarkdownDocument(path: path, text: text)
     }
 
-    func linkFindings() -> [DocumentationFinding] {
+    /// `check` run over the README and every page of the guide.
+    func findingsInEveryPage(_ check: (MarkdownDocument) -> [DocumentationFinding]) -> [DocumentationFinding] {
         var findings: [DocumentationFinding] = []
         for path in ["README.md"] + pages {
-            if let document = document(path, findings: &findings) {
-                findings += LinkCheck.findings(in: document, files: files)
-            }
+            if let document = document(path, findings: &findings) { findings += check(document) }
         }
         return findings
+    }
+
+    func linkFindings() -> [DocumentationFinding] {
+        findingsInEveryPage { LinkCheck.findings(in: $0, files: files) }
     }
 
     func unlinkedPageFindings() -> [DocumentationFinding] {
@@ -45,13 +48,7 @@ struct RepositoryDocumentation {
     }
 
     func commandFindings() -> [DocumentationFinding] {
-        var findings: [DocumentationFinding] = []
-        for path in ["README.md"] + pages {
-            if let document = document(path, findings: &findings) {
-                findings += CommandCheck.findings(in: document)
-            }
-        }
-        return findings
+        findingsInEveryPage(CommandCheck.findings(in:))
     }
 
     func settingsTableFindings(settings: [any AnySetting] = ServerSettings.all) -> [DocumentationFinding] {
