@@ -48,9 +48,7 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc", abstract: "Delete audit events older than the retention period.")
 
-        @Option(
-            help: "How long events are kept (env LATCHKEY_AUDIT_RETENTION; default 365d).",
-            transform: Period.init(parsing:))
+        @Option(ServerSettings.auditRetention, name: "retention", about: "How long events are kept")
         var retention: Period?
         @OptionGroup var database: DatabaseOptions
 

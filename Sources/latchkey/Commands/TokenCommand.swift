@@ -204,9 +204,7 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc", abstract: "Delete tokens that expired longer ago than the grace period.")
 
-        @Option(
-            help: "How long expired tokens are kept (env LATCHKEY_GC_GRACE; default 1d).",
-            transform: Period.init(parsing:))
+        @Option(ServerSettings.gcGrace, name: "grace", about: "How long expired tokens are kept")
         var grace: Period?
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions

@@ -30,7 +30,11 @@ struct Setting<Value: ArgumentValue>: Sendable {
     var name: NameSpecification { .customLong(flag ?? variable) }
 
     /// `about`, then where else it can be given and its default.
-    var help: ArgumentHelp {
+    var help: ArgumentHelp { help(about: about) }
+
+    /// The help of a command's own option for this setting, which says what it does in that
+    /// command's words (`token gc --grace`), the variable and default still the table's.
+    func help(about: String) -> ArgumentHelp {
         ArgumentHelp("\(about) (env \(variable); default\((fallbackHelp ?? fallback).map { " \($0)" } ?? ": none")).")
     }
 
